@@ -1,0 +1,100 @@
+# saferlhf -- Safe RLHF as a C/CUDA toolchain.
+#   make            build the library, the tools and the tests (CUDA sources too when nvcc exists)
+#   make CUDA=0     skip the CUDA sources
+#   make test       install missing Debian packages, build, run the test suite
+#   make bench      print benchmark JSON lines
+#   make check-man  lint the man pages
+
+CC      ?= cc
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA    ?= $(if $(NVCC),1,0)
+BUILD   ?= build
+PREFIX  ?= /usr/local
+
+PKGS     = jansson zlib openblas libcurl
+# Recursively expanded on purpose: pkg-config runs only when something is compiled, after
+# `make test` has had the chance to install the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -MMD -MP \
+           -Ilib -Ikernels
+LDLIBS   = -fopenmp -lm
+
+LIB_SRC  = $(wildcard lib/*.c)
+ifeq ($(CUDA),1)
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH)
+KERNEL_SRC  = $(wildcard kernels/*.cu)
+KERNEL_OBJ  = $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
+CFLAGS     += -DSRL_CUDA=1
+LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -ldl -lrt -lpthread
+else
+KERNEL_OBJ  =
+endif
+
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o) $(KERNEL_OBJ)
+LIB_A     = $(BUILD)/libsaferlhf.a
+TOOLS     = $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/saferlhf-*.c))
+TOOL_OBJ  = $(BUILD)/tools/tool.o
+TESTS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+
+.PHONY: all test check deps bench check-man clean install print-config
+all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES)
+	@echo "built: $(notdir $(TOOLS)) (CUDA=$(CUDA))"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernels/%.o: kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Ilib -Ikernels -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+# The README's test command: install what is missing, build, run everything.
+test check:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh $(BUILD)
+
+bench: all
+	@scripts/bench.sh $(BUILD)
+
+check-man:
+	@for m in man/*.[157]; do groff -man -ww -z "$$m" || exit 1; done; echo "man pages ok"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+
+print-config:
+	@echo "CC=$(CC) CUDA=$(CUDA) NVCC=$(NVCC)"; echo "CFLAGS=$(CFLAGS) $(PKG_CFLAGS)"; \
+	 echo "LIBS=$(PKG_LIBS) $(LDLIBS)"
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,20 @@
+/* device.h -- choosing where a model runs: --device auto|cpu|cuda[:N]. */
+#ifndef SRL_DEVICE_H
+#define SRL_DEVICE_H
+
+enum srl_device_kind { SRL_DEVICE_CPU = 0, SRL_DEVICE_CUDA = 1 };
+
+struct srl_device {
+    enum srl_device_kind kind;
+    int index; /* CUDA device ordinal */
+};
+
+/* Resolve SPEC ("auto", "cpu", "cuda", "cuda:N").  auto is CUDA when built in and a device is
+ * present, else CPU.  Returns 0, SRL_EINVAL for a malformed spec, SRL_ENOCUDA when CUDA was
+ * asked for but is not built or present. */
+int srl_device_resolve(const char *spec, struct srl_device *dev);
+
+/* True when this build includes the CUDA backend. */
+int srl_cuda_built(void);
+
+#endif

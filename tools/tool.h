@@ -1,0 +1,69 @@
+/* tool.h -- what every saferlhf-* program shares: common options, checked number parsing,
+ * messages and exit statuses. */
+#ifndef SRL_TOOL_H
+#define SRL_TOOL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "srl.h"
+
+/* Long-only option codes shared by all tools start here; tools number theirs from
+ * TOOL_OPT_USER. */
+enum {
+    TOOL_OPT_DEVICE = 0x1000,
+    TOOL_OPT_THREADS,
+    TOOL_OPT_SEED,
+    TOOL_OPT_VERSION,
+    TOOL_OPT_USER = 0x1100,
+};
+
+struct tool_common {
+    const char *device; /* "auto", "cpu", "cuda", "cuda:N" */
+    int threads;        /* 0: OpenMP's default */
+    uint64_t seed;
+    int verbosity;      /* -v adds one, -q sets -1 */
+};
+#define TOOL_COMMON_INIT { "auto", 0, 1234, 0 }
+
+/* Entries for struct option arrays and the letters for getopt's short string. */
+#define TOOL_COMMON_OPTIONS                                        \
+    { "device", required_argument, NULL, TOOL_OPT_DEVICE },        \
+    { "threads", required_argument, NULL, TOOL_OPT_THREADS },      \
+    { "seed", required_argument, NULL, TOOL_OPT_SEED },            \
+    { "verbose", no_argument, NULL, 'v' },                         \
+    { "quiet", no_argument, NULL, 'q' },                           \
+    { "help", no_argument, NULL, 'h' },                            \
+    { "version", no_argument, NULL, TOOL_OPT_VERSION }
+#define TOOL_COMMON_SHORT "vqh"
+
+/* Call first in main(): sets the program name used in messages. */
+void tool_init(const char *argv0);
+
+/* Handle a common option.  Returns 0 when handled, 1 when it was --version or --help
+ * (already printed; exit 0), -1 when c is not a common option or its value is bad (a usage
+ * error was printed). */
+int tool_common_opt(int c, const char *arg, struct tool_common *o);
+
+/* Apply the common options: log level, thread count. */
+void tool_common_apply(const struct tool_common *o);
+
+/* The help text of the common options, as they appear in every tool's usage. */
+void tool_common_help(FILE *fp);
+
+/* "PROG: message" on stderr; returns SRL_EXIT_FAILURE. */
+int print_error(const char *fmt, ...) SRL_FORMAT(1, 2);
+/* "PROG: message" plus "Try 'PROG --help'" on stderr; returns SRL_EXIT_USAGE. */
+int usage_error(const char *fmt, ...) SRL_FORMAT(1, 2);
+
+/* Checked parsing of a whole string; 0 on success, -1 otherwise (nothing printed). */
+int parse_int(const char *s, long min, long max, long *out);
+int parse_u64(const char *s, uint64_t *out);
+int parse_float(const char *s, double *out);
+
+/* Close stdout and report a write error (full disk, closed pipe); returns 0 or -1. */
+int close_stdout(void);
+
+#endif
