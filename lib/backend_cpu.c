@@ -1,0 +1,454 @@
+/* backend_cpu.c -- the CPU backend: the readable reference for every op of backend.h.
+ *
+ * Matrix products go to OpenBLAS cblas_sgemm, always called from serial code (Debian's OpenBLAS
+ * is the pthread build: calling it inside an OpenMP region would oversubscribe the cores).
+ * Everything else is plain loops parallelised with OpenMP static schedules.  Reductions across
+ * rows (parameter gradients of norms, biases, embeddings) are split by COLUMN, so every sum is
+ * taken in row order whatever the thread count: results are bitwise reproducible.
+ * Built without -ffast-math: expf/tanhf are the libm ones. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "backend_cpu_internal.h"
+#include "srl.h"
+
+// --- memory ----------------------------------------------------------------------------------
+
+static void *cpu_alloc(size_t bytes)
+{
+    size_t n = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (!p) {
+        srl_log_error("cannot allocate %zu bytes", bytes);
+        return NULL;
+    }
+    memset(p, 0, n ? n : 64);
+    return p;
+}
+
+static void cpu_free(void *p)
+{
+    free(p);
+}
+
+static int cpu_copy_in(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return 0;
+}
+
+static void cpu_memset0(void *p, size_t bytes)
+{
+    if (bytes)
+        memset(p, 0, bytes);
+}
+
+static void cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        memmove(dst, src, bytes);
+}
+
+static void cpu_sync(void)
+{
+}
+
+/* The column range [c0, c1) of C columns owned by the calling thread of a parallel region. */
+static void thread_cols(int C, int *c0, int *c1)
+{
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    int per = (C + nt - 1) / nt;
+    *c0 = t * per < C ? t * per : C;
+    *c1 = *c0 + per < C ? *c0 + per : C;
+}
+
+// --- matmul ----------------------------------------------------------------------------------
+
+void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
+                    bool tb, int lda, int ldb, int ldc, float alpha, float beta)
+{
+    // op(A) is (M,K), op(B) is (K,N), C is (M,N), all row-major
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// --- embeddings ------------------------------------------------------------------------------
+
+static void cpu_embedding_fwd(float *out, const int32_t *tokens, const int32_t *pos,
+                              const float *wte, const float *wpe, int N, int C)
+{
+    // out is (N,C); wte is (V,C) token embeddings; wpe is (P,C) position embeddings
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * C;
+        const float *e = wte + (size_t)tokens[n] * C;
+        if (wpe) {
+            int p = pos && pos[n] > 0 ? pos[n] : 0;
+            const float *pe = wpe + (size_t)p * C;
+            for (int c = 0; c < C; c++)
+                o[c] = e[c] + pe[c];
+        } else {
+            memcpy(o, e, sizeof(float) * C);
+        }
+    }
+}
+
+static void cpu_embedding_bwd(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+                              const int32_t *pos, int N, int C)
+{
+    // a token can appear in many rows: split by column so each sum runs in row order
+#pragma omp parallel
+    {
+        int c0, c1;
+        thread_cols(C, &c0, &c1);
+        for (int n = 0; n < N; n++) {
+            const float *g = dout + (size_t)n * C;
+            float *dw = dwte + (size_t)tokens[n] * C;
+            for (int c = c0; c < c1; c++)
+                dw[c] += g[c];
+            if (dwpe) {
+                int p = pos && pos[n] > 0 ? pos[n] : 0;
+                float *dp = dwpe + (size_t)p * C;
+                for (int c = c0; c < c1; c++)
+                    dp[c] += g[c];
+            }
+        }
+    }
+}
+
+// --- RMSNorm ---------------------------------------------------------------------------------
+
+static void cpu_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, int N,
+                            int C, float eps)
+{
+    // out, inp are (N,C); w is (C); rstd is (N)
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        double ss = 0.0;
+        for (int c = 0; c < C; c++)
+            ss += (double)x[c] * x[c];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int c = 0; c < C; c++)
+            o[c] = w[c] * (x[c] * r);
+        rstd[n] = r;
+    }
+}
+
+static void cpu_rmsnorm_bwd(float *dinp, float *dw, const float *dout, const float *inp,
+                            const float *w, const float *rstd, int N, int C, bool accumulate)
+{
+    // y = w * x * r  =>  dx = r * (w*g) - r^3 * x * sum(w*g*x) / C;  dw += g * x * r
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float r = rstd[n];
+        double dot = 0.0;
+        for (int c = 0; c < C; c++)
+            dot += (double)w[c] * g[c] * x[c];
+        float k = (float)(dot / C) * r * r * r;
+        if (accumulate)
+            for (int c = 0; c < C; c++)
+                dx[c] += r * w[c] * g[c] - k * x[c];
+        else
+            for (int c = 0; c < C; c++)
+                dx[c] = r * w[c] * g[c] - k * x[c];
+    }
+#pragma omp parallel
+    {
+        int c0, c1;
+        thread_cols(C, &c0, &c1);
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+            float r = rstd[n];
+            for (int c = c0; c < c1; c++)
+                dw[c] += g[c] * x[c] * r;
+        }
+    }
+}
+
+// --- LayerNorm -------------------------------------------------------------------------------
+
+static void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
+                              const float *w, const float *b, int N, int C, float eps)
+{
+    // out, inp are (N,C); w, b are (C); mean, rstd are (N)
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        double s = 0.0;
+        for (int c = 0; c < C; c++)
+            s += x[c];
+        float m = (float)(s / C);
+        double v = 0.0;
+        for (int c = 0; c < C; c++)
+            v += (double)(x[c] - m) * (x[c] - m);
+        float r = (float)(1.0 / sqrt(v / C + eps));
+        for (int c = 0; c < C; c++)
+            o[c] = (x[c] - m) * r * w[c] + b[c];
+        mean[n] = m;
+        rstd[n] = r;
+    }
+}
+
+static void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, const float *mean,
+                              const float *rstd, int N, int C, bool accumulate)
+{
+    // dx = r * (w*g - mean(w*g) - xhat * mean(w*g*xhat))
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float m = mean[n], r = rstd[n];
+        double s1 = 0.0, s2 = 0.0;
+        for (int c = 0; c < C; c++) {
+            float dn = w[c] * g[c];
+            s1 += dn;
+            s2 += (double)dn * ((x[c] - m) * r);
+        }
+        float m1 = (float)(s1 / C), m2 = (float)(s2 / C);
+        for (int c = 0; c < C; c++) {
+            float d = r * (w[c] * g[c] - m1 - (x[c] - m) * r * m2);
+            dx[c] = accumulate ? dx[c] + d : d;
+        }
+    }
+#pragma omp parallel
+    {
+        int c0, c1;
+        thread_cols(C, &c0, &c1);
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+            float m = mean[n], r = rstd[n];
+            for (int c = c0; c < c1; c++) {
+                dw[c] += g[c] * ((x[c] - m) * r);
+                db[c] += g[c];
+            }
+        }
+    }
+}
+
+// --- activations and elementwise -------------------------------------------------------------
+
+static void cpu_swiglu_fwd(float *out, const float *gu, int N, int F)
+{
+    // gu is (N,2F) = [gate | up]; out is (N,F)
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * F, *u = g + F;
+        float *o = out + (size_t)n * F;
+        for (int i = 0; i < F; i++)
+            o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+
+static void cpu_swiglu_bwd(float *dgu, const float *dout, const float *gu, int N, int F)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * F, *u = g + F, *d = dout + (size_t)n * F;
+        float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
+        for (int i = 0; i < F; i++) {
+            float sig = 1.0f / (1.0f + expf(-g[i]));
+            float silu = g[i] * sig;
+            du[i] = d[i] * silu;
+            dg[i] = d[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+        }
+    }
+}
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+static void cpu_gelu_fwd(float *out, const float *inp, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+    }
+}
+
+static void cpu_gelu_bwd(float *dinp, const float *dout, const float *inp, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float th = tanhf(u);
+        float sech2 = 1.0f - th * th;
+        float du = GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] = dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * du);
+    }
+}
+
+static void cpu_add(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+static void cpu_bias_fwd(float *out, const float *bias, int N, int C, int ldo)
+{
+    // out is (N,C) with row stride ldo
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * ldo;
+        for (int c = 0; c < C; c++)
+            o[c] += bias[c];
+    }
+}
+
+static void cpu_bias_bwd(float *dbias, const float *dout, int N, int C, int ldd)
+{
+#pragma omp parallel
+    {
+        int c0, c1;
+        thread_cols(C, &c0, &c1);
+        for (int n = 0; n < N; n++) {
+            const float *g = dout + (size_t)n * ldd;
+            for (int c = c0; c < c1; c++)
+                dbias[c] += g[c];
+        }
+    }
+}
+
+// --- log-probabilities of targets (LM head) --------------------------------------------------
+
+static void cpu_logprob_fwd(float *logp, float *lse, const float *logits, const int32_t *targets,
+                            int N, int V)
+{
+    // logits is (N,V); logp, lse, targets are (N)
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * V;
+        float mx = -INFINITY;
+        for (int i = 0; i < V; i++)
+            mx = l[i] > mx ? l[i] : mx;
+        float s = 0.0f;
+        for (int i = 0; i < V; i++)
+            s += expf(l[i] - mx);
+        float z = mx + logf(s);
+        lse[n] = z;
+        logp[n] = targets[n] >= 0 ? l[targets[n]] - z : 0.0f;
+    }
+}
+
+static void cpu_logprob_bwd(float *logits, const float *dlogp, const float *lse,
+                            const int32_t *targets, int N, int V)
+{
+    // d logp / d logits[i] = onehot(target)[i] - softmax[i], scaled by dlogp (in place)
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *l = logits + (size_t)n * V;
+        float g = dlogp[n], z = lse[n];
+        if (g == 0.0f || targets[n] < 0) {
+            memset(l, 0, sizeof(float) * V);
+            continue;
+        }
+        for (int i = 0; i < V; i++)
+            l[i] = -g * expf(l[i] - z);
+        l[targets[n]] += g;
+    }
+}
+
+// --- reductions and optimiser ----------------------------------------------------------------
+
+static double cpu_sumsq(const float *x, size_t n)
+{
+    // fixed chunks summed in order: the same result for any thread count
+    enum { CHUNK = 1 << 16 };
+    size_t nchunk = (n + CHUNK - 1) / CHUNK;
+    double *part = malloc(sizeof(double) * (nchunk ? nchunk : 1));
+    if (!part) {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++)
+            s += (double)x[i] * x[i];
+        return s;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t ch = 0; ch < nchunk; ch++) {
+        size_t i1 = (ch + 1) * CHUNK < n ? (ch + 1) * CHUNK : n;
+        double s = 0.0;
+        for (size_t i = ch * CHUNK; i < i1; i++)
+            s += (double)x[i] * x[i];
+        part[ch] = s;
+    }
+    double s = 0.0;
+    for (size_t ch = 0; ch < nchunk; ch++)
+        s += part[ch];
+    free(part);
+    return s;
+}
+
+static void cpu_scale(float *x, float s, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        x[i] *= s;
+}
+
+static void cpu_adamw_step(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                           float b1, float b2, float eps, float wd, float bc1, float bc2)
+{
+    // torch.optim.AdamW: p -= lr*wd*p; then p -= lr * mhat / (sqrt(vhat) + eps)
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float mi = b1 * m[i] + (1.0f - b1) * g[i];
+        float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        float mhat = mi / bc1, vhat = vi / bc2;
+        p[i] -= lr * wd * p[i];
+        p[i] -= lr * mhat / (sqrtf(vhat) + eps);
+    }
+}
+
+// --- the table -------------------------------------------------------------------------------
+
+static const struct srl_backend cpu_backend = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy_in,
+    .download = cpu_copy_in,
+    .memset0 = cpu_memset0,
+    .copy = cpu_copy,
+    .sync = cpu_sync,
+    .matmul = srl_cpu_matmul,
+    .embedding_fwd = cpu_embedding_fwd,
+    .embedding_bwd = cpu_embedding_bwd,
+    .rmsnorm_fwd = cpu_rmsnorm_fwd,
+    .rmsnorm_bwd = cpu_rmsnorm_bwd,
+    .layernorm_fwd = cpu_layernorm_fwd,
+    .layernorm_bwd = cpu_layernorm_bwd,
+    .rope_fwd = srl_cpu_rope_fwd,
+    .rope_bwd = srl_cpu_rope_bwd,
+    .attention_fwd = srl_cpu_attention_fwd,
+    .attention_bwd = srl_cpu_attention_bwd,
+    .swiglu_fwd = cpu_swiglu_fwd,
+    .swiglu_bwd = cpu_swiglu_bwd,
+    .gelu_fwd = cpu_gelu_fwd,
+    .gelu_bwd = cpu_gelu_bwd,
+    .add = cpu_add,
+    .bias_fwd = cpu_bias_fwd,
+    .bias_bwd = cpu_bias_bwd,
+    .logprob_fwd = cpu_logprob_fwd,
+    .logprob_bwd = cpu_logprob_bwd,
+    .sumsq = cpu_sumsq,
+    .scale = cpu_scale,
+    .adamw_step = cpu_adamw_step,
+};
+
+const struct srl_backend *srl_backend_cpu(void)
+{
+    return &cpu_backend;
+}
