@@ -15,11 +15,14 @@
 
 struct srl_st_tensor {
     const char *name;          /* borrowed from the file object */
-    enum srl_dtype dtype;
+    enum srl_dtype dtype;      /* F32, BF16, F16 convert to fp32; F64, I32, I64, U8, BOOL are
+                                * read as raw data (srl_st_to_f32 converts them too) */
     int ndim;
     int64_t shape[SRL_ST_MAX_DIMS];
     size_t numel;
-    const void *data;          /* points into the mapping: valid until srl_st_close() */
+    const void *data;          /* points into the mapping: valid until srl_st_close(); aligned
+                                * to the element size only when the writer padded the header
+                                * (HF and we do) -- use memcpy or srl_st_to_f32 otherwise */
     size_t nbytes;
 };
 
@@ -38,8 +41,15 @@ const struct srl_st_tensor *srl_st_get(const struct srl_st_file *f, size_t i);
 const struct srl_st_tensor *srl_st_find(const struct srl_st_file *f, const char *name);
 const char *srl_st_path(const struct srl_st_file *f);
 
-/* Convert a tensor's data to fp32 into dst (numel floats).  Returns 0. */
+/* Convert a tensor's data to fp32 into dst (numel floats).  Returns 0, or SRL_EUNSUPPORTED
+ * for a dtype without a conversion. */
 int srl_st_to_f32(const struct srl_st_tensor *t, float *dst);
+
+/* Scalar conversions (round to nearest even; NaN stays NaN, overflow becomes infinity). */
+uint16_t srl_f32_to_bf16(float x);
+float srl_bf16_to_f32(uint16_t h);
+uint16_t srl_f32_to_f16(float x);
+float srl_f16_to_f32(uint16_t h);
 
 /* A tensor to write: fp32 data in memory, written as dtype (rounded to nearest even for bf16). */
 struct srl_st_entry {
@@ -49,7 +59,7 @@ struct srl_st_entry {
     const float *data;
 };
 
-/* Write the entries to PATH as DTYPE, atomically: a temporary sibling is written, fsync'd and
+/* Write the entries to PATH as DTYPE (F32, BF16 or F16), atomically: a temporary sibling is written, fsync'd and
  * renamed over PATH, so PATH is either the old file or the complete new one.  metadata_json
  * may be NULL or a JSON object of string values for "__metadata__" (HF writes {"format":"pt"}).
  * Returns 0 or SRL_E*. */
@@ -65,5 +75,6 @@ void srl_st_set_close(struct srl_st_set *s);
 const struct srl_st_tensor *srl_st_set_find(const struct srl_st_set *s, const char *name);
 size_t srl_st_set_count(const struct srl_st_set *s);
 const struct srl_st_tensor *srl_st_set_get(const struct srl_st_set *s, size_t i);
+/* Also accepted by srl_st_set_open(): DIR may be a .safetensors file itself. */
 
 #endif
