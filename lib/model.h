@@ -63,6 +63,8 @@ struct srl_layer_acts {
     float *act;      /* (N,F) MLP activation: silu(gate)*up or gelu(fc) */
 };
 
+struct srl_model_layout; /* private to lib/model.c: per-layer parameter offsets */
+
 struct srl_model {
     struct srl_config cfg;
     const struct srl_backend *be;
@@ -72,6 +74,7 @@ struct srl_model {
     size_t n_params;
     struct srl_param_view *views;
     size_t n_views;
+    struct srl_model_layout *layout;
 
     // --- activations for the current (B,T), reallocated when B*T or T grows ----------------
     int B, T;                  /* shape of the last forward */

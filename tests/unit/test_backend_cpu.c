@@ -1,0 +1,674 @@
+/* test_backend_cpu.c -- every CPU op against a naive loop or finite differences, and the whole
+ * model's gradients (Llama and GPT-2, LM and score heads) against finite differences. */
+#include <stdint.h>
+
+#include "backend.h"
+#include "model.h"
+#include "rng.h"
+#include "srl.h"
+#include "test.h"
+
+static const struct srl_backend *be;
+static struct srl_rng rng;
+
+static float *randv(size_t n, float sd)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)(sd * srl_rng_normal(&rng));
+    return p;
+}
+
+static double dotd(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Central differences of f() with respect to up to `count` entries of x (n), compared with g.
+ * Passes when |g - fd| <= atol + rtol*|fd| everywhere. */
+static int fd_check(const char *what, float *x, size_t n, const float *g, double (*f)(void *),
+                    void *ctx, float eps, double atol, double rtol, size_t count)
+{
+    size_t step = n > count ? n / count : 1;
+    double worst = 0;
+    int ok = 1;
+    for (size_t i = (size_t)srl_rng_below(&rng, step); i < n; i += step) {
+        float x0 = x[i];
+        x[i] = x0 + eps;
+        double fp = f(ctx);
+        x[i] = x0 - eps;
+        double fm = f(ctx);
+        x[i] = x0;
+        double fd = (fp - fm) / (2.0 * eps);
+        double err = fabs(fd - g[i]);
+        if (err > worst)
+            worst = err;
+        if (!(err <= atol + rtol * fabs(fd))) {
+            if (ok)
+                printf("  %s[%zu]: analytic %.6g vs numeric %.6g\n", what, i, g[i], fd);
+            ok = 0;
+        }
+    }
+    printf("  %-40s fd max_abs=%.3e%s\n", what, worst, ok ? "" : "  MISMATCH");
+    if (!ok)
+        test_failed_now = 1;
+    return ok;
+}
+
+// --- matmul ----------------------------------------------------------------------------------
+
+static void test_matmul_transposes(void)
+{
+    int M = 7, N = 5, K = 9;
+    for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+            // stored shapes with padded leading dimensions
+            int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+            int lda = ac + 3, ldb = bc + 2, ldc = N + 1;
+            float *A = randv((size_t)ar * lda, 1), *B = randv((size_t)br * ldb, 1);
+            float *C = randv((size_t)M * ldc, 1), *ref = malloc(sizeof(float) * M * ldc);
+            memcpy(ref, C, sizeof(float) * M * ldc);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int k = 0; k < K; k++)
+                        s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) *
+                             (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                    ref[i * ldc + j] = (float)(0.5 * s + 0.25 * ref[i * ldc + j]);
+                }
+            be->matmul(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, 0.5f, 0.25f);
+            char what[32];
+            snprintf(what, sizeof what, "matmul ta=%d tb=%d", ta, tb);
+            test_close(what, C, ref, (size_t)M * ldc, 1e-5f, 1e-5f);
+            free(A), free(B), free(C), free(ref);
+        }
+    }
+}
+
+// --- norms -----------------------------------------------------------------------------------
+
+struct norm_ctx {
+    int N, C, layer;
+    float *inp, *w, *b, *out, *mean, *rstd, *R;
+};
+
+static double norm_loss(void *p)
+{
+    struct norm_ctx *c = p;
+    if (c->layer)
+        be->layernorm_fwd(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, 1e-5f);
+    else
+        be->rmsnorm_fwd(c->out, c->rstd, c->inp, c->w, c->N, c->C, 1e-6f);
+    return dotd(c->out, c->R, (size_t)c->N * c->C);
+}
+
+static void check_norm(int layer)
+{
+    struct norm_ctx c = { .N = 6, .C = 33, .layer = layer };
+    size_t nc = (size_t)c.N * c.C;
+    c.inp = randv(nc, 1.5f), c.w = randv(c.C, 1), c.b = randv(c.C, 1), c.R = randv(nc, 1);
+    for (size_t i = 0; i < nc; i++)
+        c.inp[i] += 0.7f; // nonzero mean
+    c.out = malloc(sizeof(float) * nc), c.mean = malloc(sizeof(float) * c.N);
+    c.rstd = malloc(sizeof(float) * c.N);
+    norm_loss(&c);
+    // forward against a naive double loop
+    float *ref = malloc(sizeof(float) * nc);
+    for (int n = 0; n < c.N; n++) {
+        const float *x = c.inp + (size_t)n * c.C;
+        double m = 0, v = 0;
+        for (int i = 0; i < c.C; i++)
+            m += x[i];
+        m = layer ? m / c.C : 0;
+        for (int i = 0; i < c.C; i++)
+            v += (x[i] - m) * (x[i] - m);
+        double r = 1.0 / sqrt(v / c.C + (layer ? 1e-5 : 1e-6));
+        for (int i = 0; i < c.C; i++)
+            ref[n * c.C + i] = (float)((x[i] - m) * r * c.w[i] + (layer ? c.b[i] : 0));
+    }
+    test_close(layer ? "layernorm fwd" : "rmsnorm fwd", c.out, ref, nc, 1e-5f, 1e-5f);
+    // backward: dinp overwrite and accumulate, dw, db
+    float *dinp = calloc(nc, sizeof(float)), *dw = calloc(c.C, sizeof(float));
+    float *db = calloc(c.C, sizeof(float)), *dinp2 = malloc(sizeof(float) * nc);
+    if (layer)
+        be->layernorm_bwd(dinp, dw, db, c.R, c.inp, c.w, c.mean, c.rstd, c.N, c.C, false);
+    else
+        be->rmsnorm_bwd(dinp, dw, c.R, c.inp, c.w, c.rstd, c.N, c.C, false);
+    fd_check("norm dinp", c.inp, nc, dinp, norm_loss, &c, 1e-3f, 2e-3, 2e-3, 60);
+    fd_check("norm dw", c.w, c.C, dw, norm_loss, &c, 1e-3f, 2e-3, 2e-3, 33);
+    if (layer)
+        fd_check("norm db", c.b, c.C, db, norm_loss, &c, 1e-3f, 2e-3, 2e-3, 33);
+    for (size_t i = 0; i < nc; i++)
+        dinp2[i] = 1.0f;
+    norm_loss(&c);
+    if (layer)
+        be->layernorm_bwd(dinp2, dw, db, c.R, c.inp, c.w, c.mean, c.rstd, c.N, c.C, true);
+    else
+        be->rmsnorm_bwd(dinp2, dw, c.R, c.inp, c.w, c.rstd, c.N, c.C, true);
+    for (size_t i = 0; i < nc; i++)
+        dinp2[i] -= 1.0f;
+    test_close("norm dinp accumulate", dinp2, dinp, nc, 1e-6f, 1e-5f);
+    free(c.inp), free(c.w), free(c.b), free(c.R), free(c.out), free(c.mean), free(c.rstd);
+    free(ref), free(dinp), free(dw), free(db), free(dinp2);
+}
+
+static void test_rmsnorm(void)
+{
+    check_norm(0);
+}
+
+static void test_layernorm(void)
+{
+    check_norm(1);
+}
+
+// --- rope ------------------------------------------------------------------------------------
+
+static void test_rope(void)
+{
+    int N = 5, H = 3, D = 8, ld = H * D + 4;
+    float theta = 500.0f;
+    int32_t pos[5] = { 0, 1, 7, 100, -1 };
+    float *x = randv((size_t)N * ld, 1), *x0 = malloc(sizeof(float) * N * ld);
+    float *ref = malloc(sizeof(float) * N * ld);
+    memcpy(x0, x, sizeof(float) * N * ld);
+    memcpy(ref, x, sizeof(float) * N * ld);
+    // HF: q*cos + rotate_half(q)*sin, rotate_half(x) = [-x2, x1], freqs repeated twice
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < D; i++) {
+                int j = i % (D / 2);
+                double p = pos[n] < 0 ? 0 : pos[n];
+                double ang = p * pow(theta, -2.0 * j / D);
+                const float *xh = x0 + n * ld + h * D;
+                double rot = i < D / 2 ? -xh[i + D / 2] : xh[i - D / 2];
+                ref[n * ld + h * D + i] = (float)(xh[i] * cos(ang) + rot * sin(ang));
+            }
+    be->rope_fwd(x, pos, N, ld, H, D, theta);
+    test_close("rope fwd", x, ref, (size_t)N * ld, 2e-5f, 1e-4f);
+    be->rope_bwd(x, pos, N, ld, H, D, theta); // the inverse rotation restores the input
+    test_close("rope bwd = inverse", x, x0, (size_t)N * ld, 1e-5f, 1e-5f);
+    free(x), free(x0), free(ref);
+}
+
+// --- attention -------------------------------------------------------------------------------
+
+struct attn_ctx {
+    int B, T, NH, KVH, D, ld;
+    const int32_t *pos;
+    float *qkv, *out, *att, *R;
+};
+
+static double attn_loss(void *p)
+{
+    struct attn_ctx *c = p;
+    float *q = c->qkv, *k = q + c->NH * c->D, *v = k + c->KVH * c->D;
+    be->attention_fwd(c->out, c->att, q, k, v, c->pos, c->B, c->T, c->NH, c->KVH, c->D, c->ld,
+                      c->ld, 1.0f / sqrtf((float)c->D));
+    return dotd(c->out, c->R, (size_t)c->B * c->T * c->NH * c->D);
+}
+
+static void check_attention(const int32_t *pos)
+{
+    struct attn_ctx c = { .B = 2, .T = 5, .NH = 4, .KVH = 2, .D = 6, .pos = pos };
+    c.ld = (c.NH + 2 * c.KVH) * c.D + 2;
+    size_t N = (size_t)c.B * c.T, no = N * c.NH * c.D;
+    c.qkv = randv(N * c.ld, 1), c.R = randv(no, 1), c.out = malloc(sizeof(float) * no);
+    c.att = malloc(sizeof(float) * c.B * c.NH * c.T * c.T);
+    attn_loss(&c);
+    // naive reference in double
+    float *ref = calloc(no, sizeof(float));
+    int qd = c.NH * c.D, kd = c.KVH * c.D;
+    for (int b = 0; b < c.B; b++)
+        for (int h = 0; h < c.NH; h++)
+            for (int t = 0; t < c.T; t++) {
+                const int32_t *pb = pos ? pos + b * c.T : NULL;
+                if (pb && pb[t] < 0)
+                    continue;
+                double w[16], mx = -1e300, sum = 0;
+                int kh = h / (c.NH / c.KVH);
+                const float *q = c.qkv + (size_t)(b * c.T + t) * c.ld + h * c.D;
+                for (int s = 0; s <= t; s++) {
+                    const float *k = c.qkv + (size_t)(b * c.T + s) * c.ld + qd + kh * c.D;
+                    w[s] = (pb && pb[s] < 0) ? -INFINITY : dotd(q, k, c.D) / sqrt(c.D);
+                    mx = w[s] > mx ? w[s] : mx;
+                }
+                for (int s = 0; s <= t; s++)
+                    sum += (w[s] = exp(w[s] - mx));
+                for (int i = 0; i < c.D; i++) {
+                    double o = 0;
+                    for (int s = 0; s <= t; s++)
+                        o += w[s] / sum *
+                             c.qkv[(size_t)(b * c.T + s) * c.ld + qd + kd + kh * c.D + i];
+                    ref[(size_t)(b * c.T + t) * qd + h * c.D + i] = (float)o;
+                }
+            }
+    test_close(pos ? "attention fwd (padding)" : "attention fwd (GQA)", c.out, ref, no, 1e-5f,
+               1e-4f);
+    float *dqkv = malloc(sizeof(float) * N * c.ld);
+    float *datt = malloc(sizeof(float) * c.B * c.NH * c.T * c.T);
+    for (size_t i = 0; i < N * c.ld; i++)
+        dqkv[i] = 123.0f; // everything but the padding columns must be overwritten
+    float *q = c.qkv, *k = q + qd, *v = k + kd;
+    be->attention_bwd(dqkv, dqkv + qd, dqkv + qd + kd, datt, c.R, c.att, q, k, v, c.B, c.T,
+                      c.NH, c.KVH, c.D, c.ld, c.ld, 1.0f / sqrtf((float)c.D));
+    for (size_t n = 0; n < N; n++)
+        dqkv[n * c.ld + c.ld - 1] = dqkv[n * c.ld + c.ld - 2] = 0.0f;
+    fd_check("attention dqkv", c.qkv, N * c.ld, dqkv, attn_loss, &c, 1e-3f, 2e-3, 2e-3, 200);
+    free(c.qkv), free(c.R), free(c.out), free(c.att), free(ref), free(dqkv), free(datt);
+}
+
+static void test_attention(void)
+{
+    check_attention(NULL);
+}
+
+static void test_attention_padding(void)
+{
+    // left padding in the first row, none in the second
+    int32_t pos[10] = { -1, -1, 0, 1, 2, 0, 1, 2, 3, 4 };
+    check_attention(pos);
+}
+
+// --- activations -----------------------------------------------------------------------------
+
+struct act_ctx {
+    int N, F, gelu;
+    float *inp, *out, *R;
+};
+
+static double act_loss(void *p)
+{
+    struct act_ctx *c = p;
+    if (c->gelu)
+        be->gelu_fwd(c->out, c->inp, (size_t)c->N * c->F);
+    else
+        be->swiglu_fwd(c->out, c->inp, c->N, c->F);
+    return dotd(c->out, c->R, (size_t)c->N * c->F);
+}
+
+static void test_swiglu_gelu(void)
+{
+    for (int gelu = 0; gelu < 2; gelu++) {
+        struct act_ctx c = { .N = 4, .F = 10, .gelu = gelu };
+        size_t nin = (size_t)c.N * c.F * (gelu ? 1 : 2), nout = (size_t)c.N * c.F;
+        c.inp = randv(nin, 2), c.R = randv(nout, 1), c.out = malloc(sizeof(float) * nout);
+        act_loss(&c);
+        float *ref = malloc(sizeof(float) * nout), *din = malloc(sizeof(float) * nin);
+        for (int n = 0; n < c.N; n++)
+            for (int i = 0; i < c.F; i++) {
+                double r;
+                if (gelu) {
+                    double x = c.inp[n * c.F + i];
+                    r = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+                } else {
+                    double g = c.inp[n * 2 * c.F + i], u = c.inp[n * 2 * c.F + c.F + i];
+                    r = g / (1 + exp(-g)) * u;
+                }
+                ref[n * c.F + i] = (float)r;
+            }
+        test_close(gelu ? "gelu fwd" : "swiglu fwd", c.out, ref, nout, 1e-6f, 1e-5f);
+        if (gelu)
+            be->gelu_bwd(din, c.R, c.inp, nin);
+        else
+            be->swiglu_bwd(din, c.R, c.inp, c.N, c.F);
+        fd_check(gelu ? "gelu bwd" : "swiglu bwd", c.inp, nin, din, act_loss, &c, 1e-3f, 1e-3,
+                 2e-3, 80);
+        free(c.inp), free(c.R), free(c.out), free(ref), free(din);
+    }
+    float one = 1.0f, g;
+    be->gelu_fwd(&g, &one, 1);
+    EXPECT(fabsf(g - 0.8411920f) < 1e-6f, "gelu_new(1) = %.8f", g);
+}
+
+// --- embeddings and biases -------------------------------------------------------------------
+
+static void test_embedding_bias(void)
+{
+    int N = 6, C = 5, V = 4;
+    int32_t tok[6] = { 1, 3, 1, 0, 1, 2 }, pos[6] = { 0, 1, 2, 0, 1, -1 };
+    float *wte = randv((size_t)V * C, 1), *wpe = randv((size_t)3 * C, 1);
+    float *out = malloc(sizeof(float) * N * C), *g = randv((size_t)N * C, 1);
+    be->embedding_fwd(out, tok, pos, wte, wpe, N, C);
+    float ref[30], dwte[20] = { 0 }, dwpe[15] = { 0 }, rdwte[20] = { 0 }, rdwpe[15] = { 0 };
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            int p = pos[n] < 0 ? 0 : pos[n];
+            ref[n * C + c] = wte[tok[n] * C + c] + wpe[p * C + c];
+            rdwte[tok[n] * C + c] += g[n * C + c];
+            rdwpe[p * C + c] += g[n * C + c];
+        }
+    test_close("embedding fwd", out, ref, (size_t)N * C, 0, 0);
+    be->embedding_bwd(dwte, dwpe, g, tok, pos, N, C);
+    test_close("embedding dwte", dwte, rdwte, 20, 1e-6f, 1e-6f);
+    test_close("embedding dwpe", dwpe, rdwpe, 15, 1e-6f, 1e-6f);
+    float db[5] = { 1, 1, 1, 1, 1 }, rdb[5] = { 1, 1, 1, 1, 1 };
+    be->bias_bwd(db, g, N, 4, C); // 4 of 5 columns, row stride 5
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < 4; c++)
+            rdb[c] += g[n * C + c];
+    test_close("bias dbias", db, rdb, 5, 1e-6f, 1e-6f);
+    free(wte), free(wpe), free(out), free(g);
+}
+
+// --- log-probabilities / cross-entropy -------------------------------------------------------
+
+struct lp_ctx {
+    int N, V;
+    float *logits, *logp, *lse, *dlogp;
+    int32_t *tgt;
+};
+
+static double lp_loss(void *p)
+{
+    struct lp_ctx *c = p;
+    be->logprob_fwd(c->logp, c->lse, c->logits, c->tgt, c->N, c->V);
+    return dotd(c->logp, c->dlogp, c->N);
+}
+
+static void test_logprob(void)
+{
+    struct lp_ctx c = { .N = 5, .V = 11 };
+    int32_t tgt[5] = { 3, 0, 10, -1, 7 };
+    c.tgt = tgt;
+    c.logits = randv((size_t)c.N * c.V, 3), c.dlogp = randv(c.N, 1);
+    c.dlogp[1] = 0.0f;
+    c.logp = malloc(sizeof(float) * c.N), c.lse = malloc(sizeof(float) * c.N);
+    lp_loss(&c);
+    float ref[5];
+    for (int n = 0; n < c.N; n++) {
+        double s = 0;
+        for (int i = 0; i < c.V; i++)
+            s += exp(c.logits[n * c.V + i]);
+        ref[n] = tgt[n] < 0 ? 0.0f : (float)(c.logits[n * c.V + tgt[n]] - log(s));
+    }
+    test_close("logprob fwd", c.logp, ref, c.N, 1e-5f, 1e-5f);
+    float *saved = malloc(sizeof(float) * c.N * c.V), *d = malloc(sizeof(float) * c.N * c.V);
+    memcpy(saved, c.logits, sizeof(float) * c.N * c.V);
+    memcpy(d, c.logits, sizeof(float) * c.N * c.V);
+    be->logprob_bwd(d, c.dlogp, c.lse, c.tgt, c.N, c.V);
+    fd_check("logprob dlogits", c.logits, (size_t)c.N * c.V, d, lp_loss, &c, 1e-3f, 1e-3, 2e-3,
+             55);
+    // rows with dlogp 0 or no target are zero
+    for (int i = 0; i < c.V; i++)
+        EXPECT(d[1 * c.V + i] == 0.0f && d[3 * c.V + i] == 0.0f, "row not zeroed at %d", i);
+    free(c.logits), free(c.dlogp), free(c.logp), free(c.lse), free(saved), free(d);
+}
+
+static void test_reductions_adamw(void)
+{
+    float *x = randv(200000, 1);
+    double ref = 0;
+    for (size_t i = 0; i < 200000; i++)
+        ref += (double)x[i] * x[i];
+    double s = be->sumsq(x, 200000);
+    EXPECT(fabs(s - ref) < 1e-9 * ref, "sumsq %.17g vs %.17g", s, ref);
+    // one AdamW step from zero moments moves each parameter by about lr (sign of g)
+    float p[3] = { 1, 1, 1 }, g[3] = { 0.5f, -2, 0 }, m[3] = { 0 }, v[3] = { 0 };
+    be->adamw_step(p, g, m, v, 3, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 1 - 0.9f, 1 - 0.999f);
+    EXPECT(fabsf(p[0] - 0.9f) < 1e-5f && fabsf(p[1] - 1.1f) < 1e-5f && p[2] == 1.0f,
+           "adamw %g %g %g", p[0], p[1], p[2]);
+    free(x);
+}
+
+// --- whole model -----------------------------------------------------------------------------
+
+static struct srl_config tiny_config(enum srl_arch arch)
+{
+    struct srl_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.head = SRL_HEAD_LM;
+    c.vocab_size = 23;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_hidden_layers = 2;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = arch == SRL_ARCH_LLAMA ? 2 : 4;
+    c.head_dim = arch == SRL_ARCH_LLAMA ? 6 : 4; // Llama: head_dim != hidden/heads
+    c.max_position_embeddings = 32;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    c.tie_word_embeddings = arch == SRL_ARCH_GPT2;
+    c.attention_bias = arch == SRL_ARCH_LLAMA;
+    c.attention_out_bias = arch == SRL_ARCH_LLAMA;
+    c.mlp_bias = arch == SRL_ARCH_LLAMA;
+    c.num_labels = 1;
+    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
+    return c;
+}
+
+enum { MB = 2, MT = 7 };
+
+struct model_ctx {
+    struct srl_model *m;
+    int32_t tok[MB * MT], tgt[MB * MT], pos[MB * MT];
+    float mask[MB * MT], R[MB * MT];
+    bool use_pos;
+};
+
+static double model_loss(void *p)
+{
+    struct model_ctx *c = p;
+    float loss = 0;
+    srl_model_forward(c->m, c->tok, c->use_pos ? c->pos : NULL, MB, MT);
+    if (c->m->cfg.head == SRL_HEAD_SCORE)
+        return dotd(c->m->scores, c->R, MB * MT);
+    srl_model_loss(c->m, c->tgt, c->mask, &loss);
+    return loss;
+}
+
+static void model_backward(struct model_ctx *c)
+{
+    srl_model_zero_grad(c->m);
+    model_loss(c);
+    if (c->m->cfg.head == SRL_HEAD_SCORE)
+        srl_model_backward_score(c->m, c->R);
+    else
+        srl_model_backward(c->m);
+}
+
+static void setup_ctx(struct model_ctx *c, const struct srl_config *cfg, uint64_t seed)
+{
+    int err;
+    memset(c, 0, sizeof *c);
+    c->m = srl_model_new(cfg, be, &err);
+    if (!c->m)
+        return;
+    srl_model_init_random(c->m, seed);
+    // larger weights than the HF init so that every gradient is well above float noise
+    for (size_t i = 0; i < c->m->n_views; i++) {
+        const struct srl_param_view *v = &c->m->views[i];
+        for (size_t j = 0; j < v->numel; j++)
+            c->m->params[v->offset + j] = v->no_decay
+                ? c->m->params[v->offset + j] + 0.1f * (float)srl_rng_normal(&rng)
+                : 10.0f * c->m->params[v->offset + j];
+    }
+    for (int n = 0; n < MB * MT; n++) {
+        c->tok[n] = (int32_t)srl_rng_below(&rng, cfg->vocab_size);
+        c->tgt[n] = (int32_t)srl_rng_below(&rng, cfg->vocab_size);
+        c->mask[n] = n % MT >= 2 ? 1.0f : 0.0f;
+        c->R[n] = (float)srl_rng_normal(&rng);
+        c->pos[n] = n % MT;
+    }
+    c->tgt[MT - 1] = -1;
+}
+
+static void check_model(struct srl_config cfg, const char *what)
+{
+    struct model_ctx c;
+    setup_ctx(&c, &cfg, 7);
+    REQUIRE(c.m, "model_new failed");
+    model_backward(&c);
+    // every parameter tensor: its largest-gradient entry and two random ones
+    int bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < c.m->n_views; i++) {
+        const struct srl_param_view *v = &c.m->views[i];
+        float *g = c.m->grads + v->offset, *p = c.m->params + v->offset;
+        size_t best = 0;
+        for (size_t j = 0; j < v->numel; j++)
+            if (fabsf(g[j]) > fabsf(g[best]))
+                best = j;
+        size_t idx[3] = { best, srl_rng_below(&rng, v->numel), srl_rng_below(&rng, v->numel) };
+        for (int r = 0; r < 3; r++) {
+            float x0 = p[idx[r]], eps = 1e-2f;
+            p[idx[r]] = x0 + eps;
+            double fp = model_loss(&c);
+            p[idx[r]] = x0 - eps;
+            double fm = model_loss(&c);
+            p[idx[r]] = x0;
+            double fd = (fp - fm) / (2 * eps), err = fabs(fd - g[idx[r]]);
+            worst = err > worst ? err : worst;
+            if (!(err <= 2e-3 + 3e-2 * fabs(fd))) {
+                printf("  %s %s[%zu]: analytic %.6g vs numeric %.6g\n", what, v->name, idx[r],
+                       g[idx[r]], fd);
+                bad++;
+            }
+        }
+    }
+    printf("  %-40s %zu tensors, fd max_abs=%.3e\n", what, c.m->n_views, worst);
+    EXPECT(bad == 0, "%d gradient entries differ", bad);
+    srl_model_free(c.m);
+}
+
+static void test_model_grad_llama(void)
+{
+    check_model(tiny_config(SRL_ARCH_LLAMA), "llama (GQA, biases, untied)");
+}
+
+static void test_model_grad_llama_tied(void)
+{
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    cfg.tie_word_embeddings = true;
+    cfg.attention_bias = cfg.attention_out_bias = cfg.mlp_bias = false;
+    cfg.head_dim = 0; // hidden / heads
+    check_model(cfg, "llama (tied, no bias)");
+}
+
+static void test_model_grad_gpt2(void)
+{
+    check_model(tiny_config(SRL_ARCH_GPT2), "gpt2");
+}
+
+static void test_model_grad_score(void)
+{
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    cfg.head = SRL_HEAD_SCORE;
+    check_model(cfg, "llama score head");
+    cfg = tiny_config(SRL_ARCH_GPT2);
+    cfg.head = SRL_HEAD_SCORE;
+    check_model(cfg, "gpt2 score head");
+}
+
+static void test_model_views(void)
+{
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    int err;
+    struct srl_model *m = srl_model_new(&cfg, be, &err);
+    REQUIRE(m, "model_new");
+    const struct srl_param_view *v = srl_model_find(m, "model.layers.1.self_attn.k_proj.weight");
+    REQUIRE(v, "k_proj view");
+    EXPECT(v->ndim == 2 && v->shape[0] == 12 && v->shape[1] == 16, "k_proj shape");
+    EXPECT(srl_model_find(m, "lm_head.weight") != NULL, "untied lm_head");
+    EXPECT(srl_model_find(m, "model.layers.0.input_layernorm.weight")->no_decay, "no_decay");
+    size_t total = 0;
+    for (size_t i = 0; i < m->n_views; i++)
+        total += m->views[i].numel;
+    EXPECT(total == m->n_params, "views cover the arena: %zu vs %zu", total, m->n_params);
+    srl_model_free(m);
+    cfg = tiny_config(SRL_ARCH_GPT2);
+    m = srl_model_new(&cfg, be, &err);
+    REQUIRE(m, "model_new gpt2");
+    v = srl_model_find(m, "transformer.h.0.attn.c_attn.weight");
+    REQUIRE(v, "c_attn view");
+    EXPECT(v->shape[0] == 16 && v->shape[1] == 48, "c_attn is (in,out)");
+    EXPECT(srl_model_find(m, "lm_head.weight") == NULL, "gpt2 tied");
+    srl_model_free(m);
+}
+
+static void test_model_padding_and_mask(void)
+{
+    // left padding: a row's real tokens give the same logits as the unpadded row
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    struct model_ctx c;
+    setup_ctx(&c, &cfg, 3);
+    REQUIRE(c.m, "model_new");
+    int V = cfg.vocab_size;
+    int32_t tok[MB * MT], pos[MB * MT];
+    for (int t = 0; t < MT; t++) {
+        tok[t] = tok[MT + t] = c.tok[t];
+        pos[t] = t, pos[MT + t] = t - 2;
+    }
+    for (int t = 0; t < 2; t++)
+        tok[MT + t] = 0; // padding
+    for (int t = 2; t < MT; t++)
+        tok[MT + t] = c.tok[t - 2];
+    REQUIRE(srl_model_forward(c.m, tok, pos, MB, MT) == 0, "forward");
+    test_close("left-padded logits", c.m->logits + (size_t)(MT + 2) * V, c.m->logits,
+               (size_t)(MT - 2) * V, 1e-5f, 1e-4f);
+    // the loss is the mask-weighted token mean of -logp
+    float logp[MB * MT], loss;
+    REQUIRE(srl_model_logprobs(c.m, c.tgt, logp) == 0, "logprobs");
+    REQUIRE(srl_model_loss(c.m, c.tgt, c.mask, &loss) == 0, "loss");
+    double s = 0, w = 0;
+    for (int n = 0; n < MB * MT; n++)
+        if (c.tgt[n] >= 0) {
+            s -= c.mask[n] * logp[n];
+            w += c.mask[n];
+        }
+    EXPECT(fabs(loss - s / w) < 1e-5, "loss %g vs %g", loss, s / w);
+    int32_t bad[MB * MT];
+    memcpy(bad, c.tok, sizeof bad);
+    bad[3] = V;
+    EXPECT(srl_model_forward(c.m, bad, NULL, MB, MT) == SRL_EINVAL, "bad token rejected");
+    srl_model_free(c.m);
+}
+
+static void test_model_determinism(void)
+{
+    for (int arch = 0; arch < 2; arch++) {
+        struct srl_config cfg = tiny_config(arch);
+        struct model_ctx a, b;
+        struct srl_rng save = rng;
+        setup_ctx(&a, &cfg, 11);
+        rng = save;
+        setup_ctx(&b, &cfg, 11);
+        REQUIRE(a.m && b.m, "model_new");
+        EXPECT(!memcmp(a.m->params, b.m->params, a.m->n_params * sizeof(float)), "same init");
+        model_backward(&a);
+        model_backward(&b);
+        model_backward(&b); // a second step on the same model: zero_grad then the same sums
+        EXPECT(!memcmp(a.m->grads, b.m->grads, a.m->n_params * sizeof(float)),
+               "grads differ between runs (arch %d)", arch);
+        srl_model_free(a.m);
+        srl_model_free(b.m);
+    }
+}
+
+int main(void)
+{
+    be = srl_backend_cpu();
+    srl_rng_seed(&rng, 1234);
+    RUN(test_matmul_transposes);
+    RUN(test_rmsnorm);
+    RUN(test_layernorm);
+    RUN(test_rope);
+    RUN(test_attention);
+    RUN(test_attention_padding);
+    RUN(test_swiglu_gelu);
+    RUN(test_embedding_bias);
+    RUN(test_logprob);
+    RUN(test_reductions_adamw);
+    RUN(test_model_views);
+    RUN(test_model_grad_llama);
+    RUN(test_model_grad_llama_tied);
+    RUN(test_model_grad_gpt2);
+    RUN(test_model_grad_score);
+    RUN(test_model_padding_and_mask);
+    RUN(test_model_determinism);
+    return test_summary();
+}
