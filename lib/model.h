@@ -114,6 +114,12 @@ float *srl_model_grad(struct srl_model *m, const char *name);
  * are warned about and ignored (rotary inv_freq buffers silently); a tied model needs no
  * lm_head.weight.  Returns 0 and *out (free with srl_model_free()) or SRL_E*. */
 int srl_model_load(const char *dir, const struct srl_backend *be, struct srl_model **out);
+/* Load the tensors of an HF checkpoint directory into an existing model (e.g. a score model
+ * initialised from an LM checkpoint).  Shapes are checked as by srl_model_load().  With
+ * SRL_LOAD_ALLOW_MISSING_HEAD an absent score.weight keeps its current values (a reward model
+ * started from an SFT checkpoint).  Returns 0 or SRL_E*. */
+#define SRL_LOAD_ALLOW_MISSING_HEAD 1u
+int srl_model_load_weights(struct srl_model *m, const char *dir, unsigned flags);
 /* Write config.json and model.safetensors (in dtype) into dir, which must exist.
  * Each file is replaced atomically.  Returns 0 or SRL_E*. */
 int srl_model_save(const struct srl_model *m, const char *dir, enum srl_dtype dtype);
