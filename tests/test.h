@@ -27,10 +27,16 @@ static char test_skip_why[512];
         }                                                                         \
     } while (0)
 
+/* cond is evaluated exactly once (it often has side effects: REQUIRE(f(x) == 0)). */
 #define REQUIRE(cond, ...)                                                        \
     do {                                                                          \
-        EXPECT(cond, __VA_ARGS__);                                                \
-        if (!(cond)) return;                                                      \
+        if (!(cond)) {                                                            \
+            test_failed_now = 1;                                                  \
+            fprintf(stdout, "  %s:%d: check failed: %s:", __FILE__, __LINE__, #cond); \
+            fprintf(stdout, " " __VA_ARGS__);                                    \
+            fputc('\n', stdout);                                                  \
+            return;                                                               \
+        }                                                                         \
     } while (0)
 
 /* Mark the running test as skipped (e.g. ../shared data absent) and return from it. */
