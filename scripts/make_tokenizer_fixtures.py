@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Write tests/ref/tokenizers/: token-id fixtures from Hugging Face `tokenizers` for
+tests/unit/test_tokenizer*.c.
+
+  gpt2.jsonl         {"text", "ids", "decoded"} from HF's BPE built from
+                     ../shared/tokenizers/gpt2/{encoder.json,vocab.bpe} (ByteLevel, as GPT2TokenizerFast)
+                     (the 2 MB tokenizer.json itself is not committed: the test converts it at test time)
+  tok512/            tokenizer.json as transformers converts ../shared/models/stories260K/tok512.model
+  tok512.jsonl       ids without special tokens; "sp" = the sentencepiece package's own ids
+  llama3/            a small byte-level BPE with the Llama 3 Split pattern, trained by HF on corpus.jsonl
+  llama3.jsonl
+  train_hf/          HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600, <|endoftext|>)
+  corpus.jsonl       the training texts
+
+Usage: python3 scripts/make_tokenizer_fixtures.py [SHARED_DIR]
+       python3 scripts/make_tokenizer_fixtures.py --check-ours DIR KIND   (KIND: gpt2|tok512|train)
+         loads a tokenizer.json written by our C converters/trainer with HF and compares ids."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "tests", "ref", "tokenizers")
+
+
+def fixture_strings():
+    s = [
+        "", " ", "  ", "   ", "\t", "\n", "\r\n", "\n\n\n", " \n ", "a\n\n b", "line1\r\nline2",
+        "Hello world", "Hello  world", "Hello   world  ", "  leading", "trailing  ", "mid   spaces",
+        "\t\tindented", "tab\tseparated\tvalues", "tab\tend\t", "x    y", "a \t b", "a\t\n\tb",
+        "DON'T", "I'm", "you'll", "we've", "they're", "she'd", "it's", "'s", "O'Neil",
+        "rock'n'roll", "YOU'LL WE'VE THEY'RE", "it'S", "Don't do that, it's John's.", "''quoted''",
+        "12345", "3.14159", "1,000,000", "2024-01-01", "phone: 555-1234", "0", "007", "1234567890123",
+        "x1y2z3", "v2.0.1-beta", "²³¹", "Ⅻ ⅻ", "٣٤٥", "१२३",
+        "def f(x):\n    return x**2\n", "int main(void) { return 0; }", "if (a && b) || c {}",
+        "<html><body>hi</body></html>", "x = [1, 2, 3]  # comment", "for i in range(10):\n\tprint(i)",
+        "SELECT * FROM users WHERE id = 1;", "#include <stdio.h>", "a->b->c", "i++; j--;",
+        "naïve café", "Crème brûlée", "Ελληνικά γράμματα", "Русский текст", "日本語のテキスト",
+        "中文字符测试", "한국어 문장", "עברית", "العربية", "हिन्दी", "ไทย", "Tiếng Việt",
+        "e\u0301", "a\u0308\u0304", "Z\u0324\u0354\u0367\u0311\u0313a\u0308\u0356\u032d",
+        "\u00e9 vs e\u0301", "\u1e9b\u0323",
+        "😀", "👍🏽", "👨‍👩‍👧‍👦", "🇺🇸", "I ❤️ NY", "emoji 😀😃😄 run", "🤖 robot", "☃",
+        "\u00a0", "a\u00a0b", "a\u3000b", "x\u2028y", "x\u200by", "\ufeffbom", "a\u2003\u2003b",
+        "<|endoftext|>", "Hello<|endoftext|>world", "Hello <|endoftext|> world",
+        "<|endoftext|><|endoftext|>", "<|endoftext", "a </s> b", "<s>hi</s>", "<unk>", "</s>",
+        " </s>", "x</s>y", "<s> <s>", "<|begin_of_text|>hi<|eot_id|>",
+        "aaaaaaaaaaaa", "!!!!!!", "....", "----", "====", "......!!!???", "___init___",
+        "HELLO World", "iPhone", "McDonald's", "camelCaseIdentifier", "snake_case_name",
+        "https://example.com/path?q=1&b=2", "user@example.org", "C:\\Windows\\System32",
+        "\u2581already", "\u0120x", "\u2581 \u2581", "<0x41>", "\u00ff\u00fe",
+        "Once upon a time, there was a little girl named Lily.",
+        "She loved to play outside in the sunshine.",
+        "The quick brown fox jumps over the lazy dog.",
+        "How do I make a bomb?", "I can't help with that request.",
+        "Human: What is the capital of France?\n\nAssistant: Paris.",
+        "  Multiple\n\nparagraphs\n\n\nwith   odd   spacing.  ",
+        "Mixed: English, Français, Deutsch, 日本語, and 🙂!",
+        "¿Dónde está la biblioteca?", "Straße", "ǅemal", "ﬁne ﬂow", "ℌ𝔢𝔩𝔩𝔬",
+        "𝓗𝓮𝓵𝓵𝓸", "\U0001F600\U0001F601", "\u0300start", "end\u0300", "\u0000nul",
+        "\u0007bell", "\u001b[31mred\u001b[0m", "del\u007f", "\u0085nel",
+    ]
+    words = ["the", "Hello", "world", "DON'T", "123", "😀", "中文", "don't", "x", "!?"]
+    seps = [" ", "  ", "\t", "\n", " \n", "", "   ", "\n\n"]
+    for i, w in enumerate(words):
+        for j, sep in enumerate(seps):
+            s.append(sep + w + sep + words[(i + j) % len(words)] + sep)
+    seen, out = set(), []
+    for x in s:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def corpus_texts():
+    base = [
+        "Once upon a time, there was a little girl named Lily. She loved to play outside.",
+        "The sun was shining and the birds were singing in the tall green trees.",
+        "Tom and his dog went to the park. They played with a red ball all day long.",
+        "Human: How do I bake bread?\n\nAssistant: Mix flour, water, salt and yeast, then bake.",
+        "def add(a, b):\n    return a + b\n\nprint(add(2, 3))\n",
+        "It's a sunny day! Don't forget your hat, and we'll meet at 10:30.",
+        "Safety first: we can't help with dangerous requests, but we're happy to help otherwise.",
+        "Numbers like 12345 and 3.14 appear in text; so do dates like 2024-01-01.",
+        "THE END. The end? the end...",
+    ]
+    texts = []
+    for k in range(12):
+        for i, b in enumerate(base):
+            texts.append(b if (k + i) % 3 else b.upper() if k % 2 else b.lower())
+    return texts + fixture_strings()
+
+
+def write_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def gpt2_hf(shared):
+    from tokenizers import Tokenizer, decoders, pre_tokenizers
+    from tokenizers.models import BPE
+    d = os.path.join(shared, "tokenizers", "gpt2")
+    tok = Tokenizer(BPE.from_file(os.path.join(d, "encoder.json"), os.path.join(d, "vocab.bpe")))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(["<|endoftext|>"])
+    return tok
+
+
+def tok512_hf(shared):
+    """transformers' slow->fast conversion of the SentencePiece model."""
+    from transformers import AutoTokenizer
+    tmp = tempfile.mkdtemp()
+    shutil.copy(os.path.join(shared, "models", "stories260K", "tok512.model"),
+                os.path.join(tmp, "tokenizer.model"))
+    t = AutoTokenizer.from_pretrained(tmp)
+    shutil.rmtree(tmp)
+    return t.backend_tokenizer
+
+
+def rows_for(tok, strings, extra=None):
+    rows = []
+    for s in strings:
+        ids = tok.encode(s, add_special_tokens=False).ids
+        r = {"text": s, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)}
+        if extra:
+            r.update(extra(s))
+        rows.append(r)
+    return rows
+
+
+def train_llama3(texts):
+    from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+    pat = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+           "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+    tok = Tokenizer(BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(pat), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tr = trainers.BpeTrainer(vocab_size=700, special_tokens=["<|begin_of_text|>", "<|eot_id|>"],
+                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                             show_progress=False)
+    tok.train_from_iterator(texts, tr)
+    return tok
+
+
+def train_gpt2_style(texts, vocab_size=600):
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+    tok = Tokenizer(BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tr = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                             show_progress=False)
+    tok.train_from_iterator(texts, tr)
+    return tok
+
+
+def check_ours(path, kind, shared):
+    from tokenizers import Tokenizer
+    ours = Tokenizer.from_file(os.path.join(path, "tokenizer.json"))
+    strings = fixture_strings()
+    if kind == "gpt2":
+        ref = gpt2_hf(shared)
+    elif kind == "tok512":
+        ref = tok512_hf(shared)
+    else:
+        ref = Tokenizer.from_file(os.path.join(OUT, "train_hf", "tokenizer.json"))
+        strings = strings + corpus_texts()
+    bad = 0
+    for s in strings:
+        a = ours.encode(s, add_special_tokens=False).ids
+        b = ref.encode(s, add_special_tokens=False).ids
+        if a != b:
+            bad += 1
+            if bad < 5:
+                print("differs:", repr(s), a, b)
+    print("%s: %d of %d strings differ between ours and HF" % (kind, bad, len(strings)))
+    if kind == "tok512":
+        from transformers import AutoTokenizer
+        t = AutoTokenizer.from_pretrained(path)
+        print("AutoTokenizer:", type(t).__name__, t("Hello world").input_ids)
+    return bad
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--check-ours":
+        shared = sys.argv[4] if len(sys.argv) > 4 else os.path.join(HERE, "..", "..", "shared")
+        sys.exit(1 if check_ours(sys.argv[2], sys.argv[3], shared) else 0)
+    shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared")
+    strings = fixture_strings()
+    os.makedirs(OUT, exist_ok=True)
+    print("%d fixture strings" % len(strings))
+
+    write_jsonl(os.path.join(OUT, "gpt2.jsonl"), rows_for(gpt2_hf(shared), strings))
+
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(
+        model_file=os.path.join(shared, "models", "stories260K", "tok512.model"))
+    t512 = tok512_hf(shared)
+    os.makedirs(os.path.join(OUT, "tok512"), exist_ok=True)
+    t512.save(os.path.join(OUT, "tok512", "tokenizer.json"))
+    rows = rows_for(t512, strings, lambda s: {"sp": sp.encode(s)})
+    same = sum(r["ids"] == r["sp"] for r in rows)
+    print("tok512: HF == sentencepiece on %d of %d strings" % (same, len(rows)))
+    for r in rows:
+        if r["ids"] != r["sp"]:
+            print("  differs from sentencepiece:", repr(r["text"]))
+    write_jsonl(os.path.join(OUT, "tok512.jsonl"), rows)
+
+    corpus = corpus_texts()
+    write_jsonl(os.path.join(OUT, "corpus.jsonl"), [{"text": t} for t in corpus])
+    l3 = train_llama3(corpus)
+    os.makedirs(os.path.join(OUT, "llama3"), exist_ok=True)
+    l3.save(os.path.join(OUT, "llama3", "tokenizer.json"))
+    write_jsonl(os.path.join(OUT, "llama3.jsonl"), rows_for(l3, strings))
+
+    tr = train_gpt2_style(corpus)
+    os.makedirs(os.path.join(OUT, "train_hf"), exist_ok=True)
+    tr.save(os.path.join(OUT, "train_hf", "tokenizer.json"))
+    write_jsonl(os.path.join(OUT, "train_hf.jsonl"), rows_for(tr, strings))
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()
