@@ -1,8 +1,8 @@
 /* backend_cpu.c -- the CPU backend: the readable reference for every op of backend.h.
  *
- * Matrix products go to OpenBLAS cblas_sgemm, always called from serial code (Debian's OpenBLAS
- * is the pthread build: calling it inside an OpenMP region would oversubscribe the cores).
- * Everything else is plain loops parallelised with OpenMP static schedules.  Reductions across
+ * Matrix products go to OpenBLAS cblas_sgemm, set to one thread and called on fixed blocks
+ * from OpenMP threads (Debian's OpenBLAS is the pthread build: its pool and OpenMP's would
+ * fight over the cores).  Everything else is plain loops with OpenMP static schedules.  Reductions across
  * rows (parameter gradients of norms, biases, embeddings) are split by COLUMN, so every sum is
  * taken in row order whatever the thread count: results are bitwise reproducible.
  * Built without -ffast-math: expf/tanhf are the libm ones. */
@@ -69,12 +69,53 @@ static void thread_cols(int C, int *c0, int *c1)
 
 // --- matmul ----------------------------------------------------------------------------------
 
+/* OpenBLAS runs single-threaded inside each call; the parallelism is ours.  Two thread pools
+ * (OpenBLAS's pthreads and OpenMP's) spinning against each other on two cores halved the
+ * throughput, so every op, sgemm included, runs on the OpenMP threads. */
+static void blas_single_thread(void)
+{
+    static int done;
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+static void sgemm1(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
+                   bool tb, int lda, int ldb, int ldc, float alpha, float beta)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
                     bool tb, int lda, int ldb, int ldc, float alpha, float beta)
 {
     // op(A) is (M,K), op(B) is (K,N), C is (M,N), all row-major
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_single_thread();
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt <= 1 || (double)M * N * K < 1e6) {
+        sgemm1(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, alpha, beta);
+        return;
+    }
+    // split the rows of C when there are enough of them, else its columns; each thread owns a
+    // fixed block (multiple of 16), so the result depends only on the thread count
+    bool by_rows = M >= 32 * nt || M >= N;
+    int len = by_rows ? M : N;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int per = ((len + n - 1) / n + 15) & ~15;
+        int i0 = t * per < len ? t * per : len, i1 = i0 + per < len ? i0 + per : len;
+        if (i1 > i0) {
+            if (by_rows)
+                sgemm1(C + (size_t)i0 * ldc, ta ? A + i0 : A + (size_t)i0 * lda, B, i1 - i0, N, K,
+                       ta, tb, lda, ldb, ldc, alpha, beta);
+            else
+                sgemm1(C + i0, A, tb ? B + (size_t)i0 * ldb : B + i0, M, i1 - i0, K, ta, tb,
+                       lda, ldb, ldc, alpha, beta);
+        }
+    }
 }
 
 // --- embeddings ------------------------------------------------------------------------------
@@ -450,5 +491,6 @@ static const struct srl_backend cpu_backend = {
 
 const struct srl_backend *srl_backend_cpu(void)
 {
+    blas_single_thread();
     return &cpu_backend;
 }

@@ -2,8 +2,8 @@
  *
  * Attention is computed per (batch, head) with sgemm on strided views of the fused qkv rows
  * (no transposes are copied): S = scale * Q K^T, causal softmax in place, O = P V.  The
- * sgemm calls are made from serial code (OpenBLAS has its own threads); the softmax loops are
- * OpenMP-parallel over rows with static schedules, each row reduced in a fixed order. */
+ * (batch, head) pairs are spread over the OpenMP threads with a static schedule, each calling
+ * single-threaded sgemm (srl_backend_cpu() sets OpenBLAS to one thread). */
 #include <math.h>
 #include <string.h>
 
@@ -57,6 +57,30 @@ void srl_cpu_rope_bwd(float *dx, const int32_t *pos, int N, int ld, int H, int D
 
 // --- attention -------------------------------------------------------------------------------
 
+/* Causal softmax of one row of scores in place; padded keys (pos < 0) and the future get 0. */
+static void softmax_row(float *row, int t, int T, const int32_t *pb)
+{
+    if (pb && pb[t] < 0) {
+        memset(row, 0, sizeof(float) * T);
+        return;
+    }
+    float mx = -INFINITY;
+    for (int s = 0; s <= t; s++)
+        if ((!pb || pb[s] >= 0) && row[s] > mx)
+            mx = row[s];
+    float sum = 0.0f;
+    for (int s = 0; s <= t; s++) {
+        float e = (!pb || pb[s] >= 0) ? expf(row[s] - mx) : 0.0f;
+        row[s] = e;
+        sum += e;
+    }
+    float inv = 1.0f / sum;
+    for (int s = 0; s <= t; s++)
+        row[s] *= inv;
+    for (int s = t + 1; s < T; s++)
+        row[s] = 0.0f;
+}
+
 void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *k,
                            const float *v, const int32_t *pos, int B, int T, int NH, int KVH,
                            int D, int ldq, int ldkv, float scale)
@@ -65,51 +89,23 @@ void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *
     // att is (B,NH,T,T); out is (B,T,NH,D) dense
     int group = NH / KVH, ldo = NH * D;
     size_t TT = (size_t)T * T;
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const float *qbh = q + (size_t)b * T * ldq + (size_t)h * D;
-            const float *kbh = k + (size_t)b * T * ldkv + (size_t)(h / group) * D;
-            float *abh = att + ((size_t)b * NH + h) * TT;
-            // S (T,T) = scale * Q (T,D) . K^T (D,T)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qbh, ldq, kbh,
-                        ldkv, 0.0f, abh, T);
-        }
-    }
-    // causal softmax over each row; padded keys (pos < 0) and the future get probability 0
+    // one (batch, head) per iteration, each with single-threaded sgemm
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * NH * T; r++) {
-        int t = (int)(r % T), b = (int)(r / ((size_t)NH * T));
-        float *row = att + r * T;
-        const int32_t *pb = pos ? pos + (size_t)b * T : NULL;
-        if (pb && pb[t] < 0) {
-            memset(row, 0, sizeof(float) * T);
-            continue;
-        }
-        float mx = -INFINITY;
-        for (int s = 0; s <= t; s++)
-            if ((!pb || pb[s] >= 0) && row[s] > mx)
-                mx = row[s];
-        float sum = 0.0f;
-        for (int s = 0; s <= t; s++) {
-            float e = (!pb || pb[s] >= 0) ? expf(row[s] - mx) : 0.0f;
-            row[s] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        for (int s = 0; s <= t; s++)
-            row[s] *= inv;
-        for (int s = t + 1; s < T; s++)
-            row[s] = 0.0f;
-    }
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const float *vbh = v + (size_t)b * T * ldkv + (size_t)(h / group) * D;
-            const float *abh = att + ((size_t)b * NH + h) * TT;
-            float *obh = out + (size_t)b * T * ldo + (size_t)h * D;
-            // O (T,D) = P (T,T) . V (T,D)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, abh, T, vbh,
-                        ldkv, 0.0f, obh, ldo);
-        }
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        const float *qbh = q + (size_t)b * T * ldq + (size_t)h * D;
+        const float *kbh = k + (size_t)b * T * ldkv + (size_t)(h / group) * D;
+        const float *vbh = v + (size_t)b * T * ldkv + (size_t)(h / group) * D;
+        float *abh = att + (size_t)bh * TT;
+        float *obh = out + (size_t)b * T * ldo + (size_t)h * D;
+        // S (T,T) = scale * Q (T,D) . K^T (D,T)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qbh, ldq, kbh, ldkv,
+                    0.0f, abh, T);
+        for (int t = 0; t < T; t++)
+            softmax_row(abh + (size_t)t * T, t, T, pos ? pos + (size_t)b * T : NULL);
+        // O (T,D) = P (T,T) . V (T,D)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, abh, T, vbh, ldkv,
+                    0.0f, obh, ldo);
     }
 }
 
@@ -120,53 +116,48 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
 {
     int group = NH / KVH, ldo = NH * D;
     size_t TT = (size_t)T * T;
-    // dk, dv accumulate over the query heads of a group: clear them first
+    // one (batch, kv head) per iteration: its query heads accumulate into the same dk, dv in
+    // a fixed order
 #pragma omp parallel for schedule(static)
-    for (size_t n = 0; n < (size_t)B * T; n++) {
-        memset(dk + n * ldkv, 0, sizeof(float) * KVH * D);
-        memset(dv + n * ldkv, 0, sizeof(float) * KVH * D);
-    }
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const float *vbh = v + (size_t)b * T * ldkv + (size_t)(h / group) * D;
+    for (int bg = 0; bg < B * KVH; bg++) {
+        int b = bg / KVH, g = bg % KVH;
+        const float *kbh = k + (size_t)b * T * ldkv + (size_t)g * D;
+        const float *vbh = v + (size_t)b * T * ldkv + (size_t)g * D;
+        float *dkbh = dk + (size_t)b * T * ldkv + (size_t)g * D;
+        float *dvbh = dv + (size_t)b * T * ldkv + (size_t)g * D;
+        for (int t = 0; t < T; t++) {
+            memset(dkbh + (size_t)t * ldkv, 0, sizeof(float) * D);
+            memset(dvbh + (size_t)t * ldkv, 0, sizeof(float) * D);
+        }
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *qbh = q + (size_t)b * T * ldq + (size_t)h * D;
             const float *dobh = dout + (size_t)b * T * ldo + (size_t)h * D;
             const float *abh = att + ((size_t)b * NH + h) * TT;
             float *dabh = datt + ((size_t)b * NH + h) * TT;
-            float *dvbh = dv + (size_t)b * T * ldkv + (size_t)(h / group) * D;
+            float *dqbh = dq + (size_t)b * T * ldq + (size_t)h * D;
             // dP (T,T) = dO (T,D) . V^T
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dobh, ldo, vbh,
                         ldkv, 0.0f, dabh, T);
             // dV (T,D) += P^T (T,T) . dO (T,D)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, abh, T, dobh,
                         ldo, 1.0f, dvbh, ldkv);
-        }
-    }
-    // softmax backward in place: dS = P * (dP - sum_s P dP) (times scale in the sgemms below)
-#pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * NH * T; r++) {
-        int t = (int)(r % T);
-        const float *p = att + r * T;
-        float *d = datt + r * T;
-        float dot = 0.0f;
-        for (int s = 0; s <= t; s++)
-            dot += p[s] * d[s];
-        for (int s = 0; s <= t; s++)
-            d[s] = p[s] * (d[s] - dot);
-        for (int s = t + 1; s < T; s++)
-            d[s] = 0.0f;
-    }
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const float *qbh = q + (size_t)b * T * ldq + (size_t)h * D;
-            const float *kbh = k + (size_t)b * T * ldkv + (size_t)(h / group) * D;
-            const float *dsbh = datt + ((size_t)b * NH + h) * TT;
-            float *dqbh = dq + (size_t)b * T * ldq + (size_t)h * D;
-            float *dkbh = dk + (size_t)b * T * ldkv + (size_t)(h / group) * D;
+            // softmax backward in place: dS = P * (dP - sum_s P dP)
+            for (int t = 0; t < T; t++) {
+                const float *p = abh + (size_t)t * T;
+                float *d = dabh + (size_t)t * T;
+                float dot = 0.0f;
+                for (int s = 0; s <= t; s++)
+                    dot += p[s] * d[s];
+                for (int s = 0; s <= t; s++)
+                    d[s] = p[s] * (d[s] - dot);
+                for (int s = t + 1; s < T; s++)
+                    d[s] = 0.0f;
+            }
             // dQ (T,D) = scale * dS (T,T) . K (T,D)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, dsbh, T, kbh,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, dabh, T, kbh,
                         ldkv, 0.0f, dqbh, ldq);
             // dK (T,D) += scale * dS^T (T,T) . Q (T,D)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dsbh, T, qbh,
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dabh, T, qbh,
                         ldq, 1.0f, dkbh, ldkv);
         }
     }
