@@ -140,7 +140,8 @@ size_t srl_config_param_count(const struct srl_config *c)
     size_t head = c->head == SRL_HEAD_SCORE ? D : (c->tie_word_embeddings ? 0 : V * D);
     if (c->arch == SRL_ARCH_GPT2) {
         size_t P = (size_t)c->max_position_embeddings;
-        size_t layer = 2 * D + (D * 3 * D + 3 * D) + (D * D + D) + 2 * D + (D * F + F) + (F * D + D);
+        size_t layer = 2 * D + (D * 3 * D + 3 * D) + (D * D + D) /* ln_1, c_attn, c_proj */
+                     + 2 * D + (D * F + F) + (F * D + D);      /* ln_2, c_fc, c_proj */
         return V * D + P * D + L * layer + 2 * D + head;
     }
     size_t QD = (size_t)c->num_attention_heads * (size_t)c->head_dim;
