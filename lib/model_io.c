@@ -40,8 +40,9 @@ static bool known_name(const struct srl_model *m, const char *name)
     snprintf(buf, sizeof buf, "transformer.%s", name);
     if (m->cfg.arch == SRL_ARCH_GPT2 && srl_model_find(m, buf))
         return true;
-    // a tied checkpoint may still carry the alias
-    return m->cfg.tie_word_embeddings && !strcmp(name, "lm_head.weight");
+    // a tied checkpoint may still carry the alias; a score model started from an LM drops it
+    return (m->cfg.tie_word_embeddings || m->cfg.head == SRL_HEAD_SCORE) &&
+           !strcmp(name, "lm_head.weight");
 }
 
 int srl_model_load_weights(struct srl_model *m, const char *dir, unsigned flags)

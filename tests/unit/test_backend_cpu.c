@@ -649,6 +649,56 @@ static void test_model_determinism(void)
     }
 }
 
+static void test_model_save_load(void)
+{
+    char dir[] = "/tmp/test_backend_cpu.XXXXXX";
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    int err;
+    struct srl_model *a = srl_model_new(&cfg, be, &err), *b = NULL;
+    REQUIRE(a, "model_new");
+    srl_model_init_random(a, 5);
+    EXPECT(srl_model_save(a, dir, SRL_DTYPE_F32) == 0, "save");
+    EXPECT(srl_model_load(dir, be, &b) == 0 && b, "load");
+    if (b) {
+        EXPECT(b->n_params == a->n_params && b->cfg.attention_bias && b->cfg.mlp_bias &&
+                   !b->cfg.tie_word_embeddings && b->cfg.head_dim == 6,
+               "config round trip");
+        EXPECT(b->n_params == a->n_params &&
+                   !memcmp(a->params, b->params, a->n_params * sizeof(float)),
+               "fp32 parameters round trip exactly");
+        srl_model_free(b);
+        b = NULL;
+    }
+    // bf16: rounded to 8 bits of mantissa
+    EXPECT(srl_model_save(a, dir, SRL_DTYPE_BF16) == 0, "save bf16");
+    EXPECT(srl_model_load(dir, be, &b) == 0 && b, "load bf16");
+    if (b) {
+        test_close("bf16 round trip", b->params, a->params, a->n_params, 1e-30f, 4e-3f);
+        srl_model_free(b);
+    }
+    EXPECT(srl_model_save(a, dir, SRL_DTYPE_F32) == 0, "save");
+    // a missing tensor and a wrong shape are errors
+    struct srl_config c2 = cfg;
+    c2.intermediate_size = 32;
+    b = srl_model_new(&c2, be, &err);
+    EXPECT(b && srl_model_load_weights(b, dir, 0) == SRL_EFORMAT, "shape mismatch rejected");
+    srl_model_free(b);
+    c2 = cfg;
+    c2.head = SRL_HEAD_SCORE;
+    b = srl_model_new(&c2, be, &err);
+    EXPECT(b && srl_model_load_weights(b, dir, 0) == SRL_EFORMAT, "missing score.weight");
+    EXPECT(b && srl_model_load_weights(b, dir, SRL_LOAD_ALLOW_MISSING_HEAD) == 0,
+           "score model from an LM checkpoint");
+    if (b)
+        EXPECT(!memcmp(b->params, a->params, sizeof(float) * 100), "weights loaded");
+    srl_model_free(b);
+    srl_model_free(a);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    EXPECT(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
     be = srl_backend_cpu();
@@ -670,5 +720,6 @@ int main(void)
     RUN(test_model_grad_score);
     RUN(test_model_padding_and_mask);
     RUN(test_model_determinism);
+    RUN(test_model_save_load);
     return test_summary();
 }
