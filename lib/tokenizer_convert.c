@@ -385,7 +385,7 @@ static int sp_write(const struct sp_model *m, const char *src, const char *out_d
         .merge_left = left, .merge_right = right, .n_merges = n_merges, .kind = 1,
         .strip_spaces = m->strip_spaces, .special_ids = specials, .n_special = n_special,
         .unk_id = unk, .bos_id = bos, .eos_id = eos, .pad_id = -1, .add_bos = bos >= 0,
-        .tokenizer_class = "LlamaTokenizerFast",
+        .tokenizer_class = "PreTrainedTokenizerFast",
     };
     rc = srl_tokenizer_write(&spec, out_dir);
 out:

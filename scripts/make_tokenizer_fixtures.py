@@ -182,10 +182,21 @@ def check_ours(path, kind, shared):
             if bad < 5:
                 print("differs:", repr(s), a, b)
     print("%s: %d of %d strings differ between ours and HF" % (kind, bad, len(strings)))
-    if kind == "tok512":
+    if kind in ("gpt2", "tok512"):
+        import warnings
         from transformers import AutoTokenizer
-        t = AutoTokenizer.from_pretrained(path)
-        print("AutoTokenizer:", type(t).__name__, t("Hello world").input_ids)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            t = AutoTokenizer.from_pretrained(path)
+        print("AutoTokenizer: %s, %d warnings, %r" % (type(t).__name__, len(w),
+                                                     t("Hello world").input_ids))
+        for s in strings:
+            a = t(s, add_special_tokens=False).input_ids
+            if a != ref.encode(s, add_special_tokens=False).ids:
+                bad += 1
+                if bad < 5:
+                    print("AutoTokenizer differs:", repr(s), a)
+        print("%s: %d strings differ (with AutoTokenizer)" % (kind, bad))
     return bad
 
 

@@ -1,0 +1,181 @@
+/* test_tokenizer_train.c -- BPE training against HF's BpeTrainer (tests/ref/tokenizers/
+ * train_hf, same corpus and settings), and bad tokenizer inputs. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srl.h"
+#include "test.h"
+#include "tokenizer.h"
+#include "tokenizer_test_util.h"
+#include "unicode.h"
+
+#define REF "tests/ref/tokenizers"
+
+static char **read_corpus(size_t *n)
+{
+    FILE *f = fopen(REF "/corpus.jsonl", "r");
+    char *line = NULL, **texts = NULL;
+    size_t cap = 0;
+    *n = 0;
+    while (f && getline(&line, &cap, f) > 0) {
+        json_t *row = json_loads(line, JSON_ALLOW_NUL, NULL);
+        texts = realloc(texts, (*n + 1) * sizeof *texts);
+        texts[(*n)++] = strdup(json_string_value(json_object_get(row, "text")));
+        json_decref(row);
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return texts;
+}
+
+static json_t *model_of(const char *path)
+{
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *m = json_incref(json_object_get(root, "model"));
+    json_decref(root);
+    return m;
+}
+
+/* "a b" or ["a", "b"] as "a b" */
+static void merge_str(json_t *m, char *buf, size_t size)
+{
+    if (json_is_string(m))
+        snprintf(buf, size, "%s", json_string_value(m));
+    else
+        snprintf(buf, size, "%s %s", json_string_value(json_array_get(m, 0)),
+                 json_string_value(json_array_get(m, 1)));
+}
+
+static void test_train_matches_hf(void)
+{
+    size_t n;
+    char **texts = read_corpus(&n), dir[] = "/tmp/srl_tok_train_XXXXXX", path[256];
+    const char *specials[] = { "<|endoftext|>" };
+    REQUIRE(n > 100, "corpus has %zu texts", n);
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    int rc = srl_tokenizer_train_bpe((const char *const *)texts, n, 600, specials, 1, dir);
+    REQUIRE(rc == 0, "train rc %d", rc);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    json_t *ours = model_of(path), *hf = model_of(REF "/train_hf/tokenizer.json");
+    REQUIRE(ours && hf, "models");
+    json_t *mo = json_object_get(ours, "merges"), *mh = json_object_get(hf, "merges");
+    size_t same = 0, nm = json_array_size(mh);
+    char a[256], b[256];
+    for (size_t i = 0; i < nm && i < json_array_size(mo); i++) {
+        merge_str(json_array_get(mo, i), a, sizeof a);
+        merge_str(json_array_get(mh, i), b, sizeof b);
+        if (strcmp(a, b)) {
+            printf("  merge %zu differs: ours '%s' hf '%s'\n", i, a, b);
+            break;
+        }
+        same++;
+    }
+    printf("  %zu of %zu merges identical to HF's BpeTrainer\n", same, nm);
+    EXPECT(same == nm && json_array_size(mo) == nm, "merges");
+    EXPECT(json_equal(json_object_get(ours, "vocab"), json_object_get(hf, "vocab")), "vocab");
+    struct srl_tokenizer *tok = load_ok(dir);
+    REQUIRE(tok, "load trained");
+    EXPECT(srl_tokenizer_vocab_size(tok) == 600, "vocab size %d", srl_tokenizer_vocab_size(tok));
+    EXPECT(srl_tokenizer_eos_id(tok) == 0, "eos");
+    check_fixture(tok, REF "/train_hf.jsonl", 0, 1);
+    srl_tokenizer_free(tok);
+    json_decref(ours);
+    json_decref(hf);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    remove_dir(dir);
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}
+
+static void test_bad_inputs(void)
+{
+    char dir[] = "/tmp/srl_tok_bad_XXXXXX", path[512], out[600];
+    int err = 0;
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    snprintf(out, sizeof out, "%s/out", dir);
+    /* unsupported model type */
+    const char *wp = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}";
+    write_file(dir, "tokenizer.json", wp, strlen(wp));
+    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EUNSUPPORTED, "wordpiece %d", err);
+    const char *uni = "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", 0.0]]}}";
+    write_file(dir, "tokenizer.json", uni, strlen(uni));
+    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EUNSUPPORTED, "unigram %d", err);
+    /* a merge whose result is not in the vocabulary */
+    const char *inc = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, "
+                      "\"merges\": [\"a b\"]}}";
+    write_file(dir, "tokenizer.json", inc, strlen(inc));
+    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EFORMAT, "bad merge %d", err);
+    /* unsupported pre-tokenizer and truncated JSON */
+    const char *pre = "{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {\"type\":"
+                      " \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
+    write_file(dir, "tokenizer.json", pre, strlen(pre));
+    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EUNSUPPORTED, "bert pre %d", err);
+    write_file(dir, "tokenizer.json", pre, 40);
+    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EFORMAT, "truncated %d", err);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    EXPECT(srl_tokenizer_load(path, &err) == NULL && err == SRL_EIO, "missing %d", err);
+    /* truncated llama2.c tokenizer.bin: a token claims 100 bytes */
+    unsigned char bin[4 + 8 + 3 + 8] = { 7, 0, 0, 0 };
+    int32_t l = 3;
+    memcpy(bin + 8, &l, 4);
+    memcpy(bin + 12, "abc", 3);
+    l = 100;
+    memcpy(bin + 19, &l, 4);
+    write_file(dir, "tok.bin", bin, sizeof bin);
+    snprintf(path, sizeof path, "%s/tok.bin", dir);
+    EXPECT(srl_tokenizer_convert_llama2c(path, dir) == SRL_EFORMAT, "truncated bin");
+    write_file(dir, "tok.bin", bin, 2);
+    EXPECT(srl_tokenizer_convert_llama2c(path, dir) == SRL_EFORMAT, "no header");
+    /* encoder.json that does not match vocab.bpe */
+    const char *enc = "{\"a\": 0, \"b\": 1, \"ab\": 2}";
+    const char *bpe = "#version: 0.2\na b\nab c\n";
+    char ep[512], bp[512];
+    write_file(dir, "encoder.json", enc, strlen(enc));
+    write_file(dir, "vocab.bpe", bpe, strlen(bpe));
+    snprintf(ep, sizeof ep, "%s/encoder.json", dir);
+    snprintf(bp, sizeof bp, "%s/vocab.bpe", dir);
+    EXPECT(srl_tokenizer_convert_gpt2(ep, bp, dir) == SRL_EFORMAT, "encoder/vocab mismatch");
+    /* a SentencePiece file that is not a protobuf */
+    write_file(dir, "x.model", "\xff\xff\xff", 3);
+    snprintf(path, sizeof path, "%s/x.model", dir);
+    EXPECT(srl_tokenizer_convert_sentencepiece(path, dir) == SRL_EFORMAT, "bad protobuf");
+    remove_dir(dir);
+}
+
+static void test_unicode_classes(void)
+{
+    EXPECT(srl_uc_class('a') == SRL_UC_LETTER && srl_uc_class('7') == SRL_UC_NUMBER, "ascii");
+    EXPECT(srl_uc_class(0x4E2D) == SRL_UC_LETTER, "CJK");
+    EXPECT(srl_uc_class(0x0301) == SRL_UC_OTHER, "combining mark is \\p{M}");
+    EXPECT(srl_uc_class(0x3000) == SRL_UC_SPACE && srl_uc_class(0x200B) == SRL_UC_OTHER, "spaces");
+    EXPECT(srl_uc_class(0x00B2) == SRL_UC_NUMBER && srl_uc_class(0x2167) == SRL_UC_NUMBER, "No/Nl");
+    EXPECT(srl_uc_class(0x1F600) == SRL_UC_OTHER, "emoji");
+    char *s = NULL;
+    EXPECT(srl_utf8_lossy("a\xe4\xb8" "b\xff", 5, &s) == 8 &&
+           !strcmp(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd"), "lossy");
+    free(s);
+    for (int b = 0; b < 256; b++)
+        EXPECT(srl_unicode_to_byte(srl_byte_to_unicode((unsigned char)b)) == b, "byte %d", b);
+    EXPECT(srl_byte_to_unicode(' ') == 0x120 && srl_byte_to_unicode('\n') == 0x10A, "G and C");
+}
+
+int main(void)
+{
+    RUN(test_train_matches_hf);
+    RUN(test_bad_inputs);
+    RUN(test_unicode_classes);
+    return test_summary();
+}
