@@ -322,6 +322,20 @@ static void test_swiglu_gelu(void)
     float one = 1.0f, g;
     be->gelu_fwd(&g, &one, 1);
     EXPECT(fabsf(g - 0.8411920f) < 1e-6f, "gelu_new(1) = %.8f", g);
+    // extreme inputs saturate cleanly (the vectorised exp clamps its argument)
+    float x[8] = { -1e10f, -100, -30, -1e-8f, 0, 3e-8f, 50, 1e10f }, o[8], gu[16], s[8];
+    be->gelu_fwd(o, x, 8);
+    for (int i = 0; i < 8; i++) {
+        double r = 0.5 * x[i] * (1 + tanh(sqrt(2 / M_PI) * (x[i] + 0.044715 * x[i] * x[i] * x[i])));
+        EXPECT(fabs(o[i] - r) <= 1e-6 * fabs(r) + 1e-12, "gelu(%g) = %g, not %g", x[i], o[i], r);
+    }
+    for (int i = 0; i < 8; i++)
+        gu[i] = x[i], gu[8 + i] = 2.0f;
+    be->swiglu_fwd(s, gu, 1, 8);
+    for (int i = 0; i < 8; i++) {
+        double r = 2.0 * x[i] / (1 + exp(-(double)x[i]));
+        EXPECT(fabs(s[i] - r) <= 1e-6 * fabs(r) + 1e-30, "swiglu(%g) = %g, not %g", x[i], s[i], r);
+    }
 }
 
 // --- embeddings and biases -------------------------------------------------------------------
