@@ -60,6 +60,12 @@ def fixture_strings():
         "¿Dónde está la biblioteca?", "Straße", "ǅemal", "ﬁne ﬂow", "ℌ𝔢𝔩𝔩𝔬",
         "𝓗𝓮𝓵𝓵𝓸", "\U0001F600\U0001F601", "\u0300start", "end\u0300", "\u0000nul",
         "\u0007bell", "\u001b[31mred\u001b[0m", "del\u007f", "\u0085nel",
+        # Unicode 15/16 letters and digits (HF's Oniguruma is on 16.0), a 17.0 letter (not yet)
+        "a\U0001E030b", "a\U00010D4Ab", "a\U0001E5D0b", "x\U0001CCF0y", "x\U00011F50y",
+        "a\U00010940b", "\U0002EBF0\U00031350",
+        # for NFC: combining sequences, Hangul jamo, singletons, reordering
+        "\u1100\u1161\u11a8", "\u212b \u2126 \u00c5", "a\u0323\u0307 a\u0307\u0323",
+        "\u0344 \u0f73", "e\u0301\u0301", "\uac00\u11a8", "\u0958",
     ]
     words = ["the", "Hello", "world", "DON'T", "123", "😀", "中文", "don't", "x", "!?"]
     seps = [" ", "  ", "\t", "\n", " \n", "", "   ", "\n\n"]

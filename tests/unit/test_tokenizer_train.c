@@ -163,6 +163,9 @@ static void test_unicode_classes(void)
     EXPECT(srl_uc_class(0x3000) == SRL_UC_SPACE && srl_uc_class(0x200B) == SRL_UC_OTHER, "spaces");
     EXPECT(srl_uc_class(0x00B2) == SRL_UC_NUMBER && srl_uc_class(0x2167) == SRL_UC_NUMBER, "No/Nl");
     EXPECT(srl_uc_class(0x1F600) == SRL_UC_OTHER, "emoji");
+    /* HF's Oniguruma is on Unicode 16.0: U+1E5D0 (new in 16.0) is a letter, U+10940 (17.0) not */
+    EXPECT(!strcmp(srl_unicode_version(), "16.0.0"), "version %s", srl_unicode_version());
+    EXPECT(srl_uc_class(0x1E5D0) == SRL_UC_LETTER && srl_uc_class(0x10940) == SRL_UC_OTHER, "16.0");
     char *s = NULL;
     EXPECT(srl_utf8_lossy("a\xe4\xb8" "b\xff", 5, &s) == 8 &&
            !strcmp(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd"), "lossy");
