@@ -447,6 +447,20 @@ static int cmd_info(const char *dir, bool json, bool tensors)
                 srl_json_object_set_string(o, "template", cfg.template_name);
         }
         if (have_tok) srl_json_object_set_string(o, "tokenizer", tok_desc);
+        if (tensors && set) {
+            struct srl_json *list = srl_json_new_array();
+            for (size_t i = 0; i < n_tensors; i++) {
+                const struct srl_st_tensor *t = srl_st_set_get(set, i);
+                struct srl_json *e = srl_json_new_object(), *shape = srl_json_new_array();
+                for (int d = 0; d < t->ndim; d++)
+                    srl_json_array_append(shape, srl_json_new_integer(t->shape[d]));
+                srl_json_object_set_string(e, "name", t->name);
+                srl_json_object_set_string(e, "dtype", srl_dtype_name(t->dtype));
+                srl_json_object_set(e, "shape", shape);
+                srl_json_array_append(list, e);
+            }
+            srl_json_object_set(o, "tensor_list", list);
+        }
         if (srl_json_dump(o, stdout) < 0) goto out;
     } else {
         printf("directory:     %s\n", dir);
@@ -467,7 +481,7 @@ static int cmd_info(const char *dir, bool json, bool tensors)
         }
         if (have_tok) printf("tokenizer:     %s\n", tok_desc);
     }
-    if (tensors && set) {
+    if (tensors && set && !json) {
         if (!(sorted = malloc((n_tensors + 1) * sizeof *sorted))) goto out;
         for (size_t i = 0; i < n_tensors; i++) sorted[i] = srl_st_set_get(set, i);
         qsort(sorted, n_tensors, sizeof *sorted, cmp_tensor_name);
