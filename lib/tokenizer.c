@@ -108,6 +108,8 @@ static int parse_normalizer(struct srl_tokenizer *tok, json_t *n, const char *pa
         s->pattern_len = strlen(p);
         s->content = strdup(c);
         s->content_len = strlen(c);
+    } else if (!strcmp(type, "NFC")) {
+        s->kind = NORM_NFC;
     } else if (!strcmp(type, "Strip")) {
         s->kind = NORM_STRIP;
         s->left = jbool(n, "strip_left", 1);
@@ -115,7 +117,7 @@ static int parse_normalizer(struct srl_tokenizer *tok, json_t *n, const char *pa
     } else {
         FAIL(SRL_EUNSUPPORTED, "%s: unsupported normalizer '%s'", path, type);
     }
-    if ((s->kind != NORM_STRIP && !s->content) || (s->pattern_len && !s->pattern))
+    if ((s->kind != NORM_STRIP && s->kind != NORM_NFC && !s->content) || (s->pattern_len && !s->pattern))
         FAIL(SRL_ENOMEM, "tokenizer.c: out of memory");
     tok->n_norm++;
     return 0;

@@ -446,6 +446,15 @@ static int normalize_step(const struct srl_norm *m, const char *s, size_t n, str
             n -= m->pattern_len;
         }
         return buf_add(out, s, n);
+    case NORM_NFC: {
+        char *nfc;
+        size_t nfc_len;
+        if (srl_utf8_nfc(s, n, &nfc, &nfc_len) < 0)
+            return SRL_ENOMEM;
+        int rc = buf_add(out, nfc, nfc_len);
+        free(nfc);
+        return rc;
+    }
     case NORM_STRIP: {
         int len;
         size_t a = 0, b = n;

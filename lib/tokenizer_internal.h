@@ -48,6 +48,7 @@ enum srl_norm_kind {
     NORM_SQUEEZE_SPACES, /* Replace Regex " {2,}" -> content */
     NORM_REPLACE_FIRST, /* Replace Regex "\Apattern" -> content */
     NORM_STRIP,         /* Strip whitespace (left, right) */
+    NORM_NFC,           /* Unicode NFC */
 };
 struct srl_norm {
     enum srl_norm_kind kind;

@@ -39,6 +39,10 @@ int srl_utf8_valid_len(const unsigned char *s, size_t n, int *bad);
  * new NUL-terminated string; returns its length or SRL_ENOMEM. */
 int srl_utf8_lossy(const char *s, size_t n, char **out);
 
+/* The NFC form of s[0..n) in a new NUL-terminated string *out (free()), *out_len bytes.
+ * Text that is not valid UTF-8 is copied unchanged.  Returns 0 or SRL_ENOMEM. */
+int srl_utf8_nfc(const char *s, size_t n, char **out, size_t *out_len);
+
 /* GPT-2's byte-level alphabet: the code point standing for byte b, and back (-1 when cp
  * stands for no byte). */
 uint32_t srl_byte_to_unicode(unsigned char b);

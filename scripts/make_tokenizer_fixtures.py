@@ -9,6 +9,7 @@ tests/unit/test_tokenizer*.c.
   tok512.jsonl       ids without special tokens; "sp" = the sentencepiece package's own ids
   llama3/            a small byte-level BPE with the Llama 3 Split pattern, trained by HF on corpus.jsonl
   llama3.jsonl
+  qwen2/, qwen2.jsonl  the same with Qwen2's pipeline (NFC normalizer, \\p{N} pattern)
   train_hf/          HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600, <|endoftext|>)
   corpus.jsonl       the training texts
 
@@ -155,6 +156,26 @@ def train_llama3(texts):
     return tok
 
 
+def train_qwen2(texts):
+    """Qwen2's pipeline: NFC, the Qwen2 Split pattern (\\p{N} one digit at a time), ByteLevel."""
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+    pat = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+           "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+    tok = Tokenizer(BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(pat), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tr = trainers.BpeTrainer(vocab_size=700, special_tokens=["<|endoftext|>", "<|im_start|>",
+                                                            "<|im_end|>"],
+                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                             show_progress=False)
+    tok.train_from_iterator(texts, tr)
+    return tok
+
+
 def train_gpt2_style(texts, vocab_size=600):
     from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
     from tokenizers.models import BPE
@@ -237,6 +258,11 @@ def main():
     os.makedirs(os.path.join(OUT, "llama3"), exist_ok=True)
     l3.save(os.path.join(OUT, "llama3", "tokenizer.json"))
     write_jsonl(os.path.join(OUT, "llama3.jsonl"), rows_for(l3, strings))
+
+    q2 = train_qwen2(corpus)
+    os.makedirs(os.path.join(OUT, "qwen2"), exist_ok=True)
+    q2.save(os.path.join(OUT, "qwen2", "tokenizer.json"))
+    write_jsonl(os.path.join(OUT, "qwen2.jsonl"), rows_for(q2, strings))
 
     tr = train_gpt2_style(corpus)
     os.makedirs(os.path.join(OUT, "train_hf"), exist_ok=True)

@@ -29,6 +29,21 @@ static void test_llama3_pattern(void)
     srl_tokenizer_free(tok);
 }
 
+static void test_qwen2_nfc(void)
+{
+    struct srl_tokenizer *tok = load_ok(REF "/qwen2");
+    REQUIRE(tok, "cannot load qwen2");
+    check_fixture(tok, REF "/qwen2.jsonl", 0, 1);
+    /* NFC: e + combining acute encodes as the precomposed e-acute */
+    int *a = NULL, *b = NULL;
+    int na = srl_tokenizer_encode(tok, "caf\xc3\xa9", 5, 0, &a);
+    int nb = srl_tokenizer_encode(tok, "cafe\xcc\x81", 6, 0, &b);
+    EXPECT(na > 0 && na == nb && !memcmp(a, b, (size_t)na * sizeof *a), "NFC");
+    free(a);
+    free(b);
+    srl_tokenizer_free(tok);
+}
+
 static void test_gpt2_pattern_small(void)
 {
     struct srl_tokenizer *tok = load_ok(REF "/train_hf");
@@ -136,6 +151,7 @@ int main(void)
 {
     RUN(test_tok512_hf_json);
     RUN(test_llama3_pattern);
+    RUN(test_qwen2_nfc);
     RUN(test_gpt2_pattern_small);
     RUN(test_gpt2_convert);
     RUN(test_tok512_convert_model);
