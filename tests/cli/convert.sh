@@ -170,7 +170,8 @@ check "usage errors exit 2" sh -c "
 check "info on a missing directory exits 1" [ $? -eq 1 ]
 "$conv" info --json "$out" >"$tmp/json"
 check "info --json" sh -c "grep -q '\"parameters\":1112,\"tensor_parameters\":1112' '$tmp/json' &&
-    grep -q '\"head\":\"lm\",\"tie_word_embeddings\":false' '$tmp/json' && [ \$(wc -l <'$tmp/json') -eq 1 ]"
+    grep -q '\"head\":\"lm\",\"tie_word_embeddings\":false' '$tmp/json' &&
+    [ \$(wc -l <'$tmp/json') -eq 1 ]"
 
 # --- real data -------------------------------------------------------------------------------
 s260=$shared/models/stories260K
@@ -190,8 +191,9 @@ if [ -f "$s260/stories260K.bin" ]; then
     # wk of layer 2: header + emb (512*64) + rms_att (5*64) + wq (5*64*64) + 2 layers of wk
     wk=$((28 + 4 * (512 * 64 + 5 * 64 + 5 * 64 * 64 + 2 * 32 * 64)))
     # head 1, hs 8: HF row 8 + 4 + 1 (j=1, i=1) holds source row 8 + 2*1 + 1
+    got=$(bytes "$st" $((k + 256 * 13)) 256)
     check "stories260K: k_proj of layer 2 permuted" \
-        [ "$(bytes "$st" $((k + 256 * 13)) 256)" = "$(bytes "$s260/stories260K.bin" $((wk + 256 * 11)) 256)" ]
+        [ "$got" = "$(bytes "$s260/stories260K.bin" $((wk + 256 * 11)) 256)" ]
     "$conv" -q llama2c "$s260/stories260K.bin" "$s260/tok512.model" -o "$tmp/s260sp" --dtype float16
     check "stories260K: SentencePiece tokenizer, float16" sh -c "
         '$conv' info '$tmp/s260sp' | grep -q '^dtype: *float16 (tensors: float16 (47))' &&
