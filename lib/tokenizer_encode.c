@@ -340,7 +340,8 @@ static int pre_step(struct enc *e, int k, const char *s, size_t n, int first)
         const char *r = p->replacement;
         size_t rl = p->replacement_len;
         b->len = 0;
-        if ((p->prepend == 1 || (p->prepend == 2 && first)) &&
+        /* spaces become the replacement first, then it is prepended unless already there */
+        if ((p->prepend == 1 || (p->prepend == 2 && first)) && s[0] != ' ' &&
             !(n >= rl && !memcmp(s, r, rl)) && buf_add(b, r, rl) < 0)
             return SRL_ENOMEM;
         for (size_t i = 0; i < n; i++)

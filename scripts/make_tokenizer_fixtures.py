@@ -10,6 +10,8 @@ tests/unit/test_tokenizer*.c.
   llama3/            a small byte-level BPE with the Llama 3 Split pattern, trained by HF on corpus.jsonl
   llama3.jsonl
   qwen2/, qwen2.jsonl  the same with Qwen2's pipeline (NFC normalizer, \\p{N} pattern)
+  llama2/, metaspace_first/, added/  (+ .jsonl)  pipelines of other Hub tokenizers: Prepend +
+                     Replace normalizer, Metaspace first/split, added tokens with lstrip/rstrip/single_word
   train_hf/          HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600, <|endoftext|>)
   corpus.jsonl       the training texts
 
@@ -176,6 +178,40 @@ def train_qwen2(texts):
     return tok
 
 
+def variants(t512, trained):
+    """Pipelines other Hub tokenizers use, on the tok512 and trained models."""
+    from tokenizers import AddedToken, Tokenizer, normalizers, pre_tokenizers
+    out = {}
+    # Llama 2 / TinyLlama (transformers 4 legacy LlamaTokenizerFast): Prepend + Replace
+    t = Tokenizer.from_str(t512.to_str())
+    t.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"),
+                                         normalizers.Replace(" ", "\u2581")])
+    t.pre_tokenizer = None
+    out["llama2"] = t
+    # Mistral-style Metaspace: prepend to the first segment only, split at each U+2581
+    t = Tokenizer.from_str(t512.to_str())
+    t.normalizer = None
+    t.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first",
+                                               split=True)
+    out["metaspace_first"] = t
+    # added tokens with lstrip / rstrip / single_word, and a non-special one
+    t = Tokenizer.from_str(trained.to_str())
+    t.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=True),
+                          AddedToken("<|im_start|>"), AddedToken("<|im_end|>", rstrip=True)])
+    t.add_tokens([AddedToken("[NEW]"), AddedToken("word", single_word=True),
+                  AddedToken("hello world")])
+    out["added"] = t
+    return out
+
+
+def added_strings():
+    return ["a <mask> b", "a<mask>b", "a  <mask>  b", "\t<mask>\n", "<mask>", " <mask>",
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "x<|im_end|>   y",
+            "[NEW]", "a[NEW]b", " [NEW] ", "word", "a word b", "swordfish", "word_", "(word)",
+            "words word", "hello world", "hello  world", "say hello world!", "<mask>[NEW]word",
+            "<|im_end|><mask>"]
+
+
 def train_gpt2_style(texts, vocab_size=600):
     from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
     from tokenizers.models import BPE
@@ -268,6 +304,11 @@ def main():
     os.makedirs(os.path.join(OUT, "train_hf"), exist_ok=True)
     tr.save(os.path.join(OUT, "train_hf", "tokenizer.json"))
     write_jsonl(os.path.join(OUT, "train_hf.jsonl"), rows_for(tr, strings))
+
+    for name, t in variants(t512, tr).items():
+        os.makedirs(os.path.join(OUT, name), exist_ok=True)
+        t.save(os.path.join(OUT, name, "tokenizer.json"))
+        write_jsonl(os.path.join(OUT, name + ".jsonl"), rows_for(t, strings + added_strings()))
     print("wrote", OUT)
 
 

@@ -52,6 +52,21 @@ static void test_gpt2_pattern_small(void)
     srl_tokenizer_free(tok);
 }
 
+static void test_other_pipelines(void)
+{
+    const char *names[] = { "llama2", "metaspace_first", "added" };
+    for (int i = 0; i < 3; i++) {
+        char dir[256], fixture[256];
+        snprintf(dir, sizeof dir, REF "/%s", names[i]);
+        snprintf(fixture, sizeof fixture, REF "/%s.jsonl", names[i]);
+        struct srl_tokenizer *tok = load_ok(dir);
+        EXPECT(tok, "cannot load %s", dir);
+        if (tok)
+            check_fixture(tok, fixture, 0, 1);
+        srl_tokenizer_free(tok);
+    }
+}
+
 static void test_gpt2_convert(void)
 {
     char enc[400], bpe[400], dir[] = "/tmp/srl_tok_gpt2_XXXXXX", buf[256];
@@ -153,6 +168,7 @@ int main(void)
     RUN(test_llama3_pattern);
     RUN(test_qwen2_nfc);
     RUN(test_gpt2_pattern_small);
+    RUN(test_other_pipelines);
     RUN(test_gpt2_convert);
     RUN(test_tok512_convert_model);
     RUN(test_tok512_convert_bin);
