@@ -1,5 +1,6 @@
 /* test_tokenizer_train.c -- BPE training against HF's BpeTrainer (tests/ref/tokenizers/
  * train_hf, same corpus and settings), and bad tokenizer inputs. */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,34 +101,87 @@ static void write_file(const char *dir, const char *name, const void *data, size
     }
 }
 
+/* stderr of one call, captured into buf: the error message the library logged */
+static char logged[2048];
+static int log_fd = -1, saved_fd = -1;
+
+static void capture_begin(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/stderr.log", dir);
+    fflush(stderr);
+    saved_fd = dup(2);
+    log_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    dup2(log_fd, 2);
+}
+
+static void capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_fd, 2);
+    close(saved_fd);
+    ssize_t n = pread(log_fd, logged, sizeof logged - 1, 0);
+    logged[n > 0 ? n : 0] = '\0';
+    close(log_fd);
+}
+
+/* rc must be want and the log one line naming the file */
+#define EXPECT_ERROR(call, want, file)                                                       \
+    do {                                                                                     \
+        capture_begin(dir);                                                                  \
+        long rc_ = (long)(call);                                                             \
+        capture_end();                                                                       \
+        char *nl_ = strchr(logged, '\n');                                                    \
+        EXPECT(rc_ == (want) && strstr(logged, file) && nl_ && !nl_[1],                      \
+               "%s: rc %ld, log '%s'", #call, rc_, logged);                                  \
+    } while (0)
+
+static int load_err(const char *path)
+{
+    int err = 0;
+    struct srl_tokenizer *tok = srl_tokenizer_load(path, &err);
+    srl_tokenizer_free(tok);
+    return tok ? 0 : err;
+}
+
 static void test_bad_inputs(void)
 {
-    char dir[] = "/tmp/srl_tok_bad_XXXXXX", path[512], out[600];
-    int err = 0;
+    char dir[] = "/tmp/srl_tok_bad_XXXXXX", path[512], tj[512];
     REQUIRE(mkdtemp(dir), "mkdtemp");
-    snprintf(out, sizeof out, "%s/out", dir);
-    /* unsupported model type */
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    /* unsupported model types */
     const char *wp = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}";
     write_file(dir, "tokenizer.json", wp, strlen(wp));
-    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EUNSUPPORTED, "wordpiece %d", err);
+    EXPECT_ERROR(load_err(dir), SRL_EUNSUPPORTED, tj);
+    EXPECT(strstr(logged, "WordPiece") != NULL, "names the model type");
     const char *uni = "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", 0.0]]}}";
     write_file(dir, "tokenizer.json", uni, strlen(uni));
-    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EUNSUPPORTED, "unigram %d", err);
-    /* a merge whose result is not in the vocabulary */
-    const char *inc = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, "
-                      "\"merges\": [\"a b\"]}}";
+    EXPECT_ERROR(load_err(dir), SRL_EUNSUPPORTED, tj);
+    /* a merge whose result is not in the vocabulary: names the merge index */
+    const char *inc = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2, "
+                      "\"bc\": 3}, \"merges\": [\"b c\", \"a b\"]}}";
     write_file(dir, "tokenizer.json", inc, strlen(inc));
-    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EFORMAT, "bad merge %d", err);
-    /* unsupported pre-tokenizer and truncated JSON */
+    EXPECT_ERROR(load_err(dir), SRL_EFORMAT, tj);
+    EXPECT(strstr(logged, "merge 1 ") != NULL, "names merge 1: '%s'", logged);
+    const char *inc2 = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\", "
+                       "\"x\"]]}}";
+    write_file(dir, "tokenizer.json", inc2, strlen(inc2));
+    EXPECT_ERROR(load_err(dir), SRL_EFORMAT, tj);
+    /* unsupported pre-tokenizer and regex, truncated JSON, missing file */
     const char *pre = "{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {\"type\":"
                       " \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
     write_file(dir, "tokenizer.json", pre, strlen(pre));
-    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EUNSUPPORTED, "bert pre %d", err);
+    EXPECT_ERROR(load_err(dir), SRL_EUNSUPPORTED, tj);
+    const char *re = "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\w+\"},"
+                     " \"behavior\": \"Isolated\"}, \"model\": {\"type\": \"BPE\", \"vocab\": "
+                     "{\"a\": 0}, \"merges\": []}}";
+    write_file(dir, "tokenizer.json", re, strlen(re));
+    EXPECT_ERROR(load_err(dir), SRL_EUNSUPPORTED, tj);
     write_file(dir, "tokenizer.json", pre, 40);
-    EXPECT(srl_tokenizer_load(dir, &err) == NULL && err == SRL_EFORMAT, "truncated %d", err);
+    EXPECT_ERROR(load_err(dir), SRL_EFORMAT, tj);
     snprintf(path, sizeof path, "%s/missing", dir);
-    EXPECT(srl_tokenizer_load(path, &err) == NULL && err == SRL_EIO, "missing %d", err);
-    /* truncated llama2.c tokenizer.bin: a token claims 100 bytes */
+    EXPECT_ERROR(load_err(path), SRL_EIO, path);
+    /* truncated llama2.c tokenizer.bin: the second token claims 100 bytes */
     unsigned char bin[4 + 8 + 3 + 8] = { 7, 0, 0, 0 };
     int32_t l = 3;
     memcpy(bin + 8, &l, 4);
@@ -136,10 +190,12 @@ static void test_bad_inputs(void)
     memcpy(bin + 19, &l, 4);
     write_file(dir, "tok.bin", bin, sizeof bin);
     snprintf(path, sizeof path, "%s/tok.bin", dir);
-    EXPECT(srl_tokenizer_convert_llama2c(path, dir) == SRL_EFORMAT, "truncated bin");
+    EXPECT_ERROR(srl_tokenizer_convert_llama2c(path, dir), SRL_EFORMAT, path);
+    write_file(dir, "tok.bin", bin, sizeof bin - 2);
+    EXPECT_ERROR(srl_tokenizer_convert_llama2c(path, dir), SRL_EFORMAT, path);
     write_file(dir, "tok.bin", bin, 2);
-    EXPECT(srl_tokenizer_convert_llama2c(path, dir) == SRL_EFORMAT, "no header");
-    /* encoder.json that does not match vocab.bpe */
+    EXPECT_ERROR(srl_tokenizer_convert_llama2c(path, dir), SRL_EFORMAT, path);
+    /* encoder.json that does not match vocab.bpe (a merge using a token not in encoder.json) */
     const char *enc = "{\"a\": 0, \"b\": 1, \"ab\": 2}";
     const char *bpe = "#version: 0.2\na b\nab c\n";
     char ep[512], bp[512];
@@ -147,11 +203,12 @@ static void test_bad_inputs(void)
     write_file(dir, "vocab.bpe", bpe, strlen(bpe));
     snprintf(ep, sizeof ep, "%s/encoder.json", dir);
     snprintf(bp, sizeof bp, "%s/vocab.bpe", dir);
-    EXPECT(srl_tokenizer_convert_gpt2(ep, bp, dir) == SRL_EFORMAT, "encoder/vocab mismatch");
+    EXPECT_ERROR(srl_tokenizer_convert_gpt2(ep, bp, dir), SRL_EFORMAT, bp);
+    EXPECT(strstr(logged, "encoder.json") && strstr(logged, ":3:"), "line and files: '%s'", logged);
     /* a SentencePiece file that is not a protobuf */
     write_file(dir, "x.model", "\xff\xff\xff", 3);
     snprintf(path, sizeof path, "%s/x.model", dir);
-    EXPECT(srl_tokenizer_convert_sentencepiece(path, dir) == SRL_EFORMAT, "bad protobuf");
+    EXPECT_ERROR(srl_tokenizer_convert_sentencepiece(path, dir), SRL_EFORMAT, path);
     remove_dir(dir);
 }
 
