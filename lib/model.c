@@ -127,42 +127,21 @@ static void build_gpt2(struct srl_model *m, struct srl_model_layout *ly, size_t 
     ly->lnf_b = add_view(m, off, true, 1, C, 0, "transformer.ln_f.bias");
 }
 
-/* The shape checks the model itself relies on (srl_config_validate() does more). */
-static int check_config(const struct srl_config *c)
-{
-    int nh = c->num_attention_heads, kvh = c->num_key_value_heads > 0 ? c->num_key_value_heads : nh;
-    int d = c->head_dim > 0 ? c->head_dim : (nh > 0 ? c->hidden_size / nh : 0);
-    if (c->vocab_size <= 0 || c->hidden_size <= 0 || c->intermediate_size <= 0 ||
-        c->num_hidden_layers <= 0 || nh <= 0 || kvh <= 0 || nh % kvh || d <= 0) {
-        srl_log_error("model: inconsistent shape (vocab %d, hidden %d, mlp %d, layers %d, "
-                      "heads %d/%d, head_dim %d)", c->vocab_size, c->hidden_size,
-                      c->intermediate_size, c->num_hidden_layers, nh, kvh, d);
-        return SRL_EINVAL;
-    }
-    if (c->arch == SRL_ARCH_LLAMA && d % 2) {
-        srl_log_error("model: RoPE needs an even head_dim, not %d", d);
-        return SRL_EINVAL;
-    }
-    if (c->arch == SRL_ARCH_GPT2 && (c->max_position_embeddings <= 0 || nh * d != c->hidden_size)) {
-        srl_log_error("model: GPT-2 needs heads * head_dim = hidden and positive n_positions");
-        return SRL_EINVAL;
-    }
-    return 0;
-}
-
 struct srl_model *srl_model_new(const struct srl_config *cfg, const struct srl_backend *be,
                                 int *err)
 {
-    int rc = check_config(cfg);
+    // head_dim and num_key_value_heads may be left 0 for their HF defaults
+    struct srl_config c = *cfg;
+    if (c.num_attention_heads > 0 && c.head_dim <= 0)
+        c.head_dim = c.hidden_size / c.num_attention_heads;
+    if (c.num_key_value_heads <= 0)
+        c.num_key_value_heads = c.num_attention_heads;
+    int rc = srl_config_validate(&c, "model");
     if (rc < 0) {
         *err = rc;
         return NULL;
     }
-    if (cfg->head == SRL_HEAD_SCORE && cfg->num_labels > 1) {
-        srl_log_error("score models need num_labels 1, not %d", cfg->num_labels);
-        *err = SRL_EUNSUPPORTED;
-        return NULL;
-    }
+    cfg = &c;
     struct srl_model *m = calloc(1, sizeof *m);
     struct srl_model_layout *ly = calloc(1, sizeof *ly);
     if (!m || !ly)
