@@ -14,6 +14,8 @@ tests/unit/test_tokenizer*.c.
                      Replace normalizer, Metaspace first/split, added tokens with lstrip/rstrip/single_word
   train_hf/          HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600, <|endoftext|>)
   corpus.jsonl       the training texts
+  train_alpaca_merges.txt  the merges of HF BpeTrainer on ../shared Alpaca texts, vocab 4000
+                     (the test retrains in C and compares)
 
 Usage: python3 scripts/make_tokenizer_fixtures.py [SHARED_DIR]
        python3 scripts/make_tokenizer_fixtures.py --check-ours DIR KIND   (KIND: gpt2|tok512|train)
@@ -100,6 +102,12 @@ def corpus_texts():
         for i, b in enumerate(base):
             texts.append(b if (k + i) % 3 else b.upper() if k % 2 else b.lower())
     return texts + fixture_strings()
+
+
+def alpaca_texts(shared):
+    """instruction, input and output of each record, the non-empty ones, in file order"""
+    with open(os.path.join(shared, "data", "alpaca", "alpaca_5000.json"), encoding="utf-8") as f:
+        return [r[k] for r in json.load(f) for k in ("instruction", "input", "output") if r.get(k)]
 
 
 def write_jsonl(path, rows):
@@ -309,6 +317,12 @@ def main():
         os.makedirs(os.path.join(OUT, name), exist_ok=True)
         t.save(os.path.join(OUT, name, "tokenizer.json"))
         write_jsonl(os.path.join(OUT, name + ".jsonl"), rows_for(t, strings + added_strings()))
+    # HF BpeTrainer on the Alpaca texts (../shared), vocab 4000: the test trains on the same
+    alpaca = alpaca_texts(shared)
+    ta = json.loads(train_gpt2_style(alpaca, 4000).to_str())["model"]["merges"]
+    with open(os.path.join(OUT, "train_alpaca_merges.txt"), "w", encoding="utf-8") as f:
+        for m in ta:
+            f.write((m if isinstance(m, str) else " ".join(m)) + "\n")
     print("wrote", OUT)
 
 

@@ -90,6 +90,52 @@ static void test_train_matches_hf(void)
     remove_dir(dir);
 }
 
+/* HF BpeTrainer on 11941 Alpaca texts, vocab 4000: the merges must be the same */
+static void test_train_alpaca_matches_hf(void)
+{
+    char path[400], dir[] = "/tmp/srl_tok_train_XXXXXX", mpath[256];
+    snprintf(path, sizeof path, "%s/data/alpaca/alpaca_5000.json", test_shared_dir());
+    if (!test_file_exists(path))
+        SKIP("%s absent", path);
+    json_t *root = json_load_file(path, 0, NULL), *row;
+    const char **texts = malloc(3 * json_array_size(root) * sizeof *texts);
+    size_t n = 0, i;
+    json_array_foreach(root, i, row) {
+        const char *keys[3] = { "instruction", "input", "output" };
+        for (int k = 0; k < 3; k++)
+            if (json_string_length(json_object_get(row, keys[k])))
+                texts[n++] = json_string_value(json_object_get(row, keys[k]));
+    }
+    const char *specials[] = { "<|endoftext|>" };
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    int rc = srl_tokenizer_train_bpe(texts, n, 4000, specials, 1, dir);
+    free(texts);
+    json_decref(root);
+    REQUIRE(rc == 0, "train rc %d", rc);
+    snprintf(mpath, sizeof mpath, "%s/tokenizer.json", dir);
+    json_t *ours = model_of(mpath), *merges = json_object_get(ours, "merges");
+    FILE *f = fopen(REF "/train_alpaca_merges.txt", "r");
+    char line[512], mine[512];
+    size_t k = 0, same = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (k < json_array_size(merges)) {
+            merge_str(json_array_get(merges, k), mine, sizeof mine);
+            if (same == k && !strcmp(mine, line))
+                same++;
+            else if (same == k)
+                printf("  merge %zu differs: ours '%s' hf '%s'\n", k, mine, line);
+        }
+        k++;
+    }
+    if (f)
+        fclose(f);
+    printf("  %zu texts: %zu of %zu merges identical to HF's BpeTrainer\n", n, same, k);
+    EXPECT(k > 3000 && same == k && json_array_size(merges) == k, "alpaca merges");
+    json_decref(ours);
+    remove_dir(dir);
+}
+
 static void write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[512];
@@ -235,6 +281,7 @@ static void test_unicode_classes(void)
 int main(void)
 {
     RUN(test_train_matches_hf);
+    RUN(test_train_alpaca_matches_hf);
     RUN(test_bad_inputs);
     RUN(test_unicode_classes);
     return test_summary();
