@@ -117,7 +117,8 @@ static int parse_normalizer(struct srl_tokenizer *tok, json_t *n, const char *pa
     } else {
         FAIL(SRL_EUNSUPPORTED, "%s: unsupported normalizer '%s'", path, type);
     }
-    if ((s->kind != NORM_STRIP && s->kind != NORM_NFC && !s->content) || (s->pattern_len && !s->pattern))
+    if ((s->kind != NORM_STRIP && s->kind != NORM_NFC && !s->content) ||
+        (s->pattern_len && !s->pattern))
         FAIL(SRL_ENOMEM, "tokenizer.c: out of memory");
     tok->n_norm++;
     return 0;
@@ -292,7 +293,8 @@ static int parse_post(struct srl_tokenizer *tok, json_t *n, const char *path)
     if (!strcmp(type, "ByteLevel"))
         return 0;
     if (!strcmp(type, "TemplateProcessing")) {
-        json_t *single = json_object_get(n, "single"), *specials = json_object_get(n, "special_tokens");
+        json_t *single = json_object_get(n, "single");
+        json_t *specials = json_object_get(n, "special_tokens");
         json_t *item;
         size_t i;
         int seen_seq = 0;
@@ -404,7 +406,8 @@ static int parse_model(struct srl_tokenizer *tok, json_t *model, json_t *added, 
     const char *pre = jstr(model, "continuing_subword_prefix");
     const char *suf = jstr(model, "end_of_word_suffix");
     json_t *dropout = json_object_get(model, "dropout");
-    if ((pre && *pre) || (suf && *suf) || (json_is_number(dropout) && json_number_value(dropout) > 0))
+    if ((pre && *pre) || (suf && *suf) ||
+        (json_is_number(dropout) && json_number_value(dropout) > 0))
         FAIL(SRL_EUNSUPPORTED, "%s: unsupported BPE option (subword prefix, suffix or dropout)",
              path);
     json_object_foreach(vocab, key, v) {

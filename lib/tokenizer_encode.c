@@ -744,8 +744,8 @@ static int dec_step(const struct srl_dec *d, struct toks *l)
                 for (int k = 0; k < d->start && a + cl <= b && !memcmp(t->p + a, d->content, cl);
                      k++)
                     a += cl;
-                for (int k = 0; k < d->stop && b >= a + cl && !memcmp(t->p + b - cl, d->content, cl);
-                     k++)
+                for (int k = 0;
+                     k < d->stop && b >= a + cl && !memcmp(t->p + b - cl, d->content, cl); k++)
                     b -= cl;
                 memmove(t->p, t->p + a, b - a);
                 t->len = b - a;
@@ -821,7 +821,8 @@ int srl_tokenizer_token_bytes(const struct srl_tokenizer *tok, int id, char *buf
     }
     size_t k = 0;
     for (size_t i = 0; i < n;) {
-        if (!tok->byte_level && !tok->special[id] && n - i >= 3 && !memcmp(s + i, "\xe2\x96\x81", 3)) {
+        if (!tok->byte_level && !tok->special[id] && n - i >= 3 &&
+            !memcmp(s + i, "\xe2\x96\x81", 3)) {
             if (k < size)
                 buf[k] = ' ';
             k++;

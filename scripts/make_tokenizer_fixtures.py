@@ -1,25 +1,25 @@
 #!/usr/bin/env python3
 """Write tests/ref/tokenizers/: token-id fixtures from Hugging Face `tokenizers` for
-tests/unit/test_tokenizer*.c.
+tests/unit/test_tokenizer*.c.  Each NAME.jsonl row is {"text", "ids", "decoded"}.
 
-  gpt2.jsonl         {"text", "ids", "decoded"} from HF's BPE built from
-                     ../shared/tokenizers/gpt2/{encoder.json,vocab.bpe} (ByteLevel, as GPT2TokenizerFast)
-                     (the 2 MB tokenizer.json itself is not committed: the test converts it at test time)
-  tok512/            tokenizer.json as transformers converts ../shared/models/stories260K/tok512.model
-  tok512.jsonl       ids without special tokens; "sp" = the sentencepiece package's own ids
-  llama3/            a small byte-level BPE with the Llama 3 Split pattern, trained by HF on corpus.jsonl
-  llama3.jsonl
-  qwen2/, qwen2.jsonl  the same with Qwen2's pipeline (NFC normalizer, \\p{N} pattern)
-  llama2/, metaspace_first/, added/  (+ .jsonl)  pipelines of other Hub tokenizers: Prepend +
-                     Replace normalizer, Metaspace first/split, added tokens with lstrip/rstrip/single_word
-  train_hf/          HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600, <|endoftext|>)
-  corpus.jsonl       the training texts
-  train_alpaca_merges.txt  the merges of HF BpeTrainer on ../shared Alpaca texts, vocab 4000
-                     (the test retrains in C and compares)
+  gpt2.jsonl      HF's BPE from ../shared/tokenizers/gpt2/{encoder.json,vocab.bpe} with ByteLevel
+                  (as GPT2TokenizerFast); its 2 MB tokenizer.json is not committed: the test
+                  converts encoder.json + vocab.bpe itself
+  tok512/         tokenizer.json as transformers converts stories260K/tok512.model
+  tok512.jsonl    ids without special tokens; "sp": the sentencepiece package's own ids
+  llama3/         a small byte-level BPE with the Llama 3 Split pattern, trained on corpus.jsonl
+  qwen2/          the same with Qwen2's pipeline (NFC normalizer, \\p{N} pattern)
+  llama2/         tok512 with Llama 2's Prepend + Replace normalizer
+  metaspace_first/  tok512 with Metaspace prepend_scheme first, split
+  added/          train_hf plus added tokens with lstrip / rstrip / single_word, non-special ones
+  train_hf/       HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600)
+  corpus.jsonl    the training texts
+  train_alpaca_merges.txt  HF BpeTrainer's merges on the ../shared Alpaca texts, vocab 4000
 
 Usage: python3 scripts/make_tokenizer_fixtures.py [SHARED_DIR]
-       python3 scripts/make_tokenizer_fixtures.py --check-ours DIR KIND   (KIND: gpt2|tok512|train)
-         loads a tokenizer.json written by our C converters/trainer with HF and compares ids."""
+       python3 scripts/make_tokenizer_fixtures.py --check-ours DIR KIND [SHARED_DIR]
+         (KIND gpt2|tok512|train) loads a tokenizer.json written by our C converters or trainer
+         with HF tokenizers and AutoTokenizer and compares ids with the reference."""
 import json
 import os
 import shutil
@@ -37,10 +37,12 @@ def fixture_strings():
         "\t\tindented", "tab\tseparated\tvalues", "tab\tend\t", "x    y", "a \t b", "a\t\n\tb",
         "DON'T", "I'm", "you'll", "we've", "they're", "she'd", "it's", "'s", "O'Neil",
         "rock'n'roll", "YOU'LL WE'VE THEY'RE", "it'S", "Don't do that, it's John's.", "''quoted''",
-        "12345", "3.14159", "1,000,000", "2024-01-01", "phone: 555-1234", "0", "007", "1234567890123",
+        "12345", "3.14159", "1,000,000", "2024-01-01", "phone: 555-1234", "0", "007",
+        "1234567890123",
         "x1y2z3", "v2.0.1-beta", "²³¹", "Ⅻ ⅻ", "٣٤٥", "१२३",
         "def f(x):\n    return x**2\n", "int main(void) { return 0; }", "if (a && b) || c {}",
-        "<html><body>hi</body></html>", "x = [1, 2, 3]  # comment", "for i in range(10):\n\tprint(i)",
+        "<html><body>hi</body></html>", "x = [1, 2, 3]  # comment",
+        "for i in range(10):\n\tprint(i)",
         "SELECT * FROM users WHERE id = 1;", "#include <stdio.h>", "a->b->c", "i++; j--;",
         "naïve café", "Crème brûlée", "Ελληνικά γράμματα", "Русский текст", "日本語のテキスト",
         "中文字符测试", "한국어 문장", "עברית", "العربية", "हिन्दी", "ไทย", "Tiếng Việt",

@@ -209,8 +209,8 @@ static void test_bad_inputs(void)
     write_file(dir, "tokenizer.json", inc, strlen(inc));
     EXPECT_ERROR(load_err(dir), SRL_EFORMAT, tj);
     EXPECT(strstr(logged, "merge 1 ") != NULL, "names merge 1: '%s'", logged);
-    const char *inc2 = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\", "
-                       "\"x\"]]}}";
+    const char *inc2 = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, "
+                       "\"merges\": [[\"a\", \"x\"]]}}";
     write_file(dir, "tokenizer.json", inc2, strlen(inc2));
     EXPECT_ERROR(load_err(dir), SRL_EFORMAT, tj);
     /* unsupported pre-tokenizer and regex, truncated JSON, missing file */
@@ -218,9 +218,9 @@ static void test_bad_inputs(void)
                       " \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
     write_file(dir, "tokenizer.json", pre, strlen(pre));
     EXPECT_ERROR(load_err(dir), SRL_EUNSUPPORTED, tj);
-    const char *re = "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\w+\"},"
-                     " \"behavior\": \"Isolated\"}, \"model\": {\"type\": \"BPE\", \"vocab\": "
-                     "{\"a\": 0}, \"merges\": []}}";
+    const char *re = "{\"pre_tokenizer\": {\"type\": \"Split\", "
+                     "\"pattern\": {\"Regex\": \"\\\\w+\"}, \"behavior\": \"Isolated\"}, "
+                     "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
     write_file(dir, "tokenizer.json", re, strlen(re));
     EXPECT_ERROR(load_err(dir), SRL_EUNSUPPORTED, tj);
     write_file(dir, "tokenizer.json", pre, 40);
