@@ -13,9 +13,10 @@
  *   6 N_mm    forward 2 flops per weight per token, backward 4
  *   6 L T d   QK^T and AV: 2*2*T*d forward flops per token per layer, times 3 for fwd+bwd,
  *             halved for the causal mask
- * MFU = model FLOPs per token * tokens/s / sgemm_peak (the best sgemm GFLOP/s measured here,
- * the machine's own ceiling for fp32 matrix products; measured before and after the training
- * runs, through OpenBLAS's own threading and through the backend's matmul).  Step times are
+ * MFU = model FLOPs per token * tokens/s / sgemm_peak (the best sgemm GFLOP/s measured in this
+ * process, the ceiling for fp32 matrix products with the BLAS kernels the tools run with;
+ * measured before and after the training runs, through OpenBLAS's own threading and through the
+ * backend's matmul).  mfu_machine uses the best peak of any OpenBLAS kernel (see below).  Step times are
  * medians over the timed steps (the machine may be shared).
  *
  * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops. */
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "config.h"
@@ -219,7 +221,7 @@ out:
     free(tokens), free(targets), free(mask);
 }
 
-static void print_train(const struct train_result *r, double peak)
+static void print_train(const struct train_result *r, double peak, double machine_peak)
 {
     if (!r->ok) {
         printf("{\"bench\":\"train\",\"model\":\"%s\",\"B\":%d,\"T\":%d,\"error\":\"failed\"}\n",
@@ -233,18 +235,55 @@ static void print_train(const struct train_result *r, double peak)
            "\"B\":%d,\"T\":%d,\"iters\":%d,\"tokens_per_s\":%.1f,\"step_s\":%.3f,"
            "\"forward_s\":%.3f,\"backward_s\":%.3f,\"optimizer_s\":%.3f,"
            "\"flops_per_token\":%.4g,\"model_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
-           "\"mfu\":%.3f,\"loss\":%.4f}\n",
+           "\"mfu\":%.3f,\"machine_sgemm_peak_gflops\":%.1f,\"mfu_machine\":%.3f,"
+           "\"loss\":%.4f}\n",
            r->label, r->params, r->n_mm, r->B, r->T, r->iters, tok_s, step,
            median(r->fwd, r->iters), median(r->bwd, r->iters), median(r->opt, r->iters),
-           r->flops_tok, gflops, peak, peak > 0 ? gflops / peak : 0.0, r->loss);
+           r->flops_tok, gflops, peak, peak > 0 ? gflops / peak : 0.0, machine_peak,
+           machine_peak > 0 ? gflops / machine_peak : 0.0, r->loss);
 }
 
-int main(void)
+/* OpenBLAS picks its kernels when the library loads, from the CPU or from $OPENBLAS_CORETYPE
+ * (which may force the AVX2 "Haswell" kernels: this machine's environment does).  On a CPU with
+ * AVX-512 the "SkylakeX" kernels can be twice as fast, so their peak is measured in a child
+ * process too: "machine" figures use the best sgemm the machine can do, whichever kernel the
+ * training ran with.  Returns 0 when not applicable (no AVX-512, or AVX-512 kernels already). */
+static double sgemm_peak_other_core(const char **core)
+{
+    char exe[4096], cmd[4200];
+    *core = "";
+    const char *cur = openblas_get_corename();
+    if (!__builtin_cpu_supports("avx512f") || strstr(cur, "SkylakeX") ||
+        strstr(cur, "Cooperlake") || strstr(cur, "SapphireRapids"))
+        return 0.0;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0.0;
+    exe[n] = '\0';
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=SkylakeX '%s' --sgemm-peak%s", exe,
+             quick ? " --quick" : "");
+    FILE *p = popen(cmd, "r");
+    double g = 0.0;
+    if (!p || fscanf(p, "%lf", &g) != 1)
+        g = 0.0;
+    if (p)
+        pclose(p);
+    *core = "SkylakeX";
+    return g;
+}
+
+int main(int argc, char **argv)
 {
     const char *q = getenv("BENCH_QUICK");
-    quick = q && *q && strcmp(q, "0") != 0;
+    quick = (q && *q && strcmp(q, "0") != 0) || (argc > 2 && strcmp(argv[2], "--quick") == 0);
     srl_log_set_prog("bench_train");
     double min_s = quick ? 0.1 : 0.3;
+    if (argc > 1 && strcmp(argv[1], "--sgemm-peak") == 0) { /* child of sgemm_peak_other_core */
+        printf("%.1f\n", sgemm_peak(NULL, false, min_s));
+        return 0;
+    }
+    const char *other_core;
+    double peak_other = sgemm_peak_other_core(&other_core);
 
     /* OpenBLAS with its own threads first: srl_backend_cpu() pins it to one thread */
     double peak_blas = sgemm_peak(NULL, true, min_s);
@@ -266,12 +305,15 @@ int main(void)
         peak = peak_be;
     if (peak_be2 > peak)
         peak = peak_be2;
-    printf("{\"bench\":\"sgemm_peak\",\"gflops\":%.1f,\"openblas_gflops\":%.1f,"
-           "\"backend_gflops\":%.1f,\"backend_gflops_after\":%.1f,\"threads\":%d}\n", peak,
-           peak_blas, peak_be, peak_be2, omp_get_max_threads());
+    double machine_peak = peak_other > peak ? peak_other : peak;
+    printf("{\"bench\":\"sgemm_peak\",\"gflops\":%.1f,\"openblas_core\":\"%s\","
+           "\"openblas_gflops\":%.1f,\"backend_gflops\":%.1f,\"backend_gflops_after\":%.1f,"
+           "\"other_core\":\"%s\",\"other_core_gflops\":%.1f,\"machine_gflops\":%.1f,"
+           "\"threads\":%d}\n", peak, openblas_get_corename(), peak_blas, peak_be, peak_be2,
+           other_core, peak_other, machine_peak, omp_get_max_threads());
     int rc = 0;
     for (int i = 0; i < 3; i++) {
-        print_train(&res[i], peak);
+        print_train(&res[i], peak, machine_peak);
         rc |= !res[i].ok;
     }
     return rc;
