@@ -4,10 +4,14 @@
  *
  * Supported tokenizer.json: model BPE (byte-level as GPT-2 / Llama 3 / Qwen2, or SentencePiece
  * style with byte fallback as Llama 2 / TinyLlama), merges as "a b" strings or [a, b] arrays,
- * added_tokens (special and not), normalizers Prepend / Replace / NFC / Sequence,
- * pre-tokenizers ByteLevel / Split (GPT-2 and Llama 3 patterns) / Metaspace / Sequence,
+ * added_tokens (special and not; lstrip, rstrip, single_word), normalizers Prepend / Replace
+ * (literal, and the regexes transformers writes for SentencePiece) / Strip / NFC / Sequence,
+ * pre-tokenizers ByteLevel / Split (GPT-2, Llama 3 and Qwen2 patterns) / Metaspace / Digits /
+ * Sequence,
  * post-processors TemplateProcessing / ByteLevel, decoders ByteLevel / Replace / ByteFallback /
- * Fuse / Strip / Sequence.  Anything else fails with SRL_EUNSUPPORTED and a one-line error.
+ * Fuse / Strip / Metaspace / Sequence, byte fallback, unk, ignore_merges.  Anything else (other
+ * model types, other regexes, ...) fails with SRL_EUNSUPPORTED and a one-line error naming the
+ * file.  The regex classes \p{L}, \p{N}, \s follow Unicode 16.0, as HF's Oniguruma does.
  *
  * Ownership: srl_tokenizer_load() returns an object freed with srl_tokenizer_free(); arrays
  * and strings returned through out-parameters are new allocations the caller free()s;
@@ -22,7 +26,9 @@
 struct srl_tokenizer; /* opaque */
 
 /* Load DIR/tokenizer.json (+ DIR/tokenizer_config.json for bos/eos/pad/unk and
- * add_bos_token/add_eos_token when present), or a path to a tokenizer.json file.
+ * add_bos_token/add_eos_token when present), or a path to a tokenizer.json file (and the
+ * tokenizer_config.json beside it).  add_bos_token/add_eos_token true add BOS/EOS around the
+ * post-processor's template when it lacks them; false never removes them.
  * Returns a new object, or NULL with *err (when err is not NULL) set to an SRL_E* code. */
 struct srl_tokenizer *srl_tokenizer_load(const char *path, int *err);
 void srl_tokenizer_free(struct srl_tokenizer *tok); /* NULL-safe */
@@ -68,13 +74,20 @@ int srl_tokenizer_convert_gpt2(const char *encoder_json, const char *vocab_bpe,
 /* llama2.c tokenizer.bin: int32 max_token_length, then per token float score, int32 len,
  * bytes.  Ids 0, 1, 2 are <unk>, <s>, </s> (SentencePiece Llama layout). */
 int srl_tokenizer_convert_llama2c(const char *tokenizer_bin, const char *out_dir);
-/* A SentencePiece BPE .model protobuf (as tok512.model). */
+/* A SentencePiece BPE .model protobuf (as tok512.model).  Both SentencePiece converters write
+ * what transformers' converter writes (merges by piece id, normalizer for
+ * remove_extra_whitespaces, Metaspace, byte fallback, BOS template) with tokenizer_class
+ * PreTrainedTokenizerFast, which transformers 5 loads verbatim (LlamaTokenizerFast would
+ * rebuild its own pipeline there).  tokenizer.bin lacks the normalizer settings: they are taken
+ * as SentencePiece's defaults (dummy prefix, remove extra whitespace), as tok512.model has. */
 int srl_tokenizer_convert_sentencepiece(const char *model_file, const char *out_dir);
 
-/* Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, ByteLevel) on n_texts texts.
- * vocab_size counts the 256 byte tokens, the merges and the n_specials special tokens (added
- * after the merges; the first is also used as eos/bos).  Ties between equally frequent pairs
- * are broken as HF tokenizers' BpeTrainer does.  Writes OUT_DIR/tokenizer.json and
+/* Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, ByteLevel) on n_texts NUL-terminated
+ * texts, exactly as HF tokenizers' BpeTrainer with initial_alphabet=ByteLevel.alphabet() does:
+ * the n_specials special tokens get ids 0..n_specials-1, the 256 byte tokens follow in code
+ * point order of their byte-level characters, then one token per merge; the most frequent pair
+ * is merged first, ties going to the smallest (left id, right id).  vocab_size counts all three.
+ * The first special token (if any) is written as bos and eos.  Writes OUT_DIR/tokenizer.json and
  * OUT_DIR/tokenizer_config.json.  Returns 0 or a negative SRL_E*. */
 int srl_tokenizer_train_bpe(const char *const *texts, size_t n_texts, int vocab_size,
                             const char *const *specials, size_t n_specials, const char *out_dir);
