@@ -334,6 +334,48 @@ static void test_values_and_dump(void)
     EXPECT(srl_json_new_number(INFINITY) == NULL);
 }
 
+/* Every prefix of an array file and of a JSONL file reads to an end or an error, never past
+ * it (run under ASan to make this bite). */
+static void test_truncations_never_crash(void)
+{
+    const char *texts[] = {
+        "[{\"a\": \"x\\\"]\", \"b\": [1, {\"c\": [2, 3]}]},\n"
+        " {\"d\": null}, {\"e\": \"\xc3\xa9\"}]\n",
+        "{\"a\": \"x\\\"]\", \"b\": [1, {\"c\": [2, 3]}]}\n{\"d\": null}\n{\"e\": 1.5}\n",
+    };
+    char *p = srl_path_join(tmpdir, "cut.json");
+    srl_log_set_level(SRL_LOG_OFF);
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(texts[k]);
+        int full = 0;
+        for (size_t cut = 0; cut <= len; cut++) {
+            REQUIRE(srl_write_file_atomic(p, texts[k], cut) == 0);
+            int err;
+            struct srl_jsonl *r = srl_jsonl_open(p, &err);
+            REQUIRE(r);
+            struct srl_json *rec;
+            int n = 0, guard = 0;
+            while (guard++ < 10) {
+                err = srl_jsonl_next(r, &rec);
+                if (err == 0) {
+                    n++;
+                    srl_json_decref(rec);
+                } else if (err == SRL_EOF || !srl_jsonl_recoverable(r)) {
+                    break;
+                }
+            }
+            EXPECT(guard < 10, "reader did not stop at cut %zu", cut);
+            if (err == SRL_EOF && n == 3) full++;
+            srl_jsonl_close(r);
+        }
+        /* the array is complete only in full (and with its newline cut); JSONL also when the
+         * last line's newline is missing */
+        EXPECT(full == 2, "text %d: %d prefixes read as complete", k, full);
+    }
+    srl_log_set_level(SRL_LOG_WARNING);
+    free(p);
+}
+
 static void test_shared_data(void)
 {
     struct {
@@ -379,6 +421,7 @@ int main(void)
     RUN(test_stdin);
     RUN(test_errors);
     RUN(test_values_and_dump);
+    RUN(test_truncations_never_crash);
     RUN(test_shared_data);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

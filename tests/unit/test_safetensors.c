@@ -370,6 +370,50 @@ static void test_malformed_files(void)
     srl_log_set_level(SRL_LOG_WARNING);
 }
 
+/* Every truncation and many single-byte corruptions of a valid file: an error or a file whose
+ * tensors all lie inside it, never a crash (run under ASan to make this bite). */
+static void test_corruptions_never_crash(void)
+{
+    char *data = NULL;
+    size_t len;
+    REQUIRE(srl_read_file("tests/ref/io/mixed.safetensors", &data, &len) == 0);
+    char *p = srl_path_join(tmpdir, "fuzz.safetensors");
+    size_t opened = 0, rejected = 0;
+    srl_log_set_level(SRL_LOG_OFF);
+    for (size_t cut = 0; cut < len; cut += 7) {
+        REQUIRE(srl_write_file_atomic(p, data, cut) == 0);
+        struct srl_st_file *f = srl_st_open(p, NULL);
+        if (f) opened++;
+        else rejected++;
+        srl_st_close(f);
+    }
+    EXPECT(opened == 0, "%zu truncated files accepted", opened);
+    uint32_t rng = 12345;
+    for (int k = 0; k < 400; k++) {
+        char *copy = malloc(len);
+        memcpy(copy, data, len);
+        rng = rng * 1664525u + 1013904223u;
+        size_t at = 8 + (rng >> 8) % 300; /* inside the header */
+        rng = rng * 1664525u + 1013904223u;
+        copy[at] = (char)(rng >> 24);
+        REQUIRE(srl_write_file_atomic(p, copy, len) == 0);
+        struct srl_st_file *f = srl_st_open(p, NULL);
+        if (f) {
+            float buf[64];
+            for (size_t i = 0; i < srl_st_count(f); i++) {
+                const struct srl_st_tensor *t = srl_st_get(f, i);
+                if (t->numel <= 64) srl_st_to_f32(t, buf);
+            }
+        }
+        srl_st_close(f);
+        free(copy);
+    }
+    srl_log_set_level(SRL_LOG_WARNING);
+    EXPECT(rejected > 0);
+    free(p);
+    free(data);
+}
+
 /* For scripts/make_io_fixtures.py --check-ours: our writer's files for Python to read. */
 static int write_for_python(const char *dir)
 {
@@ -401,6 +445,7 @@ int main(int argc, char **argv)
     RUN(test_write_errors_keep_old_file);
     RUN(test_sharded_set);
     RUN(test_malformed_files);
+    RUN(test_corruptions_never_crash);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
