@@ -12,7 +12,10 @@ Files written:
   tests/ref/io/sharded/              model.safetensors.index.json + two shards (HF layout)
 
 --check-ours runs build/tests/test_safetensors --write-for-python DIR (the C writer) and
-loads the result with safetensors.torch.load_file, asserting the values.
+loads the result with safetensors.torch.load_file, asserting the values; and
+build/tests/test_config --save-for-python DIR (srl_config_save of every tests/ref/configs
+fixture, as an LM and as a score model), instantiating each with transformers on the meta
+device: the class, num_labels, dtype and parameter count must match.
 """
 import json
 import os
@@ -105,6 +108,37 @@ def check_ours():
         print("python reads our writer's files: ok (f32, bf16, f16)")
 
 
+PARAMS = {"tinyllama-1.1b": 1100048384, "llama-3-8b": 8030261248, "smollm-135m": 134515008,
+          "qwen2-0.5b": 494032768, "gpt2": 124439808, "llama-reward": 29037568}
+
+
+def check_configs():
+    """transformers loads what srl_config_save writes."""
+    import warnings
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["build/tests/test_config", "--save-for-python", d], check=True)
+        for name in sorted(os.listdir(d)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                c = AutoConfig.from_pretrained(os.path.join(d, name))
+            score = name.endswith("-score") or name == "llama-reward"
+            cls = AutoModelForSequenceClassification if score else AutoModelForCausalLM
+            with torch.device("meta"):
+                m = cls.from_config(c)
+            n = sum(p.numel() for p in m.parameters())
+            base = name.replace("-score", "")
+            want = PARAMS[base]
+            if score and base != "llama-reward":  # LM head replaced by a (1, hidden) score
+                want += c.hidden_size if c.tie_word_embeddings else \
+                    c.hidden_size - c.vocab_size * c.hidden_size
+            assert n == want, (name, n, want)
+            assert (c.num_labels == 1) if score else True, (name, c.num_labels)
+            assert type(m).__name__.endswith("ForSequenceClassification" if score else
+                                             ("LMHeadModel" if base == "gpt2" else "ForCausalLM"))
+        print(f"transformers loads srl_config_save output: ok ({len(os.listdir(d))} configs)")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     mixed()
@@ -113,6 +147,7 @@ def main():
     print("wrote", OUT)
     if "--check-ours" in sys.argv:
         check_ours()
+        check_configs()
 
 
 if __name__ == "__main__":

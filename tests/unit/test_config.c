@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "fileio.h"
@@ -306,8 +307,36 @@ static void test_dtype_names(void)
     EXPECT(srl_dtype_parse("int8", &d) == SRL_EINVAL);
 }
 
-int main(void)
+/* For scripts/make_io_fixtures.py --check-ours: every fixture re-saved by srl_config_save,
+ * as DIR/NAME/config.json and as a score model DIR/NAME-score/config.json. */
+static int save_for_python(const char *dir)
 {
+    const char *files[] = { "tinyllama-1.1b", "llama-3-8b", "smollm-135m", "qwen2-0.5b", "gpt2",
+                            "llama-reward" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char in[256], out[512];
+        struct srl_config c;
+        snprintf(in, sizeof in, "tests/ref/configs/%s.json", files[i]);
+        if (srl_config_load(in, &c) < 0) return 1;
+        for (int score = 0; score < 2; score++) {
+            snprintf(out, sizeof out, "%s/%s%s", dir, files[i], score ? "-score" : "");
+            if (mkdir(out, 0777) != 0) return 1;
+            strcat(out, "/config.json");
+            if (score) {
+                c.head = SRL_HEAD_SCORE;
+                c.num_labels = 1;
+                if (c.pad_token_id < 0) c.pad_token_id = c.eos_token_id;
+                strcpy(c.score_type, "reward");
+            }
+            if (srl_config_save(&c, out) < 0) return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--save-for-python") == 0) return save_for_python(argv[2]);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_config.XXXXXX");
     if (!mkdtemp(tmpdir)) {
         printf("FAIL mkdtemp\n");
