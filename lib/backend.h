@@ -76,6 +76,13 @@ struct srl_backend {
     void (*attention_fwd)(float *out, float *att, const float *q, const float *k, const float *v,
                           const int32_t *pos, int B, int T, int NH, int KVH, int D, int ldq,
                           int ldkv, float scale);
+    /* Incremental decoding against a KV cache: T new queries q (B,T,NH,D) (row stride ldq)
+     * sit at cache slots start..start+T-1 and see the slots s <= their own whose kpos >= 0
+     * (a query whose own kpos < 0 gets zeros).  kc, vc are (B,cap,KVH,D) dense; kpos (B,cap).
+     * out (B,T,NH,D) dense.  Scratch is the backend's own business. */
+    void (*attention_fwd_kv)(float *out, const float *q, const float *kc, const float *vc,
+                             const int32_t *kpos, int B, int T, int start, int cap, int NH,
+                             int KVH, int D, int ldq, float scale);
     /* dq (stride ldq), dk, dv (stride ldkv) are overwritten; datt (B,NH,T,T) is scratch. */
     void (*attention_bwd)(float *dq, float *dk, float *dv, float *datt, const float *dout,
                           const float *att, const float *q, const float *k, const float *v,

@@ -514,6 +514,7 @@ static const struct srl_backend cpu_backend = {
     .rope_fwd = srl_cpu_rope_fwd,
     .rope_bwd = srl_cpu_rope_bwd,
     .attention_fwd = srl_cpu_attention_fwd,
+    .attention_fwd_kv = srl_cpu_attention_fwd_kv,
     .attention_bwd = srl_cpu_attention_bwd,
     .swiglu_fwd = cpu_swiglu_fwd,
     .swiglu_bwd = cpu_swiglu_bwd,

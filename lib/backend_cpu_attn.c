@@ -5,11 +5,13 @@
  * (batch, head) pairs are spread over the OpenMP threads with a static schedule, each calling
  * single-threaded sgemm (srl_backend_cpu() sets OpenBLAS to one thread). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
 
 #include "backend_cpu_internal.h"
+#include "srl.h"
 
 // --- rotary position embedding ---------------------------------------------------------------
 
@@ -107,6 +109,49 @@ void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, abh, T, vbh, ldkv,
                     0.0f, obh, ldo);
     }
+}
+
+void srl_cpu_attention_fwd_kv(float *out, const float *q, const float *kc, const float *vc,
+                              const int32_t *kpos, int B, int T, int start, int cap, int NH,
+                              int KVH, int D, int ldq, float scale)
+{
+    // q is (B,T,NH,D) row stride ldq; kc, vc are (B,cap,KVH,D); out is (B,T,NH,D)
+    int group = NH / KVH, ldo = NH * D, ldkv = KVH * D, S = start + T;
+    bool oom = false;
+#pragma omp parallel
+    {
+        // each thread's scores for one (batch, head): (T,S)
+        float *sc = malloc(sizeof(float) * (size_t)T * S);
+        if (!sc) {
+#pragma omp atomic write
+            oom = true;
+        }
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < B * NH; bh++) {
+            int b = bh / NH, h = bh % NH;
+            const float *qbh = q + (size_t)b * T * ldq + (size_t)h * D;
+            const float *kbh = kc + (size_t)b * cap * ldkv + (size_t)(h / group) * D;
+            const float *vbh = vc + (size_t)b * cap * ldkv + (size_t)(h / group) * D;
+            const int32_t *pb = kpos + (size_t)b * cap;
+            float *obh = out + (size_t)b * T * ldo + (size_t)h * D;
+            if (!sc)
+                continue;
+            // S (T,S) = scale * Q (T,D) . K^T (D,S)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, qbh, ldq, kbh,
+                        ldkv, 0.0f, sc, S);
+            for (int t = 0; t < T; t++) {
+                // query t sits at slot start + t: softmax_row's causal limit, on a row of S
+                float *row = sc + (size_t)t * S;
+                softmax_row(row, start + t, S, pb);
+            }
+            // O (T,D) = P (T,S) . V (S,D)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, sc, S, vbh,
+                        ldkv, 0.0f, obh, ldo);
+        }
+        free(sc);
+    }
+    if (oom)
+        srl_log_error("out of memory in attention (T=%d, S=%d)", T, S);
 }
 
 void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout,

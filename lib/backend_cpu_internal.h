@@ -11,6 +11,9 @@ void srl_cpu_rope_bwd(float *dx, const int32_t *pos, int N, int ld, int H, int D
 void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *k,
                            const float *v, const int32_t *pos, int B, int T, int NH, int KVH,
                            int D, int ldq, int ldkv, float scale);
+void srl_cpu_attention_fwd_kv(float *out, const float *q, const float *kc, const float *vc,
+                              const int32_t *kpos, int B, int T, int start, int cap, int NH,
+                              int KVH, int D, int ldq, float scale);
 void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout,
                            const float *att, const float *q, const float *k, const float *v,
                            int B, int T, int NH, int KVH, int D, int ldq, int ldkv,

@@ -16,22 +16,9 @@
 #include <string.h>
 
 #include "model.h"
+#include "model_internal.h"
 #include "rng.h"
 #include "srl.h"
-
-#define NONE ((size_t)-1)
-
-struct srl_layer_params {
-    size_t ln1_w, ln1_b, wqkv, bqkv, wo, bo, ln2_w, ln2_b, w1, b1, w2, b2;
-};
-
-struct srl_model_layout {
-    int C, NH, KVH, D, QD, KVD, QKVD, F, V, L;
-    int fc_width;   /* columns of the first MLP product: 2F (gate|up) or F */
-    bool conv1d;    /* GPT-2: weights stored (in,out) */
-    size_t wte, wpe, lnf_w, lnf_b, head_w; /* head_w: lm_head, wte (tied) or score */
-    struct srl_layer_params *layer;
-};
 
 // --- parameter table -------------------------------------------------------------------------
 
@@ -206,6 +193,7 @@ void srl_model_free(struct srl_model *m)
 {
     if (!m)
         return;
+    srl_model_decode_free(m);
     free_acts(m);
     if (m->params)
         m->be->free(m->params);
@@ -366,8 +354,8 @@ static int ensure_acts(struct srl_model *m, int B, int T)
 
 /* out (N,outf) [row stride ldo] = beta*out + inp (N,in) [stride ldi] . W^T (+ bias), with W
  * stored (outf,in) (nn.Linear) or (in,outf) (Conv1D). */
-static void linear_fwd(struct srl_model *m, float *out, int ldo, const float *inp, int ldi,
-                       size_t w, size_t b, int N, int in, int outf, float beta)
+void srl_model_linear_fwd(struct srl_model *m, float *out, int ldo, const float *inp, int ldi,
+                          size_t w, size_t b, int N, int in, int outf, float beta)
 {
     const struct srl_backend *be = m->be;
     if (m->layout->conv1d)
@@ -397,8 +385,8 @@ static void linear_bwd(struct srl_model *m, float *dinp, int lddi, const float *
         be->bias_bwd(GRD(b), dout, N, outf, ldd);
 }
 
-static void norm_fwd(struct srl_model *m, float *out, float *mean, float *rstd, const float *inp,
-                     size_t w, size_t b, int N)
+void srl_model_norm_fwd(struct srl_model *m, float *out, float *mean, float *rstd,
+                        const float *inp, size_t w, size_t b, int N)
 {
     if (m->cfg.arch == SRL_ARCH_GPT2)
         m->be->layernorm_fwd(out, mean, rstd, inp, PAR(w), PAR(b), N, m->layout->C,
@@ -472,8 +460,9 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
         struct srl_layer_acts *a = &m->layers[l];
         float *out = l + 1 < ly->L ? m->layers[l + 1].res : m->res_final;
         // attention block
-        norm_fwd(m, a->ln1, a->ln1_mean, a->ln1_rstd, a->res, p->ln1_w, p->ln1_b, N);
-        linear_fwd(m, a->qkv, ly->QKVD, a->ln1, C, p->wqkv, p->bqkv, N, C, ly->QKVD, 0.0f);
+        srl_model_norm_fwd(m, a->ln1, a->ln1_mean, a->ln1_rstd, a->res, p->ln1_w, p->ln1_b, N);
+        srl_model_linear_fwd(m, a->qkv, ly->QKVD, a->ln1, C, p->wqkv, p->bqkv, N, C, ly->QKVD,
+                             0.0f);
         float *q = a->qkv, *k = a->qkv + ly->QD, *v = k + ly->KVD;
         if (m->cfg.arch == SRL_ARCH_LLAMA) {
             be->rope_fwd(q, m->pos, N, ly->QKVD, ly->NH, ly->D, m->cfg.rope_theta);
@@ -482,18 +471,19 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
         be->attention_fwd(a->atty, a->att, q, k, v, padding ? m->pos : NULL, B, T, ly->NH,
                           ly->KVH, ly->D, ly->QKVD, ly->QKVD, scale);
         be->copy(a->res2, a->res, sizeof(float) * N * C);
-        linear_fwd(m, a->res2, C, a->atty, ly->QD, p->wo, p->bo, N, ly->QD, C, 1.0f);
+        srl_model_linear_fwd(m, a->res2, C, a->atty, ly->QD, p->wo, p->bo, N, ly->QD, C, 1.0f);
         // MLP block
-        norm_fwd(m, a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, p->ln2_w, p->ln2_b, N);
-        linear_fwd(m, a->fc, ly->fc_width, a->ln2, C, p->w1, p->b1, N, C, ly->fc_width, 0.0f);
+        srl_model_norm_fwd(m, a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, p->ln2_w, p->ln2_b, N);
+        srl_model_linear_fwd(m, a->fc, ly->fc_width, a->ln2, C, p->w1, p->b1, N, C,
+                             ly->fc_width, 0.0f);
         if (m->cfg.arch == SRL_ARCH_LLAMA)
             be->swiglu_fwd(a->act, a->fc, N, ly->F);
         else
             be->gelu_fwd(a->act, a->fc, (size_t)N * ly->F);
         be->copy(out, a->res2, sizeof(float) * N * C);
-        linear_fwd(m, out, C, a->act, ly->F, p->w2, p->b2, N, ly->F, C, 1.0f);
+        srl_model_linear_fwd(m, out, C, a->act, ly->F, p->w2, p->b2, N, ly->F, C, 1.0f);
     }
-    norm_fwd(m, m->lnf, m->lnf_mean, m->lnf_rstd, m->res_final, ly->lnf_w, ly->lnf_b, N);
+    srl_model_norm_fwd(m, m->lnf, m->lnf_mean, m->lnf_rstd, m->res_final, ly->lnf_w, ly->lnf_b, N);
     // head: logits (N,V) = lnf W^T, or scores (N,1) = lnf w^T; both nn.Linear layout
     if (m->cfg.head == SRL_HEAD_SCORE)
         be->matmul(m->scores, m->lnf, PAR(ly->head_w), N, 1, C, false, true, C, C, 1, 1.0f,

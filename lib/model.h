@@ -63,7 +63,8 @@ struct srl_layer_acts {
     float *act;      /* (N,F) MLP activation: silu(gate)*up or gelu(fc) */
 };
 
-struct srl_model_layout; /* private to lib/model.c: per-layer parameter offsets */
+struct srl_model_layout; /* private to lib/model*.c: per-layer parameter offsets */
+struct srl_decode_state;
 
 struct srl_model {
     struct srl_config cfg;
@@ -91,6 +92,12 @@ struct srl_model {
     bool have_pos_padding;     /* some pos < 0 */
     // backward scratch
     float *d_res, *d_ln, *d_qkv, *d_att, *d_atty, *d_fc, *d_act; /* sized like the activations */
+
+    // --- incremental decoding (srl_model_decode), apart from the training activations -------
+    struct srl_decode_state *dec;   /* private: KV cache and scratch */
+    int cache_B, cache_cap;         /* rows and slots of the KV cache */
+    int cache_len;                  /* slots filled so far */
+    float *dec_out;                 /* logits (B,T,V) / (B,V) or scores (B,T) / (B) on be */
 };
 
 /* A new model for cfg (validated) on backend be, with all parameters zero.  Returns NULL with
@@ -146,6 +153,19 @@ int srl_model_backward(struct srl_model *m);
 int srl_model_backward_logprob(struct srl_model *m, const float *dlogp);
 /* Score head: backward given dL/dscore (B,T) (host). */
 int srl_model_backward_score(struct srl_model *m, const float *dscore);
+
+/* --- incremental decoding (generation, scoring without backward) ---------------------------
+ * A KV cache holds B rows of up to cap slots.  srl_model_cache_reset() (re)allocates it when
+ * B or cap changed and empties it.  srl_model_decode() appends T tokens (B,T) to every row at
+ * slots cache_len..cache_len+T-1 (a prompt at once, then one token per call) and writes
+ * m->dec_out: logits (B,T,V), or (B,V) for the last new token only when last_only (what
+ * sampling needs, and V times less memory); the score head writes scores likewise.  pos (B,T)
+ * gives positions (NULL: the slot index); pos < 0 marks padding (left-padded prompts), never
+ * attended to.  Results equal srl_model_forward() on the whole sequence.  Uses its own
+ * buffers: training activations are untouched.  Returns 0 or SRL_E* (cache full: SRL_EINVAL). */
+int srl_model_cache_reset(struct srl_model *m, int B, int cap);
+int srl_model_decode(struct srl_model *m, const int32_t *tokens, const int32_t *pos, int T,
+                     bool last_only);
 
 /* Zero the gradient arena (allocating it the first time).  Returns 0 or SRL_ENOMEM. */
 int srl_model_zero_grad(struct srl_model *m);

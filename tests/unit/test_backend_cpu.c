@@ -663,6 +663,57 @@ static void test_model_determinism(void)
     }
 }
 
+/* KV-cache decoding gives the logits (scores) of a full forward: a prompt of 3 tokens at once,
+ * then one token per call, with left padding in one row. */
+static void check_decode(struct srl_config cfg, const char *what)
+{
+    struct model_ctx c;
+    setup_ctx(&c, &cfg, 9);
+    REQUIRE(c.m, "model_new");
+    struct srl_model *m = c.m;
+    int H = cfg.head == SRL_HEAD_SCORE ? 1 : cfg.vocab_size, P = 3;
+    for (int t = 0; t < MT; t++)
+        c.pos[MT + t] = t - 2; // row 1: two padding tokens first
+    REQUIRE(srl_model_forward(m, c.tok, c.pos, MB, MT) == 0, "forward");
+    size_t nfull = (size_t)MB * MT * H;
+    float *full = malloc(sizeof(float) * nfull), *got = malloc(sizeof(float) * nfull);
+    memcpy(full, H == 1 ? m->scores : m->logits, sizeof(float) * nfull);
+    REQUIRE(srl_model_cache_reset(m, MB, MT + 1) == 0, "cache");
+    int32_t tk[MB * MT], ps[MB * MT];
+    for (int b = 0; b < MB; b++)
+        for (int t = 0; t < P; t++)
+            tk[b * P + t] = c.tok[b * MT + t], ps[b * P + t] = c.pos[b * MT + t];
+    REQUIRE(srl_model_decode(m, tk, ps, P, false) == 0, "decode prompt");
+    for (int b = 0; b < MB; b++)
+        memcpy(got + (size_t)b * MT * H, m->dec_out + (size_t)b * P * H, sizeof(float) * P * H);
+    for (int t = P; t < MT; t++) {
+        for (int b = 0; b < MB; b++)
+            tk[b] = c.tok[b * MT + t], ps[b] = c.pos[b * MT + t];
+        REQUIRE(srl_model_decode(m, tk, ps, 1, true) == 0, "decode step %d", t);
+        for (int b = 0; b < MB; b++)
+            memcpy(got + ((size_t)b * MT + t) * H, m->dec_out + (size_t)b * H,
+                   sizeof(float) * H);
+    }
+    // padding rows carry no meaning: compare the real tokens only
+    for (int t = 0; t < 2; t++)
+        memcpy(got + ((size_t)MT + t) * H, full + ((size_t)MT + t) * H, sizeof(float) * H);
+    test_close(what, got, full, nfull, 2e-5f, 1e-4f);
+    EXPECT(m->cache_len == MT, "cache_len %d", m->cache_len);
+    EXPECT(srl_model_decode(m, tk, ps, 2, true) == SRL_EINVAL, "a full cache is an error");
+    free(full);
+    free(got);
+    srl_model_free(m);
+}
+
+static void test_model_decode(void)
+{
+    check_decode(tiny_config(SRL_ARCH_LLAMA), "llama decode = forward");
+    check_decode(tiny_config(SRL_ARCH_GPT2), "gpt2 decode = forward");
+    struct srl_config cfg = tiny_config(SRL_ARCH_GPT2);
+    cfg.head = SRL_HEAD_SCORE;
+    check_decode(cfg, "gpt2 score decode = forward");
+}
+
 static void test_model_save_load(void)
 {
     char dir[] = "/tmp/test_backend_cpu.XXXXXX";
@@ -734,6 +785,7 @@ int main(void)
     RUN(test_model_grad_score);
     RUN(test_model_padding_and_mask);
     RUN(test_model_determinism);
+    RUN(test_model_decode);
     RUN(test_model_save_load);
     return test_summary();
 }
