@@ -234,6 +234,24 @@ static int sync_dir_files(const char *dir)
     return rc;
 }
 
+/* mkdir -p of the directories above PATH (not PATH itself). */
+static int make_parents(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy) return SRL_ENOMEM;
+    for (char *p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
+            srl_log_error("%s: cannot create directory: %s", copy, strerror(errno));
+            free(copy);
+            return SRL_EIO;
+        }
+        *p = '/';
+    }
+    free(copy);
+    return 0;
+}
+
 int srl_dir_begin(struct srl_dir_txn *txn, const char *dir)
 {
     memset(txn, 0, sizeof *txn);
@@ -259,7 +277,10 @@ int srl_dir_begin(struct srl_dir_txn *txn, const char *dir)
         return SRL_ENOMEM;
     }
     remove_tree(txn->tmp_dir); /* left over from a crashed run with the same pid */
-    if (mkdir(txn->tmp_dir, 0777) != 0) {
+    int made = mkdir(txn->tmp_dir, 0777) == 0;
+    if (!made && errno == ENOENT && make_parents(txn->tmp_dir) == 0)
+        made = mkdir(txn->tmp_dir, 0777) == 0;
+    if (!made) {
         srl_log_error("%s: cannot create directory: %s", txn->tmp_dir, strerror(errno));
         free(txn->dir);
         free(txn->tmp_dir);

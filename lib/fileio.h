@@ -24,8 +24,8 @@ int srl_write_file_atomic(const char *path, const void *data, size_t len);
 /* Read a whole file into a new NUL-terminated buffer (free with free()); *len gets its size. */
 int srl_read_file(const char *path, char **data, size_t *len);
 
-/* A checkpoint directory written as a whole: srl_dir_begin() makes "DIR.tmp.PID" (files are
- * then written into tmp_dir), srl_dir_commit() fsyncs it and swaps it into place: an existing
+/* A checkpoint directory written as a whole: srl_dir_begin() makes "DIR.tmp.PID" (and any
+ * missing parent directories; files are then written into tmp_dir), srl_dir_commit() fsyncs it and swaps it into place: an existing
  * DIR is renamed to "DIR.old.PID" first and removed after the new one is in place, so a crash
  * leaves either the old or the new checkpoint under DIR (or both, the old one under .old). */
 struct srl_dir_txn {

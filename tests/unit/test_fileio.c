@@ -129,6 +129,14 @@ static void test_dir_txn(void)
     snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
     EXPECT(!exists(old) && !exists(tmp), "leftovers after commit");
 
+    /* missing parents are created */
+    char *deep = srl_path_join(tmpdir, "a/b/c/ckpt");
+    REQUIRE(srl_dir_begin(&txn, deep) == 0);
+    REQUIRE(srl_dir_commit(&txn) == 0);
+    struct stat st;
+    EXPECT(stat(deep, &st) == 0 && S_ISDIR(st.st_mode));
+    free(deep);
+
     /* a file where the directory should be is refused */
     srl_log_set_level(SRL_LOG_OFF);
     EXPECT(srl_dir_begin(&txn, cfg) == SRL_EINVAL);
