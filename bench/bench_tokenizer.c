@@ -5,7 +5,10 @@
  * (best of three passes; cold_mb_per_s is the first pass, with an empty word cache).
  * scripts/bench_tokenizers_hf.py prints the same for HF tokenizers (Rust).
  * With SRL_BENCH_IDS=FILE it also writes each text's ids, one line per text, for parity
- * checks against HF on the whole data set. */
+ * checks against HF on the whole data set (scripts/bench_tokenizers_hf.py --check FILE).
+ *
+ * bench_tokenizer --encode TOKENIZER_DIR reads one JSON string per line on stdin and prints
+ * "ids<TAB>decoded-as-JSON" per line (scripts/fuzz_tokenizers.py compares that with HF). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +133,37 @@ static void bench(const char *tok_name, struct srl_tokenizer *tok, const char *d
     fflush(stdout);
 }
 
-int main(void)
+static int encode_lines(const char *dir)
+{
+    int err = 0;
+    struct srl_tokenizer *tok = srl_tokenizer_load(dir, &err);
+    char *line = NULL;
+    size_t cap = 0;
+    if (!tok)
+        return 1;
+    while (getline(&line, &cap, stdin) > 0) {
+        json_t *j = json_loads(line, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        int *ids = NULL, n = srl_tokenizer_encode(tok, json_string_value(j),
+                                                  json_string_length(j), 0, &ids);
+        char *dec = NULL;
+        for (int i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", ids[i]);
+        int dl = srl_tokenizer_decode(tok, ids, n > 0 ? (size_t)n : 0, 0, &dec);
+        json_t *d = json_stringn(dec ? dec : "", dl > 0 ? (size_t)dl : 0);
+        char *ds = json_dumps(d, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+        printf("\t%s\n", ds ? ds : "null");
+        free(ds);
+        json_decref(d);
+        free(dec);
+        free(ids);
+        json_decref(j);
+    }
+    free(line);
+    srl_tokenizer_free(tok);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const char *shared = getenv("SAFERLHF_SHARED");
     char p1[512], p2[512], alpaca[512], hh[512];
@@ -139,6 +172,8 @@ int main(void)
     const char *ids_path = getenv("SRL_BENCH_IDS");
     FILE *ids_out = ids_path ? fopen(ids_path, "w") : NULL;
 
+    if (argc == 3 && !strcmp(argv[1], "--encode"))
+        return encode_lines(argv[2]);
     if (!shared || !*shared)
         shared = "../shared";
     snprintf(alpaca, sizeof alpaca, "%s/data/alpaca/alpaca_5000.json", shared);

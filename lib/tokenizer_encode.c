@@ -499,7 +499,7 @@ static int word_char_before(const char *s, size_t i)
         c--;
     uint32_t cp;
     srl_utf8_decode((const unsigned char *)s + c, i - c, &cp);
-    return cp == '_' || srl_uc_class(cp) == SRL_UC_LETTER || srl_uc_class(cp) == SRL_UC_NUMBER;
+    return srl_uc_is_word(cp);
 }
 
 static int word_char_at(const char *s, size_t n, size_t i)
@@ -508,7 +508,7 @@ static int word_char_at(const char *s, size_t n, size_t i)
     if (i >= n)
         return 0;
     srl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
-    return cp == '_' || srl_uc_class(cp) == SRL_UC_LETTER || srl_uc_class(cp) == SRL_UC_NUMBER;
+    return srl_uc_is_word(cp);
 }
 
 /* The longest added token matching at s[i], or NULL. */

@@ -34,6 +34,21 @@ enum srl_uc_class srl_uc_class(uint32_t cp)
     return SRL_UC_OTHER;
 }
 
+int srl_uc_is_word(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof srl_uc_word_ranges / sizeof srl_uc_word_ranges[0];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cp < srl_uc_word_ranges[mid][0])
+            hi = mid;
+        else if (cp > srl_uc_word_ranges[mid][1])
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
 int srl_utf8_valid_len(const unsigned char *s, size_t n, int *bad)
 {
     unsigned c = s[0];

@@ -24,6 +24,10 @@ const char *srl_unicode_version(void);
 
 enum srl_uc_class srl_uc_class(uint32_t cp);
 
+/* Whether cp is a word character as Rust regex's \w (letters, marks, decimal digits, connector
+ * punctuation, Join_Control): HF's rule for single_word added tokens. */
+int srl_uc_is_word(uint32_t cp);
+
 /* Decode one code point from s[0..n) (n >= 1).  Returns its byte length (1-4) and sets *cp;
  * an invalid or truncated sequence decodes as one byte with *cp = 0xFFFD. */
 int srl_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);

@@ -36,6 +36,30 @@ def cls(cp):
     return None
 
 
+# Other_Alphabetic code points that are not marks (PropList.txt): circled and squared letters
+OTHER_ALPHABETIC_SO = (set(range(0x24B6, 0x24EA)) | set(range(0x1F130, 0x1F14A)) |
+                       set(range(0x1F150, 0x1F16A)) | set(range(0x1F170, 0x1F18A)))
+
+
+def is_word(cp):
+    """Rust regex's \\w (is_word_character, used by HF for single_word added tokens):
+    Alphabetic, marks, decimal digits, connector punctuation, Join_Control."""
+    cat = unicodedata.category(chr(cp))
+    return (cat[0] in "LM" or cat in ("Nd", "Nl", "Pc") or cp in (0x200C, 0x200D)
+            or cp in OTHER_ALPHABETIC_SO)
+
+
+def word_ranges():
+    ranges = []
+    for cp in range(0x110000):
+        if is_word(cp):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return ranges
+
+
 def main():
     ranges = []
     for cp in range(0x110000):
@@ -56,6 +80,13 @@ def main():
     out.write("static const struct srl_uc_range srl_uc_ranges[%d] = {\n" % len(ranges))
     for lo, hi, c in ranges:
         out.write("    { 0x%05X, 0x%05X, %s },\n" % (lo, hi, c))
+    out.write("};\n\n")
+    words = word_ranges()
+    out.write("/* \\w as Rust's regex (single_word added tokens): letters, marks, Nd, Nl, Pc,\n"
+              " * Join_Control, other alphabetic symbols */\n")
+    out.write("static const uint32_t srl_uc_word_ranges[%d][2] = {\n" % len(words))
+    for i in range(0, len(words), 4):
+        out.write("   " + "".join(" { 0x%05X, 0x%05X }," % tuple(w) for w in words[i:i + 4]) + "\n")
     out.write("};\n\n#endif\n")
 
 

@@ -219,7 +219,8 @@ def added_strings():
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "x<|im_end|>   y",
             "[NEW]", "a[NEW]b", " [NEW] ", "word", "a word b", "swordfish", "word_", "(word)",
             "words word", "hello world", "hello  world", "say hello world!", "<mask>[NEW]word",
-            "<|im_end|><mask>"]
+            "<|im_end|><mask>", "9\u0301word", "\u00b2word", "word\u0301", "\u24b6word",
+            "word\u200d", "\u2160word", "\u0663word", "\u203fword"]
 
 
 def train_gpt2_style(texts, vocab_size=600):
