@@ -177,6 +177,8 @@ static int parse_pre(struct srl_tokenizer *tok, json_t *n, const char *path)
         if (!s->replacement)
             FAIL(SRL_ENOMEM, "tokenizer.c: out of memory");
         s->replacement_len = strlen(s->replacement);
+        if (!s->replacement_len)
+            FAIL(SRL_EFORMAT, "%s: Metaspace pre-tokenizer with an empty replacement", path);
         s->prepend = prepend_scheme(n);
         s->split = jbool(n, "split", 1);
     } else if (!strcmp(type, "Digits")) {
@@ -247,6 +249,8 @@ static int parse_dec(struct srl_tokenizer *tok, json_t *n, const char *path)
         if (!s->pattern)
             FAIL(SRL_ENOMEM, "tokenizer.c: out of memory");
         s->pattern_len = strlen(s->pattern);
+        if (!s->pattern_len)
+            FAIL(SRL_EFORMAT, "%s: Metaspace decoder with an empty replacement", path);
         s->start = prepend_scheme(n);
     } else {
         FAIL(SRL_EUNSUPPORTED, "%s: unsupported decoder '%s'", path, type);
@@ -257,13 +261,16 @@ static int parse_dec(struct srl_tokenizer *tok, json_t *n, const char *path)
 
 // --- post-processors -------------------------------------------------------------------
 
-static int push_ids(int **arr, int *n, json_t *ids, const char *path)
+static int push_ids(const struct srl_tokenizer *tok, int **arr, int *n, json_t *ids,
+                    const char *path)
 {
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-        if (!json_is_integer(v))
-            FAIL(SRL_EFORMAT, "%s: post_processor special token ids must be integers", path);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) >= tok->n_vocab || !tok->tokens[json_integer_value(v)])
+            FAIL(SRL_EFORMAT, "%s: post_processor special token id is not in the vocabulary",
+                 path);
         int *a = realloc(*arr, (size_t)(*n + 1) * sizeof *a);
         if (!a)
             FAIL(SRL_ENOMEM, "tokenizer.c: out of memory");
@@ -309,9 +316,9 @@ static int parse_post(struct srl_tokenizer *tok, json_t *n, const char *path)
             if (!st)
                 FAIL(SRL_EFORMAT, "%s: TemplateProcessing special token '%s' undefined", path,
                      key ? key : "(none)");
-            int rc = seen_seq ? push_ids(&tok->suffix_ids, &tok->n_suffix,
+            int rc = seen_seq ? push_ids(tok, &tok->suffix_ids, &tok->n_suffix,
                                          json_object_get(st, "ids"), path)
-                              : push_ids(&tok->prefix_ids, &tok->n_prefix,
+                              : push_ids(tok, &tok->prefix_ids, &tok->n_prefix,
                                          json_object_get(st, "ids"), path);
             if (rc < 0)
                 return rc;
@@ -323,9 +330,9 @@ static int parse_post(struct srl_tokenizer *tok, json_t *n, const char *path)
         json_t *a = json_array(), *b = json_array();
         json_array_append(a, json_array_get(cls, 1));
         json_array_append(b, json_array_get(sep, 1));
-        int rc = push_ids(&tok->prefix_ids, &tok->n_prefix, a, path);
+        int rc = push_ids(tok, &tok->prefix_ids, &tok->n_prefix, a, path);
         if (rc == 0)
-            rc = push_ids(&tok->suffix_ids, &tok->n_suffix, b, path);
+            rc = push_ids(tok, &tok->suffix_ids, &tok->n_suffix, b, path);
         json_decref(a);
         json_decref(b);
         return rc;

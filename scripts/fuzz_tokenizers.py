@@ -15,7 +15,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 REF = os.path.join(ROOT, "tests", "ref", "tokenizers")
-BIN = os.path.join(ROOT, "build", "bench", "bench_tokenizer")
+BIN = os.environ.get("BENCH_TOKENIZER", os.path.join(ROOT, "build", "bench", "bench_tokenizer"))
 sys.path.insert(0, HERE)
 
 ATOMS = list("aAzZ09 '\t\n\r.,!?-_()[]{}<>|/\\\"") + [

@@ -129,6 +129,29 @@ static void test_tok512_convert_bin(void)
     remove_dir(dir);
 }
 
+/* one tokenizer shared by several threads (the word cache is locked): same ids as one thread */
+static void test_threads(void)
+{
+    struct srl_tokenizer *tok = load_ok(REF "/llama3");
+    REQUIRE(tok, "load");
+    static const char *texts[] = { "Hello world, it's 2024!", "  don't STOP\n\n", "x",
+                                   "\xe4\xb8\xad\xe6\x96\x87 and \xf0\x9f\x98\x80" };
+    int *ref[4], nref[4], bad = 0;
+    for (int k = 0; k < 4; k++)
+        nref[k] = srl_tokenizer_encode(tok, texts[k], strlen(texts[k]), 1, &ref[k]);
+#pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int i = 0; i < 4000; i++) {
+        int k = i % 4, *ids = NULL;
+        int n = srl_tokenizer_encode(tok, texts[k], strlen(texts[k]), 1, &ids);
+        bad += n != nref[k] || (n > 0 && memcmp(ids, ref[k], (size_t)n * sizeof *ids));
+        free(ids);
+    }
+    EXPECT(bad == 0, "%d threaded encodes differ", bad);
+    for (int k = 0; k < 4; k++)
+        free(ref[k]);
+    srl_tokenizer_free(tok);
+}
+
 static void test_decode_and_stream(void)
 {
     struct srl_tokenizer *tok = load_ok(REF "/tok512");
@@ -173,5 +196,6 @@ int main(void)
     RUN(test_tok512_convert_model);
     RUN(test_tok512_convert_bin);
     RUN(test_decode_and_stream);
+    RUN(test_threads);
     return test_summary();
 }
