@@ -129,6 +129,24 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
     // op(A) is (M,K), op(B) is (K,N), C is (M,N), all row-major
     blas_single_thread();
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (M == 1) {
+        // one row (a decoding step): sgemv streams B once; sgemm would first pack all of it.
+        // c (N) = alpha * op(B)^T a + beta * c, B's output dimension split over the threads
+        int incx = ta ? lda : 1;
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), n = omp_get_num_threads();
+            int per = ((N + n - 1) / n + 15) & ~15;
+            int j0 = t * per < N ? t * per : N, j1 = j0 + per < N ? j0 + per : N;
+            if (j1 > j0 && tb)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, K, alpha,
+                            B + (size_t)j0 * ldb, ldb, A, incx, beta, C + j0, 1);
+            else if (j1 > j0)
+                cblas_sgemv(CblasRowMajor, CblasTrans, K, j1 - j0, alpha, B + j0, ldb, A, incx,
+                            beta, C + j0, 1);
+        }
+        return;
+    }
     if (nt <= 1 || (double)M * N * K < 1e6) {
         sgemm1(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, alpha, beta);
         return;

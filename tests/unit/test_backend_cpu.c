@@ -60,9 +60,8 @@ static int fd_check(const char *what, float *x, size_t n, const float *g, double
 
 // --- matmul ----------------------------------------------------------------------------------
 
-static void test_matmul_transposes(void)
+static void check_matmul(int M, int N, int K)
 {
-    int M = 7, N = 5, K = 9;
     for (int ta = 0; ta < 2; ta++) {
         for (int tb = 0; tb < 2; tb++) {
             // stored shapes with padded leading dimensions
@@ -80,12 +79,19 @@ static void test_matmul_transposes(void)
                     ref[i * ldc + j] = (float)(0.5 * s + 0.25 * ref[i * ldc + j]);
                 }
             be->matmul(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, 0.5f, 0.25f);
-            char what[32];
-            snprintf(what, sizeof what, "matmul ta=%d tb=%d", ta, tb);
-            test_close(what, C, ref, (size_t)M * ldc, 1e-5f, 1e-5f);
+            char what[64];
+            snprintf(what, sizeof what, "matmul %dx%dx%d ta=%d tb=%d", M, N, K, ta, tb);
+            test_close(what, C, ref, (size_t)M * ldc, 1e-5f, 1e-4f);
             free(A), free(B), free(C), free(ref);
         }
     }
+}
+
+static void test_matmul_transposes(void)
+{
+    check_matmul(7, 5, 9);
+    check_matmul(1, 45, 13);     // one row: the sgemv path, split over threads
+    check_matmul(130, 70, 120);  // large enough to be split over threads
 }
 
 // --- norms -----------------------------------------------------------------------------------
@@ -404,7 +410,7 @@ static void test_logprob(void)
     memcpy(saved, c.logits, sizeof(float) * c.N * c.V);
     memcpy(d, c.logits, sizeof(float) * c.N * c.V);
     be->logprob_bwd(d, c.dlogp, c.lse, c.tgt, c.N, c.V);
-    fd_check("logprob dlogits", c.logits, (size_t)c.N * c.V, d, lp_loss, &c, 1e-3f, 1e-3, 2e-3,
+    fd_check("logprob dlogits", c.logits, (size_t)c.N * c.V, d, lp_loss, &c, 1e-2f, 1e-3, 2e-3,
              55);
     // rows with dlogp 0 or no target are zero
     for (int i = 0; i < c.V; i++)
@@ -767,7 +773,9 @@ static void test_model_save_load(void)
 int main(void)
 {
     be = srl_backend_cpu();
-    srl_rng_seed(&rng, 1234);
+    // TEST_SEED varies the random data (the tolerances must hold for any of them)
+    const char *seed = getenv("TEST_SEED");
+    srl_rng_seed(&rng, seed ? strtoull(seed, NULL, 10) : 1234);
     RUN(test_matmul_transposes);
     RUN(test_rmsnorm);
     RUN(test_layernorm);
