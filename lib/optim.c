@@ -1,6 +1,7 @@
 /* optim.c -- AdamW over arenas, gradient clipping, HF LR schedules, optimizer.safetensors. */
 #include "optim.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -89,6 +90,22 @@ void srl_optim_reset(struct srl_optim *o)
     o->be->memset0(o->m, o->n * sizeof(float));
     o->be->memset0(o->v, o->n * sizeof(float));
     o->step = 0;
+}
+
+size_t srl_optim_use_safe_rlhf_groups(struct srl_optim *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_views; i++) {
+        char low[SRL_PARAM_NAME_MAX];
+        const char *name = o->views[i].name;
+        size_t k = 0;
+        for (; name[k] && k + 1 < sizeof low; k++)
+            low[k] = (char)tolower((unsigned char)name[k]);
+        low[k] = '\0';
+        o->views[i].no_decay = strstr(low, "bias") || strstr(low, "layernorm.weight");
+        n += o->views[i].no_decay;
+    }
+    return n;
 }
 
 /* The reference loop, for a backend without an adamw_step slot (host memory). */

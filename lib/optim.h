@@ -56,6 +56,12 @@ int srl_optim_for_model(const struct srl_model *m, const struct srl_adamw_hparam
                         struct srl_optim **out);
 void srl_optim_free(struct srl_optim *o); /* NULL is a no-op */
 
+/* Replace the views' no_decay flags by Safe RLHF's grouping (safe_rlhf/utils.py
+ * get_optimizer_grouped_parameters): no decay iff the lower-cased name contains "bias" or
+ * "layernorm.weight".  Unlike the model's flags this DECAYS Llama's final model.norm.weight and
+ * GPT-2's ln_1/ln_2/ln_f weights.  Returns the number of no-decay views. */
+size_t srl_optim_use_safe_rlhf_groups(struct srl_optim *o);
+
 /* One AdamW step with learning rate lr on params (n) given grads (n), both on o->be; increments
  * o->step first, as torch does.  Returns 0, or SRL_EINVAL for a negative or non-finite lr. */
 int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float lr);

@@ -155,6 +155,32 @@ static void test_decay_ranges(void)
     srl_optim_free(NULL);
 }
 
+static void test_safe_rlhf_groups(void)
+{
+    static const char *const names[] = {
+        "model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.q_proj.bias",
+        "model.norm.weight", "model.layers.0.mlp.up_proj.weight", "transformer.h.0.ln_1.weight",
+        "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.bias", "model.embed_tokens.weight",
+        "model.layers.0.post_attention_layernorm.weight",
+    };
+    static const bool want[] = {true, true, false, false, false, true, true, false, true};
+    struct srl_param_view v[9];
+    struct srl_adamw_hparams hp;
+    struct srl_optim *o = NULL;
+    srl_adamw_defaults(&hp);
+    memset(v, 0, sizeof v);
+    for (int i = 0; i < 9; i++) {
+        snprintf(v[i].name, sizeof v[i].name, "%s", names[i]);
+        v[i].ndim = 1, v[i].shape[0] = 1, v[i].offset = (size_t)i, v[i].numel = 1;
+        v[i].no_decay = !want[i]; /* the opposite, to see them all replaced */
+    }
+    REQUIRE(srl_optim_new(srl_backend_cpu(), 9, v, 9, &hp, &o) == 0);
+    EXPECT(srl_optim_use_safe_rlhf_groups(o) == 5);
+    for (int i = 0; i < 9; i++)
+        EXPECT(o->views[i].no_decay == want[i], "%s", names[i]);
+    srl_optim_free(o);
+}
+
 static void test_clip(void)
 {
     const struct srl_backend *be = srl_backend_cpu();
@@ -237,6 +263,7 @@ int main(void)
     RUN(test_schedules);
     RUN(test_adamw_vs_torch);
     RUN(test_decay_ranges);
+    RUN(test_safe_rlhf_groups);
     RUN(test_clip);
     RUN(test_state_roundtrip);
     return test_summary();
