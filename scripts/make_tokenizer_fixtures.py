@@ -12,6 +12,7 @@ tests/unit/test_tokenizer*.c.  Each NAME.jsonl row is {"text", "ids", "decoded"}
   llama2/         tok512 with Llama 2's Prepend + Replace normalizer
   metaspace_first/  tok512 with Metaspace prepend_scheme first, split
   added/          train_hf plus added tokens with lstrip / rstrip / single_word, non-special ones
+  digits/, digit_runs_prefix/  train_hf with Digits pre-tokenizers, ByteLevel add_prefix_space
   train_hf/       HF BpeTrainer on corpus.jsonl (GPT-2 pre-tokenisation, vocab 600)
   corpus.jsonl    the training texts
   train_alpaca_merges.txt  HF BpeTrainer's merges on the ../shared Alpaca texts, vocab 4000
@@ -211,6 +212,15 @@ def variants(t512, trained):
     t.add_tokens([AddedToken("[NEW]"), AddedToken("word", single_word=True),
                   AddedToken("hello world")])
     out["added"] = t
+    # SmolLM-style: single digits before ByteLevel; digit runs; ByteLevel with add_prefix_space
+    t = Tokenizer.from_str(trained.to_str())
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    out["digits"] = t
+    t = Tokenizer.from_str(trained.to_str())
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=False),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=True)])
+    out["digit_runs_prefix"] = t
     return out
 
 
@@ -256,7 +266,7 @@ def check_ours(path, kind, shared):
             if bad < 5:
                 print("differs:", repr(s), a, b)
     print("%s: %d of %d strings differ between ours and HF" % (kind, bad, len(strings)))
-    if kind in ("gpt2", "tok512"):
+    if kind in ("gpt2", "tok512", "train"):
         import warnings
         from transformers import AutoTokenizer
         with warnings.catch_warnings(record=True) as w:

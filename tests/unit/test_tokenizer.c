@@ -54,8 +54,8 @@ static void test_gpt2_pattern_small(void)
 
 static void test_other_pipelines(void)
 {
-    const char *names[] = { "llama2", "metaspace_first", "added" };
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = { "llama2", "metaspace_first", "added", "digits", "digit_runs_prefix" };
+    for (int i = 0; i < 5; i++) {
         char dir[256], fixture[256];
         snprintf(dir, sizeof dir, REF "/%s", names[i]);
         snprintf(fixture, sizeof fixture, REF "/%s.jsonl", names[i]);
