@@ -16,8 +16,8 @@
  * MFU = model FLOPs per token * tokens/s / sgemm_peak (the best sgemm GFLOP/s measured in this
  * process, the ceiling for fp32 matrix products with the BLAS kernels the tools run with;
  * measured before and after the training runs, through OpenBLAS's own threading and through the
- * backend's matmul).  mfu_machine uses the best peak of any OpenBLAS kernel (see below).  Step times are
- * medians over the timed steps (the machine may be shared).
+ * backend's matmul).  mfu_machine uses the best peak of any OpenBLAS kernel (see below).
+ * Step times are medians over the timed steps (the machine may be shared).
  *
  * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops. */
 #include <cblas.h>

@@ -160,7 +160,8 @@ static void test_safe_rlhf_groups(void)
     static const char *const names[] = {
         "model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.q_proj.bias",
         "model.norm.weight", "model.layers.0.mlp.up_proj.weight", "transformer.h.0.ln_1.weight",
-        "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.bias", "model.embed_tokens.weight",
+        "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.bias",
+        "model.embed_tokens.weight",
         "model.layers.0.post_attention_layernorm.weight",
     };
     static const bool want[] = {true, true, false, false, false, true, true, false, true};
