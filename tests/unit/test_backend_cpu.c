@@ -2,11 +2,16 @@
  * model's gradients (Llama and GPT-2, LM and score heads) against finite differences. */
 #include <stdint.h>
 
+#include <sys/stat.h>
+
 #include "backend.h"
+#include "fileio.h"
+#include "llama2c.h"
 #include "model.h"
 #include "rng.h"
 #include "srl.h"
 #include "test.h"
+#include "tokenizer.h"
 
 static const struct srl_backend *be;
 static struct srl_rng rng;
@@ -720,6 +725,75 @@ static void test_model_decode(void)
     check_decode(cfg, "gpt2 score decode = forward");
 }
 
+/* The real stories260K model, greedy through the KV cache (the whole batch of 3 identical
+ * rows, one left-padded), reproduces llama2.c's run.c -t 0 -n 200 text exactly. */
+static void test_stories260k_decode(void)
+{
+    char model[400], tokp[400], want_path[400], dir[] = "/tmp/test_backend_cpu.XXXXXX";
+    const char *sh = test_shared_dir();
+    snprintf(model, sizeof model, "%s/models/stories260K/stories260K.bin", sh);
+    snprintf(tokp, sizeof tokp, "%s/models/stories260K/tok512.bin", sh);
+    snprintf(want_path, sizeof want_path, "%s/models/stories260K/expected_run_c_t0_n200.txt",
+             sh);
+    if (!test_file_exists(model) || !test_file_exists(want_path))
+        SKIP("%s absent", model);
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    char *out = srl_path_join(dir, "m");
+    REQUIRE(out && mkdir(out, 0777) == 0, "mkdir");
+    REQUIRE(srl_llama2c_convert(model, tokp, out, SRL_DTYPE_F32, NULL) == 0, "convert");
+    struct srl_model *m = NULL;
+    REQUIRE(srl_model_load(out, be, &m) == 0, "load");
+    struct srl_tokenizer *tk = srl_tokenizer_load(out, NULL);
+    REQUIRE(tk, "tokenizer");
+    enum { R = 3, PAD = 2 };
+    int V = m->cfg.vocab_size, n = 0, ids[200];
+    REQUIRE(srl_model_cache_reset(m, R, 201 + PAD) == 0, "cache");
+    // prompt: BOS, with two padding slots in front of it in row 1
+    int32_t tok[R * (PAD + 1)], pos[R * (PAD + 1)];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t <= PAD; t++) {
+            tok[r * (PAD + 1) + t] = t < PAD ? 0 : 1;
+            pos[r * (PAD + 1) + t] = r == 1 ? t - PAD : (t < PAD ? -1 : 0);
+        }
+    REQUIRE(srl_model_decode(m, tok, pos, PAD + 1, true) == 0, "prompt");
+    int same = 1;
+    while (n < 200) {
+        int next[R];
+        for (int r = 0; r < R; r++) {
+            const float *l = m->dec_out + (size_t)r * V;
+            next[r] = 0;
+            for (int v = 1; v < V; v++)
+                if (l[v] > l[next[r]])
+                    next[r] = v;
+            same &= next[r] == next[0];
+        }
+        if (next[0] == 1)
+            break;
+        ids[n++] = next[0];
+        int32_t p[R];
+        for (int r = 0; r < R; r++)
+            p[r] = n, tok[r] = next[0];
+        REQUIRE(srl_model_decode(m, tok, p, 1, true) == 0, "step %d", n);
+    }
+    EXPECT(same, "rows disagree");
+    char *text = NULL, *want = NULL;
+    size_t wlen;
+    REQUIRE(srl_tokenizer_decode(tk, ids, (size_t)n, 1, &text) >= 0, "decode text");
+    REQUIRE(srl_read_file(want_path, &want, &wlen) == 0, "read expected");
+    if (wlen && want[wlen - 1] == '\n')
+        want[--wlen] = '\0';
+    EXPECT(n == 200 && !strcmp(text, want), "greedy text differs:\n  got  %.80s\n  want %.80s",
+           text, want);
+    free(text);
+    free(want);
+    srl_tokenizer_free(tk);
+    srl_model_free(m);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    EXPECT(system(cmd) == 0, "cleanup");
+    free(out);
+}
+
 static void test_model_save_load(void)
 {
     char dir[] = "/tmp/test_backend_cpu.XXXXXX";
@@ -795,5 +869,6 @@ int main(void)
     RUN(test_model_determinism);
     RUN(test_model_decode);
     RUN(test_model_save_load);
+    RUN(test_stories260k_decode);
     return test_summary();
 }
