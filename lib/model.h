@@ -13,8 +13,9 @@
  * GPT-2: transformer.wte.weight (V,C), transformer.wpe.weight (P,C), transformer.h.N.ln_1.{weight,
  *   bias}, transformer.h.N.attn.c_attn.{weight (C,3C), bias (3C)}, attn.c_proj.{weight (C,C),bias},
  *   ln_2, mlp.c_fc.{weight (C,F), bias}, mlp.c_proj.{weight (F,C), bias}, transformer.ln_f
- *   (Conv1D weights are (in,out)); the LM head is always tied to wte.
- * Score head (cfg.head == SRL_HEAD_SCORE): score.weight (1,C), no bias, and no LM head.
+ *   (Conv1D weights are (in,out)); the LM head is wte (or lm_head.weight when untied).
+ * Score head (cfg.head == SRL_HEAD_SCORE): score.weight (1,C), no bias, and no LM head: a
+ *   score at every position (HF's *ForSequenceClassification reads the last non-padding one).
  *
  * Typical training step:
  *     srl_model_zero_grad(m);
