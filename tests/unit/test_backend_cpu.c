@@ -646,6 +646,19 @@ static void test_model_padding_and_mask(void)
             w += c.mask[n];
         }
     EXPECT(fabs(loss - s / w) < 1e-5, "loss %g vs %g", loss, s / w);
+    // a smaller shape after a larger one reuses the buffers; a larger one reallocates them
+    float *ref = malloc(sizeof(float) * MT * V);
+    REQUIRE(srl_model_forward(c.m, c.tok, NULL, 1, MT) == 0, "forward 1xT");
+    memcpy(ref, c.m->logits, sizeof(float) * MT * V);
+    REQUIRE(srl_model_forward(c.m, c.tok, NULL, 1, 3) == 0, "forward 1x3");
+    test_close("shorter sequence, reused buffers", c.m->logits, ref, (size_t)3 * V, 1e-6f, 1e-5f);
+    int32_t big[3 * 2 * MT];
+    for (int i = 0; i < 3 * 2 * MT; i++)
+        big[i] = c.tok[i % MT];
+    REQUIRE(srl_model_forward(c.m, big, NULL, 3, 2 * MT) == 0, "forward 3x2T");
+    test_close("longer sequence, new buffers", c.m->logits + (size_t)2 * 2 * MT * V, ref,
+               (size_t)MT * V, 1e-6f, 1e-5f);
+    free(ref);
     int32_t bad[MB * MT];
     memcpy(bad, c.tok, sizeof bad);
     bad[3] = V;
