@@ -5,6 +5,8 @@
  *   {"bench":"sgemm_peak","gflops":..,...}    the best of all sgemm measurements
  *   {"bench":"train","model":..,"B":..,"T":..,"tokens_per_s":..,"mfu":..,...,
  *    "forward_s":..,"backward_s":..,"optimizer_s":..}
+ *   {"bench":"train_ops","model":..,"forward":{"matmul":s,...,"other":s,"total":s},
+ *    "backward":{...},"optimizer":{...},"matmul_gflops":{...}}   seconds per step by op family
  *
  * Model FLOPs per token (PaLM appendix B, with causal attention counted at half the full
  * score matrix):  6 * N_mm + 6 * L * T * d
