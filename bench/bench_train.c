@@ -23,6 +23,7 @@
  *
  * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -302,7 +303,7 @@ struct train_result {
     size_t params;
     double n_mm, flops_tok, loss;
     double fwd[MAX_ITERS], bwd[MAX_ITERS], opt[MAX_ITERS], tot[MAX_ITERS];
-    double op_s[N_PHASES][N_OPS], matmul_flops[N_PHASES]; /* sums over the timed steps */
+    double op_s[MAX_ITERS][N_PHASES][N_OPS], matmul_flops[N_PHASES]; /* per timed step */
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -360,10 +361,8 @@ static void bench_train(struct train_result *r, const char *label, const struct 
     }
     for (int it = 0; it < warmup + r->iters; it++) {
         float loss;
-        if (it == warmup) {
-            memset(op_s, 0, sizeof op_s);
-            memset(matmul_flops, 0, sizeof matmul_flops);
-        }
+        memset(op_s, 0, sizeof op_s);
+        memset(matmul_flops, 0, sizeof matmul_flops);
         cur_phase = PH_FWD;
         double t0 = now();
         if (srl_model_forward(m, tokens, NULL, B, T) < 0 ||
@@ -386,10 +385,10 @@ static void bench_train(struct train_result *r, const char *label, const struct 
             int k = it - warmup;
             r->fwd[k] = t1 - t0, r->bwd[k] = t2 - t1, r->opt[k] = t3 - t2, r->tot[k] = t3 - t0;
             r->loss = loss;
+            memcpy(r->op_s[k], op_s, sizeof op_s);
+            memcpy(r->matmul_flops, matmul_flops, sizeof matmul_flops);
         }
     }
-    memcpy(r->op_s, op_s, sizeof op_s);
-    memcpy(r->matmul_flops, matmul_flops, sizeof matmul_flops);
     r->params = m->n_params;
     r->n_mm = matmul_params(m);
     r->flops_tok = 6.0 * r->n_mm + 6.0 * cfg->num_hidden_layers * (double)T * cfg->hidden_size;
@@ -400,30 +399,32 @@ out:
     free(tokens), free(targets), free(mask);
 }
 
-/* Per-step seconds of each op family in each phase (means over the timed steps), the rest of
- * each phase (model code between ops, allocation) as "other", and the matmul GFLOP/s. */
+/* Seconds of each op family in each phase of the median step, the rest of each phase (model
+ * code between ops) as "other", and the matmul GFLOP/s. */
 static void print_ops(const struct train_result *r)
 {
-    double mean[N_PHASES] = {0};
-    for (int k = 0; k < r->iters; k++)
-        mean[PH_FWD] += r->fwd[k], mean[PH_BWD] += r->bwd[k], mean[PH_OPT] += r->opt[k];
+    int k = 0;
+    double med = median(r->tot, r->iters);
+    for (int i = 1; i < r->iters; i++) /* the step closest to the median */
+        if (fabs(r->tot[i] - med) < fabs(r->tot[k] - med))
+            k = i;
+    double tot[N_PHASES] = {r->fwd[k], r->bwd[k], r->opt[k]};
     printf("{\"bench\":\"train_ops\",\"model\":\"%s\",\"B\":%d,\"T\":%d", r->label, r->B,
            r->T);
     for (int ph = 0; ph < N_PHASES; ph++) {
         double sum = 0.0;
         printf(",\"%s\":{", phase_names[ph]);
         for (int op = 0; op < N_OPS; op++) {
-            if (r->op_s[ph][op] == 0.0)
+            if (r->op_s[k][ph][op] == 0.0)
                 continue;
-            printf("\"%s\":%.4f,", op_names[op], r->op_s[ph][op] / r->iters);
-            sum += r->op_s[ph][op];
+            printf("\"%s\":%.4f,", op_names[op], r->op_s[k][ph][op]);
+            sum += r->op_s[k][ph][op];
         }
-        printf("\"other\":%.4f,\"total\":%.4f}", (mean[ph] - sum) / r->iters,
-               mean[ph] / r->iters);
+        printf("\"other\":%.4f,\"total\":%.4f}", tot[ph] - sum, tot[ph]);
     }
     double gf[2];
     for (int ph = 0; ph < 2; ph++) {
-        double t = r->op_s[ph][OP_MATMUL];
+        double t = r->op_s[k][ph][OP_MATMUL];
         gf[ph] = t > 0 ? r->matmul_flops[ph] / t * 1e-9 : 0.0;
     }
     printf(",\"matmul_gflops\":{\"forward\":%.1f,\"backward\":%.1f}}\n", gf[0], gf[1]);
