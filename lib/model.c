@@ -438,6 +438,7 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
     m->B = B;
     m->T = T;
     m->have_pos_padding = padding;
+    m->logits_valid = m->logprobs_valid = m->loss_valid = false;
     be->upload(m->tokens, tokens, sizeof(int32_t) * N);
     if (pos) {
         be->upload(m->pos, pos, sizeof(int32_t) * N);
@@ -491,6 +492,7 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
     else
         be->matmul(m->logits, m->lnf, PAR(ly->head_w), N, ly->V, C, false, true, C, C, ly->V,
                    1.0f, 0.0f);
+    m->logits_valid = m->cfg.head == SRL_HEAD_LM;
     return 0;
 }
 
@@ -498,8 +500,9 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
 
 int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
 {
-    if (m->cfg.head != SRL_HEAD_LM || m->B == 0) {
-        srl_log_error("log-probabilities need an LM model after a forward pass");
+    if (m->cfg.head != SRL_HEAD_LM || !m->logits_valid) {
+        srl_log_error("log-probabilities need an LM model after a forward pass (backward "
+                      "consumes the logits)");
         return SRL_EINVAL;
     }
     int N = m->B * m->T, V = m->layout->V;
@@ -512,6 +515,8 @@ int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
     }
     m->be->upload(m->targets, targets, sizeof(int32_t) * N);
     m->be->logprob_fwd(m->logp, m->lse, m->logits, m->targets, N, V);
+    m->logprobs_valid = true;
+    m->loss_valid = false;
     if (logp)
         m->be->download(logp, m->logp, sizeof(float) * N);
     return 0;
@@ -550,6 +555,7 @@ int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mas
         srl_log_error("loss is not finite");
         return SRL_ENUMERIC;
     }
+    m->loss_valid = true;
     return 0;
 }
 
@@ -615,10 +621,15 @@ static int backward_lm(struct srl_model *m)
     int rc = backward_ready(m, SRL_HEAD_LM);
     if (rc < 0)
         return rc;
+    if (!m->logprobs_valid) {
+        srl_log_error("backward: no srl_model_loss/srl_model_logprobs since the last forward");
+        return SRL_EINVAL;
+    }
     const struct srl_model_layout *ly = m->layout;
     int N = m->B * m->T, C = ly->C, V = ly->V;
     // logits (N,V) become dlogits in place
     m->be->logprob_bwd(m->logits, m->dlogp, m->lse, m->targets, N, V);
+    m->logits_valid = m->logprobs_valid = m->loss_valid = false;
     // d_ln (N,C) = dlogits W (V,C); dW += dlogits^T lnf
     m->be->matmul(m->d_ln, m->logits, PAR(ly->head_w), N, C, V, false, false, V, C, C, 1.0f,
                   0.0f);
@@ -630,13 +641,17 @@ static int backward_lm(struct srl_model *m)
 
 int srl_model_backward(struct srl_model *m)
 {
+    if (!m->loss_valid) {
+        srl_log_error("backward: no srl_model_loss since the last forward or backward");
+        return SRL_EINVAL;
+    }
     return backward_lm(m);
 }
 
 int srl_model_backward_logprob(struct srl_model *m, const float *dlogp)
 {
-    if (m->B == 0)
-        return backward_ready(m, SRL_HEAD_LM);
+    if (!m->logprobs_valid)
+        return backward_lm(m); // logs the error
     m->be->upload(m->dlogp, dlogp, sizeof(float) * m->B * m->T);
     return backward_lm(m);
 }

@@ -91,6 +91,9 @@ struct srl_model {
     float *dlogp;              /* (N) upstream gradient scratch */
     int32_t *tokens, *pos, *targets; /* (N) copies of the inputs on be */
     bool have_pos_padding;     /* some pos < 0 */
+    bool logits_valid;         /* logits hold the last forward's (not yet dlogits) */
+    bool logprobs_valid;       /* lse, logp, targets are those of the current logits */
+    bool loss_valid;           /* dlogp holds the gradient of the last srl_model_loss */
     // backward scratch
     float *d_res, *d_ln, *d_qkv, *d_att, *d_atty, *d_fc, *d_act; /* sized like the activations */
 

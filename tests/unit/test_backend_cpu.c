@@ -646,6 +646,15 @@ static void test_model_padding_and_mask(void)
             w += c.mask[n];
         }
     EXPECT(fabs(loss - s / w) < 1e-5, "loss %g vs %g", loss, s / w);
+    // backward consumes the logits: a second backward or log-prob needs a new forward
+    EXPECT(srl_model_backward(c.m) == 0, "backward");
+    EXPECT(srl_model_backward(c.m) == SRL_EINVAL, "second backward refused");
+    EXPECT(srl_model_logprobs(c.m, c.tgt, logp) == SRL_EINVAL, "logprobs after backward");
+    REQUIRE(srl_model_forward(c.m, c.tok, NULL, MB, MT) == 0, "forward");
+    EXPECT(srl_model_backward(c.m) == SRL_EINVAL, "backward without a loss refused");
+    EXPECT(srl_model_logprobs(c.m, c.tgt, logp) == 0, "logprobs");
+    float dl[MB * MT] = { 0.5f };
+    EXPECT(srl_model_backward_logprob(c.m, dl) == 0, "backward of log-probs");
     // a smaller shape after a larger one reuses the buffers; a larger one reallocates them
     float *ref = malloc(sizeof(float) * MT * V);
     REQUIRE(srl_model_forward(c.m, c.tok, NULL, 1, MT) == 0, "forward 1xT");
