@@ -41,9 +41,11 @@ TOOLS     = $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/saferlhf-*.c))
 TOOL_OBJ  = $(BUILD)/tools/tool.o
 TESTS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+# helper programs the CLI tests run (e.g. a loopback chat-completions server)
+TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all test check deps bench check-man clean install print-config
-all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES)
+all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS)
 	@echo "built: $(notdir $(TOOLS)) (CUDA=$(CUDA))"
 
 $(BUILD)/%.o: %.c
@@ -65,6 +67,10 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS) -lpthread
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
