@@ -125,7 +125,9 @@ struct srl_backend {
                        float b2, float eps, float wd, float bc1, float bc2);
 };
 
-/* The CPU backend (static table, never freed). */
+/* The CPU backend (static table, never freed).  The first call sets OpenBLAS to one thread
+ * for the whole process: the backend runs sgemm on its own OpenMP threads (omp_set_num_threads
+ * or OMP_NUM_THREADS choose how many).  Other code calling cblas_* directly gets one thread. */
 const struct srl_backend *srl_backend_cpu(void);
 
 #endif
