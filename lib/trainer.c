@@ -1,0 +1,322 @@
+/* trainer.c -- the shared training loop: steps, logging, progress, signals (see trainer.h). */
+#include "trainer.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "srl.h"
+
+// --- signals ---------------------------------------------------------------------------------
+
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig)
+{
+    caught_signal = sig;
+    signal(sig, SIG_DFL); /* a second signal kills */
+}
+
+void srl_trainer_catch_signals(void)
+{
+    caught_signal = 0;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
+int srl_trainer_signal(void) { return (int)caught_signal; }
+
+// --- setup -----------------------------------------------------------------------------------
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int64_t srl_trainer_steps_per_epoch(const struct srl_train_opts *o, size_t n)
+{
+    int64_t nb = (int64_t)((n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
+    return (nb + o->grad_accum - 1) / o->grad_accum;
+}
+
+void srl_trainer_free(struct srl_trainer *t)
+{
+    if (!t) return;
+    srl_optim_free(t->optim);
+    if (t->log) fclose(t->log);
+    srl_json_decref(t->st.user);
+    srl_batch_plan_free(&t->plan);
+    memset(t, 0, sizeof *t);
+}
+
+int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
+                     struct srl_model *m, const char *tokenizer_dir, const char *resume_dir)
+{
+    int rc;
+    memset(t, 0, sizeof *t);
+    t->opts = *opts;
+    t->model = m;
+    t->tokenizer_dir = tokenizer_dir;
+    t->plan_epoch = -1;
+    t->st.seed = opts->seed;
+    srl_rng_seed(&t->st.rng, opts->seed);
+    if (!(t->st.user = srl_json_new_object())) return SRL_ENOMEM;
+    if ((rc = srl_optim_for_model(m, &opts->adam, &t->optim)) < 0) goto fail;
+    if (resume_dir) {
+        char *p = srl_path_join(resume_dir, "optimizer.safetensors");
+        rc = p ? srl_optim_load(t->optim, p) : SRL_ENOMEM;
+        free(p);
+        if (rc < 0 || (rc = srl_train_state_load(&t->st, resume_dir)) < 0) goto fail;
+        if (t->st.step != t->optim->step) {
+            srl_log_error("%s: trainer state at step %lld but the optimiser at %lld",
+                          resume_dir, (long long)t->st.step, (long long)t->optim->step);
+            rc = SRL_EFORMAT;
+            goto fail;
+        }
+        if (t->st.seed != opts->seed)
+            srl_log_info("resuming with the checkpoint's data seed %llu",
+                         (unsigned long long)t->st.seed);
+    }
+    if (opts->log_path && !(t->log = fopen(opts->log_path, "a"))) {
+        srl_log_error("cannot open the log '%s' for appending", opts->log_path);
+        rc = SRL_EIO;
+        goto fail;
+    }
+    t->tty = isatty(STDERR_FILENO);
+    return 0;
+fail:
+    srl_trainer_free(t);
+    return rc;
+}
+
+// --- output ----------------------------------------------------------------------------------
+
+static void format_eta(double s, char *buf, size_t n)
+{
+    if (!(s >= 0) || s > 1e7) snprintf(buf, n, "?");
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+static void progress(struct srl_trainer *t, double epoch, double loss, double lr, double norm,
+                     const char *extra, bool force)
+{
+    if (t->opts.quiet) return;
+    double tn = now();
+    bool last = t->st.step >= t->st.total_steps;
+    if (!t->tty && !force && !last && t->st.step != t->start_step + 1 &&
+        tn - t->t_progress < 10.0)
+        return;
+    if (t->tty && !force && !last && tn - t->t_progress < 0.1) return;
+    t->t_progress = tn;
+    int64_t done = t->st.step - t->start_step;
+    double per_step = done > 0 ? (tn - t->t_start) / (double)done : 0;
+    char eta[32];
+    format_eta(per_step * (double)(t->st.total_steps - t->st.step), eta, sizeof eta);
+    fprintf(stderr, "%s%s: step %lld/%lld epoch %.2f loss %.4f lr %.3g |g| %.3g %.0f tok/s "
+                    "eta %s%s%s",
+            t->tty ? "\r" : "", srl_log_get_prog(), (long long)t->st.step,
+            (long long)t->st.total_steps, epoch, loss, lr, norm, t->tok_s, eta,
+            extra ? extra : "", t->tty ? "\033[K" : "\n");
+    t->progress_open = t->tty;
+    if (t->tty && last) {
+        fputc('\n', stderr);
+        t->progress_open = false;
+    }
+    fflush(stderr);
+}
+
+/* End a \r-updated line before other messages. */
+static void progress_break(struct srl_trainer *t)
+{
+    if (t->progress_open) fputc('\n', stderr);
+    t->progress_open = false;
+}
+
+static int log_step(struct srl_trainer *t, double epoch, double loss, double lr, double norm,
+                    size_t tokens, struct srl_json *metrics)
+{
+    if (!t->log) return 0;
+    struct srl_json *o = srl_json_new_object();
+    int rc = o ? 0 : SRL_ENOMEM;
+    if (rc == 0) rc = srl_json_object_set_integer(o, "step", t->st.step);
+    if (rc == 0) rc = srl_json_object_set_number(o, "epoch", epoch);
+    if (rc == 0) rc = srl_json_object_set_number(o, "loss", loss);
+    if (rc == 0) rc = srl_json_object_set_number(o, "lr", lr);
+    if (rc == 0) rc = srl_json_object_set_number(o, "grad_norm", norm);
+    if (rc == 0) rc = srl_json_object_set_integer(o, "tokens", (long long)tokens);
+    if (rc == 0) rc = srl_json_object_set_number(o, "tokens_per_s", t->tok_s);
+    for (size_t i = 0; rc == 0 && metrics && i < srl_json_object_size(metrics); i++)
+        rc = srl_json_object_set(o, srl_json_object_key_at(metrics, i),
+                                 srl_json_incref(srl_json_object_value_at(metrics, i)));
+    if (rc == 0 && (srl_json_dump(o, t->log) < 0 || fflush(t->log) != 0)) {
+        srl_log_error("cannot write the log '%s'", t->opts.log_path);
+        rc = SRL_EIO;
+    }
+    srl_json_decref(o);
+    return rc;
+}
+
+// --- the loop --------------------------------------------------------------------------------
+
+static int ensure_plan(struct srl_trainer *t, const struct srl_train_task *task)
+{
+    if (t->plan_epoch == t->st.epoch) return 0;
+    srl_batch_plan_free(&t->plan);
+    int rc = srl_batch_plan_make(&t->plan, task->lengths, task->n, t->opts.batch_size, 0,
+                                 t->st.seed, t->st.epoch);
+    if (rc < 0) return rc;
+    t->plan_epoch = t->st.epoch;
+    if (t->st.epoch == 0 || t->st.batch == 0)
+        srl_log_info("epoch %lld: %zu batches, padding %.1f%% of %zu tokens",
+                     (long long)t->st.epoch, t->plan.n_batches,
+                     t->plan.padded_tokens
+                         ? 100.0 * (double)(t->plan.padded_tokens - t->plan.real_tokens) /
+                               (double)t->plan.padded_tokens
+                         : 0.0,
+                     t->plan.padded_tokens);
+    return 0;
+}
+
+/* One optimiser step: grad_accum micro-batches.  *loss the mean micro-batch loss. */
+static int train_step(struct srl_trainer *t, const struct srl_train_task *task, double *loss,
+                      double *norm, size_t *tokens)
+{
+    struct srl_model *m = t->model;
+    int rc, count = 0;
+    double sum = 0;
+    *tokens = 0;
+    if ((rc = srl_model_zero_grad(m)) < 0) return rc;
+    if ((rc = ensure_plan(t, task)) < 0) return rc;
+    while (count < t->opts.grad_accum && t->st.batch < (int64_t)t->plan.n_batches) {
+        size_t b = (size_t)t->st.batch, lo = t->plan.first[b], hi = t->plan.first[b + 1];
+        double l;
+        size_t ntok;
+        if ((rc = task->micro_step(task->ctx, m, t->plan.order + lo, hi - lo, &l, &ntok)) < 0)
+            return rc;
+        sum += l;
+        *tokens += ntok;
+        count++;
+        t->st.batch++;
+    }
+    if (t->st.batch >= (int64_t)t->plan.n_batches) { /* the epoch is over */
+        t->st.epoch++;
+        t->st.batch = 0;
+    }
+    *loss = count ? sum / count : 0.0;
+    if (!isfinite(*loss)) return SRL_ENUMERIC;
+    if (count > 1) m->be->scale(m->grads, 1.0f / (float)count, m->n_params);
+    *norm = srl_clip_grad_norm(m->be, m->grads, m->n_params, t->opts.clip);
+    if (!isfinite(*norm)) return SRL_ENUMERIC;
+    double lr = srl_lr_at(&t->sched, t->st.step);
+    if ((rc = srl_optim_step(t->optim, m->params, m->grads, (float)lr)) < 0) return rc;
+    t->st.step++;
+    t->st.tokens += (double)*tokens;
+    return 0;
+}
+
+static int evaluate(struct srl_trainer *t, const struct srl_train_task *task,
+                    struct srl_json **metrics)
+{
+    *metrics = NULL;
+    if (!task->evaluate) return 0;
+    if (!(*metrics = srl_json_new_object())) return SRL_ENOMEM;
+    int rc = task->evaluate(task->ctx, t->model, *metrics);
+    if (rc < 0) return rc;
+    struct srl_json *el = srl_json_get(*metrics, "eval_loss");
+    if (el && !isfinite(srl_json_number(el))) return SRL_ENUMERIC;
+    return 0;
+}
+
+int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
+{
+    const struct srl_train_opts *o = &t->opts;
+    int64_t spe = srl_trainer_steps_per_epoch(o, task->n);
+    int64_t total = o->max_steps > 0 ? o->max_steps : spe * o->epochs;
+    int rc = 0;
+    if (task->n == 0 || spe == 0) {
+        srl_log_error("no training examples");
+        return SRL_EINVAL;
+    }
+    if (t->st.step > 0 && t->st.total_steps != total)
+        srl_log_warning("the checkpoint was planned for %lld steps, this run for %lld: the "
+                        "learning-rate schedule changes", (long long)t->st.total_steps,
+                        (long long)total);
+    t->st.total_steps = total;
+    t->sched.kind = o->schedule;
+    t->sched.peak_lr = o->lr;
+    t->sched.total_steps = total;
+    t->sched.warmup_steps = o->warmup_steps >= 0 ? o->warmup_steps
+                                                 : (int64_t)(o->warmup_ratio * (double)total);
+    t->start_step = t->st.step;
+    t->t_start = t->t_progress = now();
+    bool evaluated = false;
+    while (t->st.step < total) {
+        double loss = 0, norm = 0, t0 = now();
+        size_t tokens = 0;
+        double lr = srl_lr_at(&t->sched, t->st.step);
+        if ((rc = train_step(t, task, &loss, &norm, &tokens)) < 0) {
+            progress_break(t);
+            if (rc == SRL_ENUMERIC)
+                srl_log_error("step %lld: the %s is not finite (loss %g); stopping, the last "
+                              "checkpoint is left as it was", (long long)t->st.step + 1,
+                              isfinite(loss) ? "gradient norm" : "loss", loss);
+            return rc;
+        }
+        double dt = now() - t0;
+        t->tok_s = dt > 0 ? (double)tokens / dt : 0;
+        double epoch = (double)t->st.epoch +
+                       (t->plan_epoch == t->st.epoch && t->plan.n_batches
+                            ? (double)t->st.batch / (double)t->plan.n_batches : 0.0);
+        struct srl_json *metrics = NULL;
+        char extra[64] = "";
+        evaluated = false;
+        if (o->eval_every > 0 && t->st.step % o->eval_every == 0 && t->st.step < total) {
+            if ((rc = evaluate(t, task, &metrics)) < 0) {
+                srl_json_decref(metrics);
+                progress_break(t);
+                return rc;
+            }
+            evaluated = metrics != NULL;
+            struct srl_json *el = srl_json_get(metrics, "eval_loss");
+            if (el) snprintf(extra, sizeof extra, " eval %.4f", srl_json_number(el));
+        }
+        if (t->st.step == total && task->evaluate) { /* the final evaluation */
+            if ((rc = evaluate(t, task, &metrics)) < 0) {
+                srl_json_decref(metrics);
+                progress_break(t);
+                return rc;
+            }
+            struct srl_json *el = srl_json_get(metrics, "eval_loss");
+            if (el) snprintf(extra, sizeof extra, " eval %.4f", srl_json_number(el));
+        }
+        rc = log_step(t, epoch, loss, lr, norm, tokens, metrics);
+        srl_json_decref(metrics);
+        if (rc < 0) return rc;
+        progress(t, epoch, loss, lr, norm, extra, evaluated);
+        if (t->st.step >= total) break;
+        int sig = srl_trainer_signal();
+        bool stop = o->stop_after > 0 && t->st.step - t->start_step >= o->stop_after;
+        if (sig || stop || (o->save_every > 0 && t->st.step % o->save_every == 0)) {
+            progress_break(t);
+            if ((rc = srl_trainer_save(t, o->output, false)) < 0) return rc;
+            srl_log_info("step %lld: checkpoint written to %s", (long long)t->st.step,
+                         o->output);
+            if (sig) {
+                srl_log_warning("caught signal %d: a resumable checkpoint of step %lld is in "
+                                "%s", sig, (long long)t->st.step, o->output);
+                return SRL_TRAIN_INTERRUPTED;
+            }
+            if (stop) return SRL_TRAIN_STOPPED;
+        }
+    }
+    progress_break(t);
+    if ((rc = srl_trainer_save(t, o->output, true)) < 0) return rc;
+    return 0;
+}

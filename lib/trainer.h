@@ -1,0 +1,193 @@
+/* trainer.h -- the training loop every trainer shares (SFT, reward and cost models, and the
+ * checkpoint/log/signal parts PPO-Lagrangian uses).
+ *
+ * The loop (srl_trainer_run) takes a task: a set of examples with lengths, and a micro_step
+ * callback that runs forward, loss and backward on a micro-batch (gradients accumulate in the
+ * model's arena).  One optimiser step = grad_accum micro-batches (fewer at an epoch's end),
+ * gradients scaled by 1/count (the mean of micro-batch token means, as DeepSpeed's gradient
+ * accumulation), global-norm clipping, the HF learning-rate schedule, AdamW.  Batches come
+ * from lib/batching.h plans: a pure function of (seed, epoch), so the data position is just
+ * (epoch, micro-batch index).
+ *
+ * Checkpoints (srl_trainer_save) are ONE directory written in one srl_dir_begin/commit
+ * transaction: config.json (with saferlhf.template) + model.safetensors, the tokenizer files
+ * copied from the input checkpoint, generation_config.json, optimizer.safetensors (AdamW moments
+ * and step) and trainer_state.json:
+ *     {"format": "saferlhf-trainer-state", "version": 1, "complete": bool, "step", "epoch",
+ *      "batch" (micro-batches of that epoch consumed), "total_steps", "seed" (string),
+ *      "tokens", "rng": {"s": [4 hex strings], "spare", "has_spare"}, "user": {...}}
+ * "user" is a free-form object for the caller (PPO stores lambda and its optimiser there).
+ * Resuming (srl_trainer_init with resume_dir, after loading the model from that directory)
+ * restores the moments, step, data position, seed and RNG, so a resumed run continues the
+ * same loss curve bit for bit (model saved as float32; another --dtype rounds the weights).
+ *
+ * Stops: srl_trainer_run returns 0 (finished; final checkpoint written, complete = true),
+ * SRL_TRAIN_INTERRUPTED (SIGINT/SIGTERM caught by srl_trainer_catch_signals(): a resumable
+ * checkpoint was written; srl_trainer_signal() says which signal -- the tools exit 128 + signo,
+ * as a shell reports a killed job, so make and scripts see the run did not finish),
+ * SRL_TRAIN_STOPPED (opts.stop_after steps done: resumable checkpoint written), SRL_ENUMERIC
+ * (NaN/Inf loss or gradient norm: nothing is saved, the last good checkpoint is untouched), or
+ * another SRL_E*.
+ *
+ * Output: --log FILE gets one JSON object per step, appended: {"step", "epoch", "loss", "lr",
+ * "grad_norm", "tokens", "tokens_per_s", ...eval metrics when evaluated}.  A progress line goes
+ * to stderr: rewritten in place with \r on a TTY, otherwise a plain line every 10 s (and at the
+ * first and last step); none when opts.quiet. */
+#ifndef SRL_TRAINER_H
+#define SRL_TRAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "batching.h"
+#include "config.h"
+#include "jsonl.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+
+enum { SRL_TRAIN_INTERRUPTED = 1, SRL_TRAIN_STOPPED = 2 };
+
+struct srl_train_opts {
+    int epochs;               /* [1] */
+    int64_t max_steps;        /* > 0: this many optimiser steps, overriding epochs [0] */
+    int batch_size;           /* micro-batch size [16] */
+    int grad_accum;           /* micro-batches per optimiser step [1] */
+    double lr;                /* peak learning rate [2e-5] */
+    enum srl_lr_kind schedule; /* [cosine] */
+    double warmup_ratio;      /* warm-up steps = int(ratio * total) [0] */
+    int64_t warmup_steps;     /* >= 0 overrides warmup_ratio [-1] */
+    struct srl_adamw_hparams adam; /* betas (0.9, 0.95), eps 1e-8, weight decay [0] */
+    double clip;              /* global gradient-norm clip, <= 0 off [1.0] */
+    int64_t eval_every;       /* evaluate every N steps (and at the end) [0: only at the end] */
+    int64_t save_every;       /* resumable checkpoint every N steps [0: only at the end] */
+    int64_t stop_after;       /* leave after N steps of this run with a checkpoint [0: never] */
+    uint64_t seed;            /* data order [1234] */
+    const char *log_path;     /* JSONL metrics, appended; NULL: none */
+    const char *output;       /* checkpoint directory */
+    enum srl_dtype save_dtype; /* [float32] */
+    bool quiet;               /* no progress line */
+};
+void srl_train_opts_default(struct srl_train_opts *o);
+
+/* --- command-line options shared by the trainers ------------------------------------------
+ * SRL_TRAIN_LONG_OPTIONS goes into a tool's struct option array (option codes from
+ * SRL_TOPT_BASE); srl_train_opt() handles one; srl_train_help() prints their help lines. */
+enum {
+    SRL_TOPT_BASE = 0x1200,
+    SRL_TOPT_EPOCHS = SRL_TOPT_BASE, SRL_TOPT_MAX_STEPS, SRL_TOPT_BATCH, SRL_TOPT_ACCUM,
+    SRL_TOPT_LR, SRL_TOPT_SCHED, SRL_TOPT_WARMUP_RATIO, SRL_TOPT_WARMUP_STEPS, SRL_TOPT_WD,
+    SRL_TOPT_CLIP, SRL_TOPT_BETA1, SRL_TOPT_BETA2, SRL_TOPT_EPS, SRL_TOPT_EVAL_EVERY,
+    SRL_TOPT_SAVE_EVERY, SRL_TOPT_STOP_AFTER, SRL_TOPT_LOG, SRL_TOPT_DTYPE, SRL_TOPT_END
+};
+#define SRL_TRAIN_LONG_OPTIONS                                                               \
+    { "epochs", 1, NULL, SRL_TOPT_EPOCHS }, { "max-steps", 1, NULL, SRL_TOPT_MAX_STEPS },    \
+    { "batch-size", 1, NULL, SRL_TOPT_BATCH }, { "grad-accum", 1, NULL, SRL_TOPT_ACCUM },    \
+    { "lr", 1, NULL, SRL_TOPT_LR }, { "lr-schedule", 1, NULL, SRL_TOPT_SCHED },              \
+    { "warmup-ratio", 1, NULL, SRL_TOPT_WARMUP_RATIO },                                      \
+    { "warmup-steps", 1, NULL, SRL_TOPT_WARMUP_STEPS },                                      \
+    { "weight-decay", 1, NULL, SRL_TOPT_WD }, { "clip", 1, NULL, SRL_TOPT_CLIP },            \
+    { "adam-beta1", 1, NULL, SRL_TOPT_BETA1 }, { "adam-beta2", 1, NULL, SRL_TOPT_BETA2 },    \
+    { "adam-eps", 1, NULL, SRL_TOPT_EPS }, { "eval-every", 1, NULL, SRL_TOPT_EVAL_EVERY },   \
+    { "save-every", 1, NULL, SRL_TOPT_SAVE_EVERY },                                          \
+    { "stop-after", 1, NULL, SRL_TOPT_STOP_AFTER }, { "log", 1, NULL, SRL_TOPT_LOG },        \
+    { "dtype", 1, NULL, SRL_TOPT_DTYPE }
+
+/* Handle option code c with argument arg.  Returns 0 when handled, 1 when c is not a trainer
+ * option, SRL_EINVAL for a bad value with the reason in why ("invalid --lr 'x' (...)"). */
+int srl_train_opt(struct srl_train_opts *o, int c, const char *arg, char *why, size_t why_size);
+/* Help lines of the shared options, with the defaults of *o. */
+void srl_train_help(FILE *fp, const struct srl_train_opts *o);
+
+// --- state and loop --------------------------------------------------------------------------
+
+struct srl_train_state {
+    int64_t step;        /* optimiser steps done */
+    int64_t epoch;       /* epoch of the next micro-batch (0-based) */
+    int64_t batch;       /* micro-batches of that epoch already consumed */
+    int64_t total_steps;
+    uint64_t seed;       /* data order */
+    double tokens;       /* non-padding tokens trained on */
+    struct srl_rng rng;  /* for callers that sample (PPO); seeded from seed */
+    bool complete;
+    struct srl_json *user; /* free-form object, owned (never NULL after init) */
+};
+
+/* What the loop trains on. */
+struct srl_train_task {
+    void *ctx;
+    size_t n;               /* examples */
+    const size_t *lengths;  /* (n) token counts, for length bucketing */
+    /* Forward, loss and backward on examples idx[0..n) (gradients accumulate).  Sets *loss and
+     * *tokens (non-padding tokens).  Returns 0 or SRL_E*. */
+    int (*micro_step)(void *ctx, struct srl_model *m, const size_t *idx, size_t n, double *loss,
+                      size_t *tokens);
+    /* Optional: evaluate, adding numbers to the metrics object ("eval_loss": ...). */
+    int (*evaluate)(void *ctx, struct srl_model *m, struct srl_json *metrics);
+};
+
+struct srl_trainer {
+    struct srl_train_opts opts;
+    struct srl_model *model;   /* borrowed */
+    struct srl_optim *optim;   /* owned */
+    struct srl_lr_schedule sched;
+    struct srl_train_state st;
+    const char *tokenizer_dir; /* tokenizer files copied into checkpoints from here */
+    FILE *log;
+    int64_t start_step;        /* step when this process started */
+    double t_start, t_progress; /* wall clock */
+    double tok_s;              /* last throughput */
+    bool tty, progress_open;
+    struct srl_batch_plan plan; /* of st.epoch */
+    int64_t plan_epoch;        /* -1: none */
+};
+
+/* Set up: an AdamW optimiser for m, the state seeded from opts->seed, the log file opened;
+ * with resume_dir, the optimiser moments and trainer state are read from that checkpoint (the
+ * caller has loaded the model from it).  Returns 0 or SRL_E* (*t is then freed). */
+int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
+                     struct srl_model *m, const char *tokenizer_dir, const char *resume_dir);
+void srl_trainer_free(struct srl_trainer *t);
+
+/* Run to the end (see the top of this file for the return values). */
+int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task);
+
+/* Optimiser steps per epoch for n examples with these options. */
+int64_t srl_trainer_steps_per_epoch(const struct srl_train_opts *o, size_t n);
+
+/* Write a checkpoint of the current state to dir (one transaction).  A directory there that is
+ * not a checkpoint (no config.json) and not empty is refused.  Returns 0 or SRL_E*. */
+int srl_trainer_save(struct srl_trainer *t, const char *dir, bool complete);
+
+/* Read DIR/trainer_state.json into *st (st->user replaced).  Returns 0 or SRL_E*. */
+int srl_train_state_load(struct srl_train_state *st, const char *dir);
+
+/* SIGINT/SIGTERM set a flag instead of killing the process (a second signal kills as usual). */
+void srl_trainer_catch_signals(void);
+/* The caught signal number, or 0.  The flag is the one process-wide global of the library
+ * besides the log level (signal handlers cannot reach anything else). */
+int srl_trainer_signal(void);
+
+// --- the causal-LM task (SFT; PPO's PTX term) ------------------------------------------------
+
+struct srl_lm_task {
+    struct srl_train_task task;
+    const struct srl_sft_set *train, *eval;
+    size_t *lengths;           /* (train->n) */
+    struct srl_lm_batch batch;
+    int32_t pad_id;
+    int eval_batch_size;
+};
+/* A task over train (and eval, may be NULL: no evaluation).  pad_id fills padding (any valid
+ * id: it is never attended to by real tokens nor trained).  Returns 0 or SRL_ENOMEM. */
+int srl_lm_task_init(struct srl_lm_task *lt, const struct srl_sft_set *train,
+                     const struct srl_sft_set *eval, int32_t pad_id, int eval_batch_size);
+void srl_lm_task_free(struct srl_lm_task *lt);
+/* Token-mean loss of m over every trained token of s (batches sorted by length).  Sets *loss
+ * and *n_tokens.  Returns 0 or SRL_E*. */
+int srl_lm_eval(struct srl_model *m, const struct srl_sft_set *s, int batch_size, int32_t pad_id,
+                struct srl_lm_batch *scratch, double *loss, size_t *n_tokens);
+
+#endif

@@ -1,0 +1,88 @@
+/* trainer_lm.c -- the causal-LM task: SFT micro-steps and evaluation loss. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "srl.h"
+#include "trainer.h"
+
+static int lm_micro_step(void *ctx, struct srl_model *m, const size_t *idx, size_t n,
+                         double *loss, size_t *tokens)
+{
+    struct srl_lm_task *lt = ctx;
+    struct srl_lm_batch *b = &lt->batch;
+    float l;
+    int rc = srl_lm_batch_fill(b, lt->train, idx, n, lt->pad_id);
+    if (rc < 0) return rc;
+    /* tokens (B,T) -> logits (B,T,V); loss over targets (B,T) where mask (B,T) is 1 */
+    if ((rc = srl_model_forward(m, b->tokens, NULL, b->B, b->T)) < 0) return rc;
+    if ((rc = srl_model_loss(m, b->targets, b->mask, &l)) < 0) return rc;
+    *loss = l;
+    *tokens = b->n_real;
+    return srl_model_backward(m);
+}
+
+int srl_lm_eval(struct srl_model *m, const struct srl_sft_set *s, int batch_size, int32_t pad_id,
+                struct srl_lm_batch *b, double *loss, size_t *n_tokens)
+{
+    struct srl_batch_plan p;
+    size_t *len = malloc((s->n ? s->n : 1) * sizeof *len);
+    double sum = 0;
+    size_t count = 0;
+    int rc = len ? 0 : SRL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < s->n; i++) len[i] = srl_sft_len(s, i);
+    if (rc == 0) rc = srl_batch_plan_sorted(&p, len, s->n, batch_size);
+    free(len);
+    if (rc < 0) return rc;
+    for (size_t k = 0; rc == 0 && k < p.n_batches; k++) {
+        float l;
+        rc = srl_lm_batch_fill(b, s, p.order + p.first[k], p.first[k + 1] - p.first[k], pad_id);
+        if (rc == 0) rc = srl_model_forward(m, b->tokens, NULL, b->B, b->T);
+        if (rc == 0 && b->n_trained == 0) continue;
+        if (rc == 0) rc = srl_model_loss(m, b->targets, b->mask, &l);
+        if (rc == 0) {
+            sum += (double)l * (double)b->n_trained; /* token mean over the whole set */
+            count += b->n_trained;
+        }
+    }
+    srl_batch_plan_free(&p);
+    *loss = count ? sum / (double)count : 0.0;
+    *n_tokens = count;
+    return rc;
+}
+
+static int lm_evaluate(void *ctx, struct srl_model *m, struct srl_json *metrics)
+{
+    struct srl_lm_task *lt = ctx;
+    double loss;
+    size_t n;
+    int rc = srl_lm_eval(m, lt->eval, lt->eval_batch_size, lt->pad_id, &lt->batch, &loss, &n);
+    if (rc < 0) return rc;
+    return srl_json_object_set_number(metrics, "eval_loss", loss) < 0 ? SRL_ENUMERIC : 0;
+}
+
+int srl_lm_task_init(struct srl_lm_task *lt, const struct srl_sft_set *train,
+                     const struct srl_sft_set *eval, int32_t pad_id, int eval_batch_size)
+{
+    memset(lt, 0, sizeof *lt);
+    lt->train = train;
+    lt->eval = eval && eval->n ? eval : NULL;
+    lt->pad_id = pad_id;
+    lt->eval_batch_size = eval_batch_size > 0 ? eval_batch_size : 16;
+    if (!(lt->lengths = malloc((train->n ? train->n : 1) * sizeof *lt->lengths)))
+        return SRL_ENOMEM;
+    for (size_t i = 0; i < train->n; i++) lt->lengths[i] = srl_sft_len(train, i);
+    lt->task.ctx = lt;
+    lt->task.n = train->n;
+    lt->task.lengths = lt->lengths;
+    lt->task.micro_step = lm_micro_step;
+    lt->task.evaluate = lt->eval ? lm_evaluate : NULL;
+    return 0;
+}
+
+void srl_lm_task_free(struct srl_lm_task *lt)
+{
+    if (!lt) return;
+    free(lt->lengths);
+    srl_lm_batch_free(&lt->batch);
+    memset(lt, 0, sizeof *lt);
+}
