@@ -1,0 +1,422 @@
+/* saferlhf-generate.c -- answer JSONL prompts with a checkpoint: one JSON object per generation,
+ * the input record's fields passed through plus the response. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "generate.h"
+#include "jsonl.h"
+#include "model.h"
+#include "prompt.h"
+#include "template.h"
+#include "tokenizer.h"
+#include "tool.h"
+
+enum {
+    OPT_TEMPLATE = TOOL_OPT_USER, OPT_MAX_NEW, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_REP,
+    OPT_GREEDY, OPT_NUM_RETURN, OPT_STOP, OPT_BATCH, OPT_LOGPROBS, OPT_RAW, OPT_MAX_PROMPT,
+};
+enum { MAX_STOP = 32 };
+
+struct gen_opts {
+    struct tool_common common;
+    const char *model, *input, *output, *template_name;
+    struct srl_gen_params gp;
+    const char *stop[MAX_STOP];
+    int num_return, batch_size, max_prompt_tokens;
+    bool greedy, raw_prompt;
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: saferlhf-generate -m MODEL_DIR [options] [PROMPTS.jsonl|-]\n"
+            "\n"
+            "Answer each prompt record (JSONL or JSON array; stdin when absent or -) with the\n"
+            "model and write one JSON object per generation: the record's fields, then\n"
+            "response, prompt_tokens, response_tokens, finish_reason (eos, stop or length)\n"
+            "and sample (with -n > 1).  Records: {prompt} (a string or a list of turns),\n"
+            "{instruction, input} or {messages: [{role, content}]}.\n"
+            "\n"
+            "Options:\n"
+            "  -m, --model DIR             checkpoint with tokenizer.json\n"
+            "  -o, --output FILE           write here instead of stdout\n"
+            "      --template NAME         prompt template (%s)\n"
+            "                              [the checkpoint's, else saferlhf]\n"
+            "      --raw-prompt            use the prompt text as is (--template raw)\n"
+            "      --max-new-tokens N      tokens to generate at most [512]\n"
+            "      --max-prompt-tokens N   keep the last N prompt tokens [0: all]\n"
+            "      --greedy                always take the most likely token\n"
+            "      --temperature T         sampling temperature, 0 = greedy [1]\n"
+            "      --top-k K               sample among the K most likely tokens [0: all]\n"
+            "      --top-p P               nucleus sampling threshold [1]\n"
+            "      --repetition-penalty R  CTRL repetition penalty [1]\n"
+            "  -n, --num-return-sequences N  samples per prompt [1]\n"
+            "      --stop STRING           also stop when the response contains STRING\n"
+            "                              (repeatable; the text is cut before it)\n"
+            "  -b, --batch-size N          sequences decoded together [16]\n"
+            "      --logprobs              add token_ids, logprobs (the sampled distribution)\n"
+            "                              and raw_logprobs (untempered, unfiltered softmax)\n",
+            srl_template_names());
+    tool_common_help(fp);
+}
+
+/* One sequence waiting for its batch: the record (a reference per sample) and its prompt. */
+struct pending {
+    struct srl_json *rec;
+    int32_t *ids;
+    int n, truncated, sample;
+};
+
+/* The tokens of record rec's prompt, left-truncated to o->max_prompt_tokens. */
+static int encode_prompt(const struct gen_opts *o, const struct srl_tokenizer *tok,
+                         const struct srl_template *t, const struct srl_json *rec,
+                         const char *where, int32_t **ids, int *truncated)
+{
+    char **turns = NULL, *text = NULL;
+    size_t n_turns = 0;
+    int *raw = NULL, err = 0, n;
+    if ((n = srl_prompt_turns(rec, where, &turns, &n_turns)) < 0)
+        return n;
+    int eos = srl_tokenizer_eos_id(tok);
+    const char *eos_s = eos >= 0 ? srl_tokenizer_token(tok, eos) : "";
+    text = srl_template_render(t, (const char *const *)turns, n_turns, eos_s, &err);
+    srl_prompt_free(turns, n_turns);
+    if (!text)
+        return err;
+    n = srl_tokenizer_encode(tok, text, strlen(text), 1, &raw);
+    free(text);
+    if (n < 0)
+        return n;
+    if (n == 0) {
+        free(raw);
+        srl_log_error("%s: the prompt encodes to no tokens", where);
+        return SRL_EFORMAT;
+    }
+    int keep = o->max_prompt_tokens > 0 && n > o->max_prompt_tokens ? o->max_prompt_tokens : n;
+    *truncated = n - keep;
+    *ids = malloc(sizeof(int32_t) * (size_t)keep);
+    if (!*ids) {
+        free(raw);
+        return SRL_ENOMEM;
+    }
+    for (int i = 0; i < keep; i++)
+        (*ids)[i] = raw[n - keep + i];
+    free(raw);
+    return keep;
+}
+
+static int set_array(struct srl_json *rec, const char *key, const int32_t *ids, const float *f,
+                     int n)
+{
+    struct srl_json *a = srl_json_new_array();
+    for (int i = 0; a && i < n; i++)
+        if (srl_json_array_append(a, ids ? srl_json_new_integer(ids[i])
+                                         : srl_json_new_number(f[i])) < 0)
+            break;
+    srl_json_object_del(rec, key);
+    return srl_json_object_set(rec, key, a);
+}
+
+/* Write the generation of one pending sequence. */
+static int emit(const struct gen_opts *o, const struct srl_tokenizer *tok, struct pending *pd,
+                const struct srl_gen_seq *s, FILE *out)
+{
+    char *text = NULL;
+    if (srl_tokenizer_decode(tok, s->tokens, (size_t)s->n_tokens, 1, &text) < 0)
+        return print_error("cannot decode a response");
+    if (s->finish == SRL_FINISH_STOP) { /* cut before the first stop string */
+        char *cut = NULL;
+        for (size_t i = 0; i < o->gp.n_stop; i++) {
+            char *h = strstr(text, o->stop[i]);
+            if (h && (!cut || h < cut))
+                cut = h;
+        }
+        if (cut)
+            *cut = '\0';
+    }
+    struct srl_json *r = pd->rec;
+    static const char *const keys[] = { "response", "prompt_tokens", "response_tokens",
+                                        "finish_reason", "sample", "truncated_prompt_tokens" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        srl_json_object_del(r, keys[i]);
+    int rc = srl_json_object_set_string(r, "response", text);
+    free(text);
+    rc |= srl_json_object_set_integer(r, "prompt_tokens", s->prompt_len);
+    rc |= srl_json_object_set_integer(r, "response_tokens", s->n_tokens);
+    rc |= srl_json_object_set_string(r, "finish_reason", srl_finish_name(s->finish));
+    if (o->num_return > 1)
+        rc |= srl_json_object_set_integer(r, "sample", pd->sample);
+    if (pd->truncated)
+        rc |= srl_json_object_set_integer(r, "truncated_prompt_tokens", pd->truncated);
+    if (o->gp.logprobs) {
+        rc |= set_array(r, "token_ids", s->tokens, NULL, s->n_tokens);
+        rc |= set_array(r, "logprobs", NULL, s->logp, s->n_tokens);
+        rc |= set_array(r, "raw_logprobs", NULL, s->logp_raw, s->n_tokens);
+    }
+    if (rc != 0)
+        return print_error("out of memory");
+    if (srl_json_dump(r, out) < 0)
+        return print_error("cannot write '%s'", o->output ? o->output : "stdout");
+    return 0;
+}
+
+/* Generate for pd[0..n) and write the results in order. */
+static int run_batch(const struct gen_opts *o, struct srl_model *m,
+                     const struct srl_tokenizer *tok, struct pending *pd, int n, uint64_t first,
+                     FILE *out)
+{
+    struct srl_gen_seq *seqs = calloc((size_t)n, sizeof *seqs);
+    if (!seqs)
+        return print_error("out of memory");
+    for (int i = 0; i < n; i++) {
+        seqs[i].prompt = pd[i].ids;
+        seqs[i].prompt_len = pd[i].n;
+        seqs[i].stream = first + (uint64_t)i;
+    }
+    int rc = srl_generate(m, &o->gp, seqs, n);
+    if (rc < 0)
+        rc = print_error("generation failed");
+    for (int i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = emit(o, tok, &pd[i], &seqs[i], out);
+        srl_gen_seq_clear(&seqs[i]);
+    }
+    free(seqs);
+    return rc;
+}
+
+static void drop_pending(struct pending *pd, int n)
+{
+    for (int i = 0; i < n; i++) {
+        srl_json_decref(pd[i].rec);
+        free(pd[i].ids);
+    }
+}
+
+/* Read every record of o->input, generate in batches of o->batch_size sequences, write. */
+static int generate_all(const struct gen_opts *o, struct srl_model *m,
+                        const struct srl_tokenizer *tok, const struct srl_template *t, FILE *out)
+{
+    int err, rc = 0, n = 0, B = o->batch_size;
+    uint64_t done = 0; /* sequences written so far: the next batch's first RNG stream */
+    struct srl_jsonl *r = srl_jsonl_open(o->input, &err);
+    if (!r)
+        return SRL_EXIT_FAILURE;
+    struct pending *pd = calloc((size_t)B, sizeof *pd);
+    struct srl_json *rec = NULL;
+    if (!pd) {
+        srl_jsonl_close(r);
+        return print_error("out of memory");
+    }
+    while (rc == 0 && (err = srl_jsonl_next(r, &rec)) == 0) {
+        char where[512];
+        snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
+        int32_t *ids = NULL;
+        int trunc = 0, len = encode_prompt(o, tok, t, rec, where, &ids, &trunc);
+        if (len < 0) {
+            rc = srl_exit_status(len);
+            srl_json_decref(rec);
+            break;
+        }
+        for (int j = 0; rc == 0 && j < o->num_return; j++) {
+            pd[n].rec = srl_json_incref(rec);
+            pd[n].ids = j == 0 ? ids : malloc(sizeof(int32_t) * (size_t)len);
+            if (!pd[n].ids) {
+                rc = print_error("out of memory");
+                break;
+            }
+            if (j > 0)
+                memcpy(pd[n].ids, ids, sizeof(int32_t) * (size_t)len);
+            pd[n].n = len;
+            pd[n].truncated = trunc;
+            pd[n++].sample = j;
+            if (n == B) {
+                rc = run_batch(o, m, tok, pd, n, done, out);
+                drop_pending(pd, n);
+                done += (uint64_t)n;
+                n = 0;
+            }
+        }
+        srl_json_decref(rec);
+    }
+    if (rc == 0 && err != SRL_EOF)
+        rc = srl_exit_status(err);
+    if (rc == 0 && n > 0)
+        rc = run_batch(o, m, tok, pd, n, done, out);
+    drop_pending(pd, n);
+    free(pd);
+    srl_jsonl_close(r);
+    return rc;
+}
+
+/* Load the model and tokenizer, pick the template, open the output, generate. */
+static int run(struct gen_opts *o)
+{
+    struct srl_device dev;
+    struct srl_model *m = NULL;
+    struct srl_tokenizer *tok = NULL;
+    FILE *out = stdout;
+    int err, rc = SRL_EXIT_FAILURE;
+    if ((err = srl_device_resolve(o->common.device, &dev)) < 0)
+        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
+    if (dev.kind != SRL_DEVICE_CPU)
+        return print_error("device '%s': only the CPU backend is available", o->common.device);
+    if ((err = srl_model_load(o->model, srl_backend_cpu(), &m)) < 0)
+        return print_error("cannot load model '%s'", o->model);
+    if (!(tok = srl_tokenizer_load(o->model, &err))) {
+        print_error("cannot load the tokenizer of '%s'", o->model);
+        goto out;
+    }
+    const char *tname = o->raw_prompt ? "raw" : o->template_name ? o->template_name
+                        : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
+    const struct srl_template *t = srl_template_find(tname);
+    if (!t) {
+        print_error("'%s': unknown template (expected %s)", tname, srl_template_names());
+        goto out;
+    }
+    o->gp.tok = tok;
+    o->gp.eos_id = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok)
+                                                  : m->cfg.eos_token_id;
+    if (o->greedy)
+        o->gp.sample.temperature = 0;
+    if (o->output && !(out = fopen(o->output, "w"))) {
+        print_error("cannot open '%s': %s", o->output, strerror(errno));
+        goto out;
+    }
+    rc = generate_all(o, m, tok, t, out);
+    if (out != stdout && fclose(out) != 0 && rc == 0)
+        rc = print_error("cannot write '%s'", o->output);
+out:
+    srl_tokenizer_free(tok);
+    srl_model_free(m);
+    return rc;
+}
+
+static int parse_opt(struct gen_opts *o, int c, const char *arg)
+{
+    long v;
+    double d;
+    switch (c) {
+    case 'm': o->model = arg; return 0;
+    case 'o': o->output = arg; return 0;
+    case OPT_TEMPLATE:
+        if (!srl_template_find(arg))
+            return usage_error("unknown --template '%s' (expected %s)", arg,
+                               srl_template_names());
+        o->template_name = arg;
+        return 0;
+    case OPT_RAW: o->raw_prompt = true; return 0;
+    case OPT_GREEDY: o->greedy = true; return 0;
+    case OPT_LOGPROBS: o->gp.logprobs = true; return 0;
+    case OPT_MAX_NEW:
+        if (parse_int(arg, 1, 1L << 20, &v) < 0)
+            return usage_error("invalid --max-new-tokens '%s'", arg);
+        o->gp.max_new_tokens = (int)v;
+        return 0;
+    case OPT_MAX_PROMPT:
+        if (parse_int(arg, 0, 1L << 20, &v) < 0)
+            return usage_error("invalid --max-prompt-tokens '%s'", arg);
+        o->max_prompt_tokens = (int)v;
+        return 0;
+    case OPT_TOP_K:
+        if (parse_int(arg, 0, 1L << 30, &v) < 0)
+            return usage_error("invalid --top-k '%s'", arg);
+        o->gp.sample.top_k = (int)v;
+        return 0;
+    case 'n':
+    case 'b':
+        if (parse_int(arg, 1, 1 << 16, &v) < 0)
+            return usage_error("invalid %s '%s'", c == 'n' ? "--num-return-sequences"
+                                                           : "--batch-size", arg);
+        *(c == 'n' ? &o->num_return : &o->batch_size) = (int)v;
+        return 0;
+    case OPT_TEMPERATURE:
+        if (parse_float(arg, &d) < 0 || !(d >= 0) || d > 1e6)
+            return usage_error("invalid --temperature '%s'", arg);
+        o->gp.sample.temperature = (float)d;
+        return 0;
+    case OPT_TOP_P:
+        if (parse_float(arg, &d) < 0 || !(d > 0 && d <= 1))
+            return usage_error("invalid --top-p '%s' (expected 0 < P <= 1)", arg);
+        o->gp.sample.top_p = (float)d;
+        return 0;
+    case OPT_REP:
+        if (parse_float(arg, &d) < 0 || !(d > 0) || d > 1e6)
+            return usage_error("invalid --repetition-penalty '%s'", arg);
+        o->gp.sample.repetition_penalty = (float)d;
+        return 0;
+    case OPT_STOP:
+        if (!*arg)
+            return usage_error("--stop needs a non-empty string");
+        if (o->gp.n_stop == MAX_STOP)
+            return usage_error("at most %d --stop strings", MAX_STOP);
+        o->stop[o->gp.n_stop++] = arg;
+        return 0;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        TOOL_COMMON_OPTIONS,
+        { "model", required_argument, NULL, 'm' },
+        { "output", required_argument, NULL, 'o' },
+        { "template", required_argument, NULL, OPT_TEMPLATE },
+        { "raw-prompt", no_argument, NULL, OPT_RAW },
+        { "max-new-tokens", required_argument, NULL, OPT_MAX_NEW },
+        { "max-prompt-tokens", required_argument, NULL, OPT_MAX_PROMPT },
+        { "greedy", no_argument, NULL, OPT_GREEDY },
+        { "temperature", required_argument, NULL, OPT_TEMPERATURE },
+        { "top-k", required_argument, NULL, OPT_TOP_K },
+        { "top-p", required_argument, NULL, OPT_TOP_P },
+        { "repetition-penalty", required_argument, NULL, OPT_REP },
+        { "num-return-sequences", required_argument, NULL, 'n' },
+        { "stop", required_argument, NULL, OPT_STOP },
+        { "batch-size", required_argument, NULL, 'b' },
+        { "logprobs", no_argument, NULL, OPT_LOGPROBS },
+        { NULL, 0, NULL, 0 },
+    };
+    struct gen_opts o = {
+        .common = TOOL_COMMON_INIT,
+        .gp = { .sample = SRL_SAMPLER_PARAMS_INIT, .max_new_tokens = 512, .eos_id = -1 },
+        .num_return = 1,
+        .batch_size = 16,
+    };
+    int c, ret;
+
+    tool_init(argv[0]);
+    o.gp.stop = o.stop;
+    while ((c = getopt_long(argc, argv, "m:o:n:b:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return SRL_EXIT_OK;
+        }
+        ret = parse_opt(&o, c, optarg);
+        if (ret == 0)
+            continue;
+        if (ret > 0)
+            return ret;
+        ret = tool_common_opt(c, optarg, &o.common);
+        if (ret == 0)
+            continue;
+        if (ret == 1)
+            return SRL_EXIT_OK;
+        if (c == '?')
+            usage(stderr);
+        return SRL_EXIT_USAGE;
+    }
+    tool_common_apply(&o.common);
+    if (!o.model)
+        return usage_error("missing -m/--model");
+    if (argc - optind > 1)
+        return usage_error("one input file at most");
+    o.input = optind < argc ? argv[optind] : "-";
+    o.gp.seed = o.common.seed;
+    ret = run(&o);
+    if (close_stdout() < 0)
+        ret = SRL_EXIT_FAILURE;
+    return ret;
+}
