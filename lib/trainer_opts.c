@@ -162,7 +162,7 @@ void srl_train_help(FILE *fp, const struct srl_train_opts *o)
             "                        under a time limit; continue with --resume) [0: never]\n"
             "      --log FILE        append one JSON object per step to FILE\n"
             "      --dtype DTYPE     float32, bfloat16 or float16 weights in checkpoints\n"
-            "                        [float32; resuming is exact only from float32]\n",
+            "                        [float32; resuming is exact only from float32]\n\n",
             o->epochs, o->batch_size, o->grad_accum, o->lr, srl_lr_kind_name(o->schedule),
             o->warmup_ratio, (double)o->adam.weight_decay, o->clip, (double)o->adam.beta1,
             (double)o->adam.beta2, (double)o->adam.eps);

@@ -1,0 +1,270 @@
+/* saferlhf-sft.c -- supervised fine-tuning of a checkpoint (or a model from scratch) on SFT data,
+ * with the loss on response tokens (+ EOS) only.  The work is in lib/dataset.c, lib/batching.c
+ * and lib/trainer*.c; this file wires options to them. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dataset.h"
+#include "device.h"
+#include "model.h"
+#include "template.h"
+#include "tokenizer.h"
+#include "tool.h"
+#include "trainer.h"
+
+enum {
+    OPT_INIT_CONFIG = TOOL_OPT_USER, OPT_TOKENIZER, OPT_EVAL_DATA, OPT_EVAL_SPLIT, OPT_MAX_LEN,
+    OPT_RESUME, OPT_TEMPLATE, OPT_SKIP_BAD,
+};
+
+#define MAX_DATA 64
+
+struct sft_opts {
+    struct tool_common common;
+    struct srl_train_opts train;
+    const char *model, *init_config, *tokenizer, *resume, *template_name, *eval_data;
+    const char *data[MAX_DATA];
+    int n_data;
+    double eval_split;
+    long max_length;
+    bool skip_bad;
+};
+
+static void usage(FILE *fp, const struct srl_train_opts *defaults)
+{
+    fprintf(fp,
+            "Usage: saferlhf-sft -m MODEL_DIR -d DATA -o OUT_DIR [options]\n"
+            "       saferlhf-sft --init-config CONFIG.json --tokenizer DIR -d DATA -o OUT_DIR\n"
+            "       saferlhf-sft --resume CHECKPOINT -d DATA -o OUT_DIR [options]\n"
+            "\n"
+            "Supervised fine-tuning: the loss is on the response tokens and EOS, the prompt is\n"
+            "masked.  DATA is JSON Lines or a JSON array (.gz too, - for stdin) of {prompt,\n"
+            "response}, Alpaca {instruction, input, output}, {messages: [{role, content}]}\n"
+            "or HH dialogues {chosen} / {text}.\n"
+            "\n"
+            "Options:\n"
+            "  -m, --model DIR       checkpoint to start from (HF directory)\n"
+            "      --init-config FILE  start from scratch: random weights for this config.json\n"
+            "      --tokenizer DIR   tokenizer for --init-config (tokenizer.json)\n"
+            "  -d, --data FILE       training data (repeatable)\n"
+            "      --eval-data FILE  evaluation data (eval loss every --eval-every steps)\n"
+            "      --eval-split R    hold out this fraction of the training data for eval\n"
+            "  -o, --output DIR      checkpoint directory written (replaced as a whole)\n"
+            "      --max-length N    truncate examples to N tokens [512]\n"
+            "      --resume DIR      continue the run saved in DIR (weights, optimiser, data\n"
+            "                        position); give the same data and options\n"
+            "      --template NAME   %s\n"
+            "                        [the checkpoint's, else saferlhf]\n"
+            "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
+            srl_template_names());
+    srl_train_help(fp, defaults);
+    tool_common_help(fp);
+}
+
+static int parse_args(int argc, char **argv, struct sft_opts *o)
+{
+    static const struct option lopts[] = {
+        TOOL_COMMON_OPTIONS,
+        SRL_TRAIN_LONG_OPTIONS,
+        { "model", required_argument, NULL, 'm' },
+        { "init-config", required_argument, NULL, OPT_INIT_CONFIG },
+        { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+        { "data", required_argument, NULL, 'd' },
+        { "eval-data", required_argument, NULL, OPT_EVAL_DATA },
+        { "eval-split", required_argument, NULL, OPT_EVAL_SPLIT },
+        { "output", required_argument, NULL, 'o' },
+        { "max-length", required_argument, NULL, OPT_MAX_LEN },
+        { "resume", required_argument, NULL, OPT_RESUME },
+        { "template", required_argument, NULL, OPT_TEMPLATE },
+        { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
+        { NULL, 0, NULL, 0 }
+    };
+    struct srl_train_opts defaults;
+    char why[256];
+    int c, rc;
+    srl_train_opts_default(&defaults);
+    while ((c = getopt_long(argc, argv, "m:d:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case OPT_INIT_CONFIG: o->init_config = optarg; break;
+        case OPT_TOKENIZER: o->tokenizer = optarg; break;
+        case 'd':
+            if (o->n_data == MAX_DATA) return usage_error("at most %d --data files", MAX_DATA);
+            o->data[o->n_data++] = optarg;
+            break;
+        case OPT_EVAL_DATA: o->eval_data = optarg; break;
+        case OPT_EVAL_SPLIT:
+            if (parse_float(optarg, &o->eval_split) < 0 || o->eval_split <= 0 ||
+                o->eval_split >= 1)
+                return usage_error("invalid --eval-split '%s' (expected a number between 0 "
+                                   "and 1)", optarg);
+            break;
+        case 'o': o->train.output = optarg; break;
+        case OPT_MAX_LEN:
+            if (parse_int(optarg, 2, 1 << 24, &o->max_length) < 0)
+                return usage_error("invalid --max-length '%s' (expected an integer >= 2)",
+                                   optarg);
+            break;
+        case OPT_RESUME: o->resume = optarg; break;
+        case OPT_TEMPLATE:
+            if (!srl_template_find(optarg))
+                return usage_error("unknown --template '%s' (expected one of %s)", optarg,
+                                   srl_template_names());
+            o->template_name = optarg;
+            break;
+        case OPT_SKIP_BAD: o->skip_bad = true; break;
+        case 'h': usage(stdout, &defaults); return -1;
+        default:
+            if ((rc = srl_train_opt(&o->train, c, optarg, why, sizeof why)) == 0) break;
+            if (rc < 0) return usage_error("%s", why);
+            rc = tool_common_opt(c, optarg, &o->common);
+            if (rc == 0) break;
+            if (rc == 1) return -1;
+            if (c == '?')
+                fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
+            return SRL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->train.output) return usage_error("no output directory (-o)");
+    if (o->n_data == 0) return usage_error("no training data (-d)");
+    if (!!o->model + !!o->init_config + !!o->resume != 1)
+        return usage_error("give exactly one of -m, --init-config and --resume");
+    if (o->init_config && !o->tokenizer)
+        return usage_error("--init-config needs --tokenizer");
+    if (o->tokenizer && !o->init_config)
+        return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
+    if (o->eval_data && o->eval_split > 0)
+        return usage_error("give --eval-data or --eval-split, not both");
+    o->train.seed = o->common.seed;
+    o->train.quiet = o->common.verbosity < 0;
+    return 0;
+}
+
+/* The model: loaded from a checkpoint, or random for a config (from scratch). */
+static int load_model(const struct sft_opts *o, const struct srl_tokenizer *tok,
+                      struct srl_model **m)
+{
+    const struct srl_backend *be = srl_backend_cpu();
+    const char *dir = o->model ? o->model : o->resume;
+    int rc;
+    if (dir) {
+        if ((rc = srl_model_load(dir, be, m)) < 0)
+            return print_error("cannot load the model '%s'", dir);
+        return 0;
+    }
+    struct srl_config cfg;
+    if (srl_config_load(o->init_config, &cfg) < 0)
+        return print_error("cannot read the config '%s'", o->init_config);
+    if (cfg.head != SRL_HEAD_LM)
+        return print_error("'%s' is not a causal LM config", o->init_config);
+    cfg.bos_token_id = srl_tokenizer_bos_id(tok);
+    cfg.eos_token_id = srl_tokenizer_eos_id(tok);
+    cfg.pad_token_id = srl_tokenizer_pad_id(tok);
+    if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
+    srl_model_init_random(*m, o->common.seed);
+    return 0;
+}
+
+static int read_data(const struct sft_opts *o, const struct srl_sft_opts *so,
+                     struct srl_sft_set *train, struct srl_sft_set *eval)
+{
+    for (int i = 0; i < o->n_data; i++)
+        if (srl_sft_read(train, o->data[i], so) < 0)
+            return print_error("cannot read the training data '%s'", o->data[i]);
+    if (o->eval_data && srl_sft_read(eval, o->eval_data, so) < 0)
+        return print_error("cannot read the evaluation data '%s'", o->eval_data);
+    if (o->eval_split > 0 && srl_sft_split(train, o->eval_split, o->common.seed, eval) < 0)
+        return print_error("out of memory");
+    fprintf(stderr, "%s: %zu records: %zu training examples (%zu tokens)", srl_log_get_prog(),
+            train->n_records, train->n, train->n_tokens);
+    if (eval->n) fprintf(stderr, ", %zu eval examples", eval->n);
+    fprintf(stderr, "; %zu truncated to %d tokens", train->n_truncated + eval->n_truncated,
+            so->max_length);
+    if (train->n_dropped + eval->n_dropped)
+        fprintf(stderr, ", %zu dropped (no response token left)",
+                train->n_dropped + eval->n_dropped);
+    if (train->n_skipped + eval->n_skipped)
+        fprintf(stderr, ", %zu bad records skipped", train->n_skipped + eval->n_skipped);
+    fputc('\n', stderr);
+    if (train->n == 0) return print_error("no training examples");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct sft_opts o = { .common = TOOL_COMMON_INIT, .max_length = 512 };
+    struct srl_tokenizer *tok = NULL;
+    struct srl_model *m = NULL;
+    struct srl_sft_set train = { 0 }, eval = { 0 };
+    struct srl_lm_task task = { 0 };
+    struct srl_trainer tr = { 0 };
+    struct srl_device dev;
+    int rc, ret = SRL_EXIT_FAILURE, err;
+
+    tool_init(argv[0]);
+    srl_train_opts_default(&o.train);
+    if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    tool_common_apply(&o.common);
+    if (srl_device_resolve(o.common.device, &dev) < 0) return SRL_EXIT_USAGE;
+    if (dev.kind != SRL_DEVICE_CPU && strcmp(o.common.device, "auto") != 0)
+        return print_error("the CUDA training backend is not available yet; use --device cpu");
+
+    const char *tok_dir = o.tokenizer ? o.tokenizer : o.model ? o.model : o.resume;
+    if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
+        print_error("cannot load the tokenizer of '%s'", tok_dir);
+        goto out;
+    }
+    if (load_model(&o, tok, &m) != 0) goto out;
+    if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size) {
+        print_error("the tokenizer has %d tokens but the model only %d",
+                    srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);
+        goto out;
+    }
+    const char *tname = o.template_name ? o.template_name
+                        : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
+    const struct srl_template *tmpl = srl_template_find(tname);
+    if (!tmpl) {
+        print_error("the checkpoint's template '%s' is unknown; choose one with --template",
+                    tname);
+        goto out;
+    }
+    snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
+    if (o.max_length > m->cfg.max_position_embeddings) {
+        srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
+                     o.max_length, m->cfg.max_position_embeddings,
+                     m->cfg.max_position_embeddings);
+        o.max_length = m->cfg.max_position_embeddings;
+    }
+
+    struct srl_sft_opts so = { tok, tmpl, (int)o.max_length, o.skip_bad };
+    if (read_data(&o, &so, &train, &eval) != 0) goto out;
+    int32_t pad = srl_tokenizer_pad_id(tok);
+    if (pad < 0) pad = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok) : 0;
+    if (srl_lm_task_init(&task, &train, &eval, pad, o.train.batch_size) < 0) {
+        print_error("out of memory");
+        goto out;
+    }
+    if ((rc = srl_trainer_init(&tr, &o.train, m, tok_dir, o.resume)) < 0) {
+        ret = print_error("cannot %s", o.resume ? "resume the run" : "set up training");
+        goto out;
+    }
+    srl_trainer_catch_signals();
+    rc = srl_trainer_run(&tr, &task.task);
+    if (rc == SRL_TRAIN_INTERRUPTED) ret = 128 + srl_trainer_signal();
+    else if (rc == SRL_TRAIN_STOPPED || rc == 0) ret = SRL_EXIT_OK;
+    else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
+    else print_error("training failed");
+    if (rc == 0) srl_log_info("wrote %s (step %lld)", o.train.output, (long long)tr.st.step);
+out:
+    srl_trainer_free(&tr);
+    srl_lm_task_free(&task);
+    srl_sft_set_free(&train);
+    srl_sft_set_free(&eval);
+    srl_model_free(m);
+    srl_tokenizer_free(tok);
+    if (close_stdout() < 0 && ret == SRL_EXIT_OK) ret = SRL_EXIT_FAILURE;
+    return ret;
+}
