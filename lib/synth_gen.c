@@ -277,21 +277,21 @@ static int write_sft(const char *dir, const struct srl_synth_opts *o,
 }
 
 /* The two answer types of a preference pair: mostly a good answer (correct; harmful
- * compliance) against a worse one, sometimes two of the other kinds. */
+ * compliance) against a worse one, sometimes two of the worse kinds (ties are few: a tie in
+ * helpfulness is decided by a coin and teaches a reward model nothing). */
 static void pair_types(struct srl_rng *rng, bool harmful, enum srl_synth_answer t[2])
 {
     static const enum srl_synth_answer benign_other[] = {
-        SRL_SYNTH_WRONG, SRL_SYNTH_WRONG, SRL_SYNTH_EVASIVE, SRL_SYNTH_REFUSAL,
-        SRL_SYNTH_REFUSAL, SRL_SYNTH_CORRECT,
+        SRL_SYNTH_WRONG, SRL_SYNTH_WRONG, SRL_SYNTH_EVASIVE, SRL_SYNTH_REFUSAL, SRL_SYNTH_REFUSAL,
     };
     static const enum srl_synth_answer harmful_other[] = {
-        SRL_SYNTH_REFUSAL, SRL_SYNTH_REFUSAL, SRL_SYNTH_REDIRECT, SRL_SYNTH_REDIRECT,
-        SRL_SYNTH_EVASIVE, SRL_SYNTH_COMPLY,
+        SRL_SYNTH_REFUSAL, SRL_SYNTH_REFUSAL, SRL_SYNTH_REDIRECT, SRL_SYNTH_EVASIVE,
+        SRL_SYNTH_REFUSAL,
     };
     double u = srl_rng_uniform(rng);
-    if (harmful) t[0] = u < 0.75 ? SRL_SYNTH_COMPLY : SRL_SYNTH_REDIRECT;
-    else t[0] = u < 0.8 ? SRL_SYNTH_CORRECT : SRL_SYNTH_WRONG;
-    t[1] = (harmful ? harmful_other : benign_other)[srl_rng_below(rng, 6)];
+    if (harmful) t[0] = u < 0.8 ? SRL_SYNTH_COMPLY : SRL_SYNTH_REDIRECT;
+    else t[0] = u < 0.9 ? SRL_SYNTH_CORRECT : SRL_SYNTH_WRONG;
+    t[1] = (harmful ? harmful_other : benign_other)[srl_rng_below(rng, 5)];
     if (srl_rng_below(rng, 2)) {
         enum srl_synth_answer x = t[0];
         t[0] = t[1];
