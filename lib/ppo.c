@@ -187,8 +187,8 @@ int srl_ppo_actor_loss(const float *logp, const float *old_logp, const float *ad
             if (mask[i] == 0.0f)
                 continue;
             double a = adv[i], d = (double)logp[i] - old_logp[i], rho = exp(d);
-            double rc_ = fmin(fmax(rho, 1.0 - clip), 1.0 + clip);
-            double s1 = a * rho, s2 = a * rc_;
+            double rho_c = fmin(fmax(rho, 1.0 - clip), 1.0 + clip);
+            double s1 = a * rho, s2 = a * rho_c;
             int inside = rho >= 1.0 - clip && rho <= 1.0 + clip;
             // torch.minimum: the smaller branch's gradient; clamp passes it only inside
             double g = (s1 < s2 || inside) ? a * rho : 0.0;
