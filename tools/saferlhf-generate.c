@@ -222,13 +222,13 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
         }
         for (int j = 0; rc == 0 && j < o->num_return; j++) {
             pd[n].rec = srl_json_incref(rec);
-            pd[n].ids = j == 0 ? ids : malloc(sizeof(int32_t) * (size_t)len);
+            pd[n].ids = malloc(sizeof(int32_t) * (size_t)len);
             if (!pd[n].ids) {
+                srl_json_decref(pd[n].rec);
                 rc = print_error("out of memory");
                 break;
             }
-            if (j > 0)
-                memcpy(pd[n].ids, ids, sizeof(int32_t) * (size_t)len);
+            memcpy(pd[n].ids, ids, sizeof(int32_t) * (size_t)len);
             pd[n].n = len;
             pd[n].truncated = trunc;
             pd[n++].sample = j;
@@ -239,6 +239,7 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
                 n = 0;
             }
         }
+        free(ids);
         srl_json_decref(rec);
     }
     if (rc == 0 && err != SRL_EOF)
