@@ -165,7 +165,8 @@ static void test_prefer_and_noise(void)
     a.helpfulness = 2; a.safe = false; a.harm_words = 2;
     b.helpfulness = 0; b.safe = true;
     srl_synth_prefer(&a, &b, &rng, &p);
-    EXPECT(p.better == 0 && p.safer == 1 && !p.safe0 && p.safe1, "compliance better, refusal safer");
+    EXPECT(p.better == 0 && p.safer == 1 && !p.safe0 && p.safe1,
+           "compliance better, refusal safer");
     srl_synth_prefer(&b, &a, &rng, &p);
     EXPECT(p.better == 1 && p.safer == 0);
     b.safe = false; b.harm_words = 1;
