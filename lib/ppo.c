@@ -249,3 +249,60 @@ int srl_ppo_critic_loss(const float *values, const float *old_values, const floa
     *loss = (float)L;
     return 0;
 }
+
+int srl_ppo_targets(const struct srl_ppo_rollout *ro, const struct srl_ppo_opts *o,
+                    double lambda, struct srl_ppo_targets *out, struct srl_ppo_rollout_stats *st)
+{
+    int B = ro->B, T = ro->T, rc;
+    size_t n = (size_t)B * T;
+    if ((rc = srl_ppo_end_index(ro->mask, ro->start, B, T, out->end)) < 0 ||
+        (rc = srl_ppo_shape_rewards(ro->old_logp, ro->ref_logp, ro->reward, out->end, ro->start,
+                                    B, T, o->kl_coeff, o->clip_range_score, SRL_PPO_REWARD,
+                                    out->rewards)) < 0 ||
+        (rc = srl_ppo_gae(ro->old_rvalues, out->rewards, ro->mask, ro->start, B, T, o->gamma,
+                          o->gae_lambda, out->radv, out->rret)) < 0)
+        return rc;
+    if (ro->cost) {
+        if ((rc = srl_ppo_shape_rewards(ro->old_logp, ro->ref_logp, ro->cost, out->end,
+                                        ro->start, B, T, o->kl_coeff, o->clip_range_score,
+                                        SRL_PPO_COST, out->costs)) < 0 ||
+            (rc = srl_ppo_gae(ro->old_cvalues, out->costs, ro->mask, ro->start, B, T, o->gamma,
+                              o->gae_lambda, out->cadv, out->cret)) < 0)
+            return rc;
+        srl_ppo_combine_advantages(out->radv, out->cadv, lambda, n, out->adv);
+    } else {
+        memcpy(out->adv, out->radv, n * sizeof *out->adv);
+    }
+    if (!st)
+        return 0;
+    memset(st, 0, sizeof *st);
+    double r = 0, c = 0, kl = 0, len = 0, max_len = 0;
+    for (int b = 0; b < B; b++) {
+        double lb = 0;
+        r += ro->reward[b];
+        c += ro->cost ? ro->cost[b] : 0;
+        for (int t = ro->start[b]; t < T; t++) {
+            size_t i = (size_t)b * T + t;
+            lb += ro->mask[i];
+            kl += ((double)ro->old_logp[i] - ro->ref_logp[i]) * ro->mask[i];
+        }
+        len += lb;
+        max_len = fmax(max_len, lb);
+    }
+    st->reward = (float)(r / B);
+    st->cost = (float)(c / B);
+    st->kl_divergence = (float)(kl / B);
+    st->mean_generated_length = (float)(len / B);
+    st->max_generated_length = (float)max_len;
+    st->reward_with_kl_penalty = (float)srl_ppo_row_sum_mean(out->rewards, ro->mask, ro->start,
+                                                             B, T);
+    st->reward_advantage = (float)srl_ppo_masked_mean(out->radv, ro->mask, ro->start, B, T);
+    st->reward_return = (float)srl_ppo_masked_mean(out->rret, ro->mask, ro->start, B, T);
+    if (ro->cost) {
+        st->cost_with_kl_penalty = (float)srl_ppo_row_sum_mean(out->costs, ro->mask, ro->start,
+                                                               B, T);
+        st->cost_advantage = (float)srl_ppo_masked_mean(out->cadv, ro->mask, ro->start, B, T);
+        st->cost_return = (float)srl_ppo_masked_mean(out->cret, ro->mask, ro->start, B, T);
+    }
+    return 0;
+}

@@ -98,4 +98,44 @@ int srl_ppo_critic_loss(const float *values, const float *old_values, const floa
                         const float *mask, const int *start, int B, int T, float clip,
                         float *loss, float *dvalues);
 
+// --- the whole target computation of one rl_step (section 7.12, before the forwards) --------
+
+/* One rollout micro-batch as post_rollout leaves it (all (B,T) unless noted). */
+struct srl_ppo_rollout {
+    int B, T;
+    const float *mask;        /* sequence mask */
+    const int *start;         /* (B) first response column */
+    const float *old_logp;    /* actor log-probs at rollout time */
+    const float *ref_logp;    /* reference model log-probs */
+    const float *reward;      /* (B) reward model end scores (or R - nu C for shaping) */
+    const float *cost;        /* (B) cost model end scores; NULL: reward only (plain PPO) */
+    const float *old_rvalues; /* reward critic values at rollout time */
+    const float *old_cvalues; /* cost critic values (unused when cost is NULL) */
+};
+
+/* Caller-allocated outputs, (B,T) each; the cost ones are untouched when cost is NULL. */
+struct srl_ppo_targets {
+    int *end;             /* (B) */
+    float *rewards, *costs; /* KL-shaped per-token streams */
+    float *radv, *rret;   /* reward GAE */
+    float *cadv, *cret;   /* cost GAE */
+    float *adv;           /* (A_R - lambda A_C) / (1 + lambda), or A_R */
+};
+
+/* The reference's train/ metrics that need no fresh forward (section 7.11). */
+struct srl_ppo_rollout_stats {
+    float reward, cost;                       /* batch means of the end scores */
+    float reward_with_kl_penalty, cost_with_kl_penalty; /* mean over rows of sum_t r_t M */
+    float reward_advantage, reward_return;    /* masked means */
+    float cost_advantage, cost_return;
+    float kl_divergence;                      /* mean over rows of sum_t (lp_old - lp_ref) M */
+    float mean_generated_length, max_generated_length; /* response tokens (sum of M) */
+};
+
+/* End indices, both KL-shaped streams, both GAEs and the combined advantages with lambda (a
+ * constant: the value after this step's multiplier update).  st may be NULL.
+ * Returns 0 or SRL_E* as the functions above. */
+int srl_ppo_targets(const struct srl_ppo_rollout *ro, const struct srl_ppo_opts *o,
+                    double lambda, struct srl_ppo_targets *out, struct srl_ppo_rollout_stats *st);
+
 #endif

@@ -412,6 +412,21 @@ def write_ppo(outdir, seed):
                                       sequence_mask[:, start:])
     ccritic_loss.backward()
 
+    with torch.no_grad():  # the tail of rl_step: its logged metrics
+        mask = sequence_mask[:, start:]
+        metrics = {
+            "kl_divergence": ((old_logp - ref_logp)[:, start:] * mask).sum(dim=-1).mean(),
+            "mean_generated_length": mask.sum(dim=-1).float().mean(),
+            "max_generated_length": mask.sum(dim=-1).float().max(),
+            "reward": reward.mean(), "cost": cost.mean(),
+            "reward_with_kl_penalty": (old_rewards[:, start:] * mask).sum(dim=-1).mean(),
+            "reward_advantage": masked_mean(radv, mask),
+            "reward_return": masked_mean(rret, mask),
+            "reward_value": masked_mean(values[:, start:], mask),
+            "cost_with_kl_penalty": (old_costs[:, start:] * mask).sum(dim=-1).mean(),
+            "cost_advantage": masked_mean(cadv, mask),
+            "cost_return": masked_mean(cret, mask)}
+        metrics = {k: float(v) for k, v in metrics.items()}
     for what, x in (("logp grad", log_probs.grad), ("values grad", values.grad)):
         assert torch.isfinite(x).all(), what
     m = sequence_mask[:, start:].to(DT)
@@ -442,7 +457,7 @@ def write_ppo(outdir, seed):
         t["critic.grad." + n] = p.grad.float().contiguous()
     save_file(t, os.path.join(d, "ref.safetensors"), metadata={"format": "pt"})
     meta = dict(opts, B=B, L=L, S=S, history=history, lambda_=math.exp(lag_log[-1]),
-                probe_costs=[[3.0 + k, 4.0] for k in range(6)], stats=stats,
+                probe_costs=[[3.0 + k, 4.0] for k in range(6)], stats=stats, metrics=metrics,
                 actor_loss=float(actor_loss), rcritic_loss=float(rcritic_loss),
                 ccritic_loss=float(ccritic_loss))
     with open(os.path.join(d, "ref.json"), "w") as f:

@@ -420,6 +420,47 @@ static double check_lambda(const struct ppo_fix *f, const float *cost)
     return lambda;
 }
 
+/* srl_ppo_targets() repeats the steps above (same advantages, bit for bit) and logs the
+ * reference's metrics; without a cost it is plain PPO (adv = A_R). */
+static void check_targets(const struct ppo_fix *f, const struct srl_ppo_opts *po, double lambda,
+                          const float *M, const int *start, const float *old_lp,
+                          const float *ref_lp, const float *R, const float *C, const float *ovr,
+                          const float *ovc, const float *adv)
+{
+    int B = f->B, T = f->T;
+    size_t n = (size_t)B * T;
+    struct srl_ppo_rollout ro = {B, T, M, start, old_lp, ref_lp, R, C, ovr, ovc};
+    float *buf = malloc(7 * n * sizeof *buf);
+    int *end = malloc(B * sizeof *end);
+    if (!buf || !end) {
+        free(buf), free(end);
+        EXPECT(0, "out of memory");
+        return;
+    }
+    struct srl_ppo_targets tg = {end, buf, buf + n, buf + 2 * n, buf + 3 * n, buf + 4 * n,
+                                 buf + 5 * n, buf + 6 * n};
+    struct srl_ppo_rollout_stats st;
+    EXPECT(srl_ppo_targets(&ro, po, lambda, &tg, &st) == 0);
+    EXPECT(memcmp(tg.adv, adv, n * sizeof *adv) == 0, "srl_ppo_targets advantages differ");
+    json_t *m = json_object_get(f->meta, "metrics");
+    static const char *const keys[11] = {
+        "reward", "cost", "reward_with_kl_penalty", "cost_with_kl_penalty", "reward_advantage",
+        "reward_return", "cost_advantage", "cost_return", "kl_divergence",
+        "mean_generated_length", "max_generated_length"};
+    float got[11] = {st.reward, st.cost, st.reward_with_kl_penalty, st.cost_with_kl_penalty,
+                     st.reward_advantage, st.reward_return, st.cost_advantage, st.cost_return,
+                     st.kl_divergence, st.mean_generated_length, st.max_generated_length};
+    float want[11];
+    for (int k = 0; k < 11; k++)
+        want[k] = (float)json_number_value(json_object_get(m, keys[k]));
+    test_close("rl_step metrics (7.11)", got, want, 11, 1e-5f, 1e-5f);
+    ro.cost = NULL;
+    EXPECT(srl_ppo_targets(&ro, po, lambda, &tg, &st) == 0);
+    EXPECT(memcmp(tg.adv, tg.radv, n * sizeof *adv) == 0 && st.cost == 0.0f, "reward only");
+    free(buf);
+    free(end);
+}
+
 static void test_ppo_fixture(void)
 {
     struct ppo_fix f = {0};
@@ -510,6 +551,8 @@ static void test_ppo_fixture(void)
         close_cols("combined advantages", adv, want, B, T, s0, 1e-5f, 1e-5f);
     free(want);
 
+    check_targets(&f, &po, lambda, M, start, old_lp, ref_lp, R, C, ovr, ovc, adv);
+
     // actor: our log-probs, the loss, dL/dlogp, the parameter gradients
     snprintf(path, sizeof path, "%s/actor", PPO_DIR);
     int rc = srl_model_load(path, srl_backend_cpu(), &actor);
@@ -580,6 +623,10 @@ static void test_ppo_fixture(void)
         test_close("critic values", val, want, BT, 2e-5f, 1e-4f);
     }
     free(want);
+    float rv = (float)srl_ppo_masked_mean(val, M, start, B, T);
+    float want_rv = (float)json_number_value(json_object_get(json_object_get(f.meta, "metrics"),
+                                                             "reward_value"));
+    test_close("reward_value (masked mean)", &rv, &want_rv, 1, 1e-5f, 1e-5f);
     float rl, cl, want_rl = (float)fnum(&f, "rcritic_loss"), want_cl = (float)fnum(&f,
                                                                                    "ccritic_loss");
     REQUIRE(srl_ppo_critic_loss(val, ovr, rr, M, start, B, T, po.clip_range_value, &rl, dv)
