@@ -55,7 +55,7 @@ struct srl_lagrange {
     double log_lambda; /* SGD's parameter (log of lambda_init at start) */
     double lambda;     /* the multiplier the actor loss uses */
     int64_t steps;     /* srl_lagrange_step() calls so far */
-    double last_cost;  /* J_C of the last step (NaN before the first) */
+    double last_cost;  /* J_C of the last step (NaN before the first: JSON null) */
     double pid_i, pid_p, pid_cost, pid_cost_prev; /* PID state */
     int pid_have_prev;
     float *window;     /* ring buffer of opt.window costs */

@@ -22,8 +22,11 @@
  *   critic = 0.5 masked_mean(max((V-G)^2, (clamp(V, V_old-cv, V_old+cv) - G)^2))
  *   masked_mean(x) = mean over rows of (sum_t x M / sum_t M) over the response region
  *
- * Baselines: plain PPO (section 8.1) uses the reward stream alone (lambda 0); PPO with fixed
- * reward shaping (8.2) passes R - nu C as the end score of one reward stream. */
+ * Baselines: plain PPO (section 8.1) is the reward stream alone (cost NULL in
+ * srl_ppo_targets(), or lambda 0).  The reference's PPO with fixed reward shaping (8.2) is
+ * plain PPO on R - nu C as the end score, with one critic; keeping both streams with lambda
+ * fixed at nu (srl_lagrange SRL_LAMBDA_NONE) gives (A_R - nu A_C)/(1 + nu) instead: the same
+ * direction when V = V_R - nu V_C, scaled by 1/(1 + nu), with two critics. */
 #ifndef SRL_PPO_H
 #define SRL_PPO_H
 
