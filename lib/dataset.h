@@ -20,8 +20,8 @@
  *               safer_response_id, is_response_0_safe, is_response_1_safe} (each label optional,
  *               at least one of better/safer required); {prompt, chosen, rejected};
  *               HH {chosen, rejected} (the shared dialogue prefix is the prompt)
- *   Prompt      {prompt} (string or list of turns), {instruction, input}, {messages} ending in
- *               a user turn, {chosen}/{text} HH dialogue ending in a Human turn
+ *   Prompt      lib/prompt.h's schemas ({prompt} string or list of turns, {instruction, input},
+ *               {messages}), and HH dialogues {chosen}/{text} (their final answer dropped)
  *
  * HH dialogues split at role changes: "\n\nHuman:" starts a user turn, "\n\nAssistant:" an
  * assistant turn (a repeated marker of the same role stays inside the turn).  The user turn
@@ -65,7 +65,8 @@ void srl_conv_free(struct srl_conv *c); /* frees the turns; NULL-safe; c itself 
  * ("FILE:LINE") prefixes the logged error.  Returns 0 or SRL_EFORMAT. */
 int srl_record_sft(const struct srl_json *rec, const char *where, struct srl_conv *c);
 
-/* A prompt record -> conversation with an odd number of turns (ends with a user turn). */
+/* A prompt record -> conversation with an odd number of turns (ends with a user turn):
+ * srl_prompt_turns() of lib/prompt.h, plus HH dialogues (the final answer, if any, dropped). */
 int srl_record_prompt(const struct srl_json *rec, const char *where, struct srl_conv *c);
 
 /* Split an HH dialogue text into turns (must start with "\n\nHuman:", leading whitespace

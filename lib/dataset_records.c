@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "prompt.h"
 #include "srl.h"
 
 void srl_conv_free(struct srl_conv *c)
@@ -209,31 +210,15 @@ int srl_record_sft(const struct srl_json *rec, const char *where, struct srl_con
 
 int srl_record_prompt(const struct srl_json *rec, const char *where, struct srl_conv *c)
 {
-    struct srl_json *v;
     const char *s;
     int rc;
     memset(c, 0, sizeof *c);
-    if ((v = srl_json_get(rec, "prompt"))) {
-        rc = get_turns(v, "prompt", where, true, c);
-    } else if (srl_json_get(rec, "instruction")) {
-        rc = alpaca_turn(rec, where, c);
-    } else if ((v = srl_json_get(rec, "messages"))) {
-        rc = messages_turns(v, where, c);
-    } else if ((s = hh_text(rec, "chosen")) || (s = hh_text(rec, "text"))) {
-        if ((rc = srl_hh_split(s, where, c)) == 0 && c->n % 2 == 0) { /* drop the answer */
-            free(c->turns[--c->n]);
-        }
-    } else {
-        srl_log_error("%s: not a prompt record (expected prompt, instruction/input, messages or "
-                      "an HH dialogue)", where);
-        rc = SRL_EFORMAT;
-    }
-    if (rc == 0 && c->n % 2 == 0) {
-        srl_log_error("%s: the conversation ends with an answer, not a user turn", where);
-        rc = SRL_EFORMAT;
-    }
-    if (rc < 0) srl_conv_free(c);
-    return rc;
+    if (srl_json_get(rec, "prompt") || srl_json_get(rec, "instruction") ||
+        srl_json_get(rec, "messages") ||
+        !((s = hh_text(rec, "chosen")) || (s = hh_text(rec, "text"))))
+        return srl_prompt_turns(rec, where, &c->turns, &c->n); /* lib/prompt.h */
+    if ((rc = srl_hh_split(s, where, c)) == 0 && c->n % 2 == 0) free(c->turns[--c->n]);
+    return rc < 0 ? (srl_conv_free(c), rc) : 0;
 }
 
 // --- preferences -----------------------------------------------------------------------------

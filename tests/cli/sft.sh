@@ -166,7 +166,7 @@ for f in "$shared/data/alpaca/alpaca_5000.json" "$shared"/data/sft/*.json \
     "$shared/data/hh-rlhf/helpful-base/test.jsonl.gz"; do
     [ -f "$f" ] || { echo "SKIP sft real data: $f absent"; continue; }
     name=$(basename "$f")
-    "$sft" -m "$tmp/s260" -d "$f" -o "$tmp/real" --max-steps 1 --batch-size 2 --max-length 64 \
+    "$sft" -m "$tmp/s260" -d "$f" -o "$tmp/real" --max-steps 1 --batch-size 2 \
         --threads 2 -q 2>"$tmp/err"
     rc=$?
     if [ $rc -eq 0 ]; then ok "loads $name ($(grep -o '^[^;]*' "$tmp/err" | sed 's/.*: //'))"
