@@ -19,6 +19,7 @@ void srl_ppo_defaults(struct srl_ppo_opts *o)
 
 int srl_ppo_end_index(const float *mask, const int *start, int B, int T, int *end)
 {
+    // mask (B,T), start (B) -> end (B)
     for (int b = 0; b < B; b++) {
         int e = -1;
         for (int t = 0; t < T; t++)
@@ -38,6 +39,7 @@ int srl_ppo_shape_rewards(const float *old_logp, const float *ref_logp, const fl
                           const int *end, const int *start, int B, int T, float kl_coeff,
                           float clip, enum srl_ppo_stream stream, float *out)
 {
+    // old_logp, ref_logp (B,T), score (B), end, start (B) -> out (B,T)
     float sign = stream == SRL_PPO_COST ? 1.0f : -1.0f;
     for (int b = 0; b < B; b++) {
         if (!isfinite(score[b])) {
@@ -65,6 +67,7 @@ int srl_ppo_shape_rewards(const float *old_logp, const float *ref_logp, const fl
 int srl_ppo_gae(const float *values, const float *rewards, const float *mask, const int *start,
                 int B, int T, float gamma, float lam, float *adv, float *ret)
 {
+    // values, rewards, mask (B,T), start (B) -> adv, ret (B,T); rows are independent
     for (int b = 0; b < B; b++) {
         if (start[b] < 0 || start[b] >= T) {
             srl_log_error("rollout row %d: start %d outside 0..%d", b, start[b], T - 1);
@@ -172,6 +175,7 @@ int srl_ppo_actor_loss(const float *logp, const float *old_logp, const float *ad
                        const float *mask, const int *start, int B, int T, float clip,
                        float *loss, float *dlogp, struct srl_ppo_actor_stats *st)
 {
+    // logp, old_logp, adv, mask (B,T), start (B) -> dlogp (B,T); ws.w (B) row weights
     struct weights ws;
     int rc = weights_get(&ws, mask, start, B, T);
     if (rc < 0) {
@@ -218,6 +222,7 @@ int srl_ppo_critic_loss(const float *values, const float *old_values, const floa
                         const float *mask, const int *start, int B, int T, float clip,
                         float *loss, float *dvalues)
 {
+    // values, old_values, returns, mask (B,T), start (B) -> dvalues (B,T)
     struct weights ws;
     int rc = weights_get(&ws, mask, start, B, T);
     if (rc < 0) {

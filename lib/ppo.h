@@ -88,7 +88,7 @@ double srl_ppo_row_sum_mean(const float *x, const float *mask, const int *start,
 /* Clipped-surrogate actor loss.  logp = fresh log-probs (B,T), old_logp = rollout log-probs,
  * adv = combined advantages.  Writes *loss and dlogp (B,T) = dloss/dlogp (0 outside the
  * response region; what srl_model_backward_logprob() takes).  st may be NULL.
- * Returns 0, SRL_EINVAL (no response token in the batch) or SRL_ENUMERIC. */
+ * Returns 0, SRL_EINVAL (no response token in the batch), SRL_ENOMEM or SRL_ENUMERIC. */
 int srl_ppo_actor_loss(const float *logp, const float *old_logp, const float *adv,
                        const float *mask, const int *start, int B, int T, float clip,
                        float *loss, float *dlogp, struct srl_ppo_actor_stats *st);
@@ -96,7 +96,7 @@ int srl_ppo_actor_loss(const float *logp, const float *old_logp, const float *ad
 /* Value-clipped critic loss.  values = fresh values (B,T), old_values = rollout values,
  * returns from srl_ppo_gae().  Writes *loss and dvalues (B,T) = dloss/dvalues (0 outside the
  * region; srl_model_backward_score() takes it on the critic, last column 0 when T = L-1 is
- * widened to L).  Returns 0, SRL_EINVAL or SRL_ENUMERIC. */
+ * widened to L).  Returns 0, SRL_EINVAL, SRL_ENOMEM or SRL_ENUMERIC. */
 int srl_ppo_critic_loss(const float *values, const float *old_values, const float *returns,
                         const float *mask, const int *start, int B, int T, float clip,
                         float *loss, float *dvalues);
