@@ -59,6 +59,10 @@ void srl_cpu_rope_bwd(float *dx, const int32_t *pos, int N, int ld, int H, int D
 
 // --- attention -------------------------------------------------------------------------------
 
+/* Query rows per causal block: smaller skips more of the masked upper triangle, larger gives
+ * sgemm bigger products. */
+#define ATT_BLOCK 64
+
 /* Causal softmax of one row of scores in place; padded keys (pos < 0) and the future get 0. */
 static void softmax_row(float *row, int t, int T, const int32_t *pb)
 {
@@ -100,14 +104,19 @@ void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *
         const float *vbh = v + (size_t)b * T * ldkv + (size_t)(h / group) * D;
         float *abh = att + (size_t)bh * TT;
         float *obh = out + (size_t)b * T * ldo + (size_t)h * D;
-        // S (T,T) = scale * Q (T,D) . K^T (D,T)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qbh, ldq, kbh, ldkv,
-                    0.0f, abh, T);
-        for (int t = 0; t < T; t++)
-            softmax_row(abh + (size_t)t * T, t, T, pos ? pos + (size_t)b * T : NULL);
-        // O (T,D) = P (T,T) . V (T,D)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, abh, T, vbh, ldkv,
-                    0.0f, obh, ldo);
+        // query blocks [t0,t1) only need keys [0,t1): about half the products of full (T,T)
+        for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+            int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T, m = t1 - t0;
+            float *ab = abh + (size_t)t0 * T;
+            // S (m,t1) = scale * Q[t0:t1] (m,D) . K[0:t1]^T (D,t1)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, t1, D, scale,
+                        qbh + (size_t)t0 * ldq, ldq, kbh, ldkv, 0.0f, ab, T);
+            for (int t = t0; t < t1; t++)
+                softmax_row(abh + (size_t)t * T, t, T, pos ? pos + (size_t)b * T : NULL);
+            // O[t0:t1] (m,D) = P (m,t1) . V[0:t1] (t1,D)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, D, t1, 1.0f, ab, T, vbh,
+                        ldkv, 0.0f, obh + (size_t)t0 * ldo, ldo);
+        }
     }
 }
 
@@ -180,30 +189,36 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
             const float *abh = att + ((size_t)b * NH + h) * TT;
             float *dabh = datt + ((size_t)b * NH + h) * TT;
             float *dqbh = dq + (size_t)b * T * ldq + (size_t)h * D;
-            // dP (T,T) = dO (T,D) . V^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dobh, ldo, vbh,
-                        ldkv, 0.0f, dabh, T);
-            // dV (T,D) += P^T (T,T) . dO (T,D)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, abh, T, dobh,
-                        ldo, 1.0f, dvbh, ldkv);
-            // softmax backward in place: dS = P * (dP - sum_s P dP)
-            for (int t = 0; t < T; t++) {
-                const float *p = abh + (size_t)t * T;
-                float *d = dabh + (size_t)t * T;
-                float dot = 0.0f;
-                for (int s = 0; s <= t; s++)
-                    dot += p[s] * d[s];
-                for (int s = 0; s <= t; s++)
-                    d[s] = p[s] * (d[s] - dot);
-                for (int s = t + 1; s < T; s++)
-                    d[s] = 0.0f;
+            // the same causal query blocks as the forward: block [t0,t1) touches keys [0,t1)
+            for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+                int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T, m = t1 - t0;
+                const float *ab = abh + (size_t)t0 * T, *dob = dobh + (size_t)t0 * ldo;
+                float *dab = dabh + (size_t)t0 * T;
+                // dP (m,t1) = dO[t0:t1] (m,D) . V[0:t1]^T
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, t1, D, 1.0f, dob, ldo,
+                            vbh, ldkv, 0.0f, dab, T);
+                // dV[0:t1] (t1,D) += P^T (t1,m) . dO[t0:t1] (m,D)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, D, m, 1.0f, ab, T, dob,
+                            ldo, 1.0f, dvbh, ldkv);
+                // softmax backward in place: dS = P * (dP - sum_s P dP)
+                for (int t = t0; t < t1; t++) {
+                    const float *p = abh + (size_t)t * T;
+                    float *d = dabh + (size_t)t * T;
+                    float dot = 0.0f;
+                    for (int s = 0; s <= t; s++)
+                        dot += p[s] * d[s];
+                    for (int s = 0; s <= t; s++)
+                        d[s] = p[s] * (d[s] - dot);
+                    for (int s = t + 1; s < t1; s++)
+                        d[s] = 0.0f;
+                }
+                // dQ[t0:t1] (m,D) = scale * dS (m,t1) . K[0:t1] (t1,D)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, D, t1, scale, dab, T,
+                            kbh, ldkv, 0.0f, dqbh + (size_t)t0 * ldq, ldq);
+                // dK[0:t1] (t1,D) += scale * dS^T (t1,m) . Q[t0:t1] (m,D)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, D, m, scale, dab, T,
+                            qbh + (size_t)t0 * ldq, ldq, 1.0f, dkbh, ldkv);
             }
-            // dQ (T,D) = scale * dS (T,T) . K (T,D)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, dabh, T, kbh,
-                        ldkv, 0.0f, dqbh, ldq);
-            // dK (T,D) += scale * dS^T (T,T) . Q (T,D)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dabh, T, qbh,
-                        ldq, 1.0f, dkbh, ldkv);
         }
     }
 }

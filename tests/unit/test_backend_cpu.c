@@ -32,15 +32,15 @@ static double dotd(const float *a, const float *b, size_t n)
     return s;
 }
 
-/* Central differences of f() with respect to up to `count` entries of x (n), compared with g.
- * Passes when |g - fd| <= atol + rtol*|fd| everywhere. */
+/* Central differences of f() with respect to `count` random entries of x (n) (all of them when
+ * n <= count), compared with g.  Passes when |g - fd| <= atol + rtol*|fd| everywhere. */
 static int fd_check(const char *what, float *x, size_t n, const float *g, double (*f)(void *),
                     void *ctx, float eps, double atol, double rtol, size_t count)
 {
-    size_t step = n > count ? n / count : 1;
     double worst = 0;
     int ok = 1;
-    for (size_t i = (size_t)srl_rng_below(&rng, step); i < n; i += step) {
+    for (size_t j = 0; j < (n <= count ? n : count); j++) {
+        size_t i = n <= count ? j : (size_t)srl_rng_below(&rng, n);
         float x0 = x[i];
         x[i] = x0 + eps;
         double fp = f(ctx);
@@ -222,9 +222,9 @@ static double attn_loss(void *p)
     return dotd(c->out, c->R, (size_t)c->B * c->T * c->NH * c->D);
 }
 
-static void check_attention(const int32_t *pos)
+static void check_attention(const int32_t *pos, int T, const char *what)
 {
-    struct attn_ctx c = { .B = 2, .T = 5, .NH = 4, .KVH = 2, .D = 6, .pos = pos };
+    struct attn_ctx c = { .B = 2, .T = T, .NH = 4, .KVH = 2, .D = 6, .pos = pos };
     c.ld = (c.NH + 2 * c.KVH) * c.D + 2;
     size_t N = (size_t)c.B * c.T, no = N * c.NH * c.D;
     c.qkv = randv(N * c.ld, 1), c.R = randv(no, 1), c.out = malloc(sizeof(float) * no);
@@ -239,7 +239,7 @@ static void check_attention(const int32_t *pos)
                 const int32_t *pb = pos ? pos + b * c.T : NULL;
                 if (pb && pb[t] < 0)
                     continue;
-                double w[16], mx = -1e300, sum = 0;
+                double w[200], mx = -1e300, sum = 0;
                 int kh = h / (c.NH / c.KVH);
                 const float *q = c.qkv + (size_t)(b * c.T + t) * c.ld + h * c.D;
                 for (int s = 0; s <= t; s++) {
@@ -257,8 +257,7 @@ static void check_attention(const int32_t *pos)
                     ref[(size_t)(b * c.T + t) * qd + h * c.D + i] = (float)o;
                 }
             }
-    test_close(pos ? "attention fwd (padding)" : "attention fwd (GQA)", c.out, ref, no, 1e-5f,
-               1e-4f);
+    test_close(what, c.out, ref, no, 1e-5f, 1e-4f);
     float *dqkv = malloc(sizeof(float) * N * c.ld);
     float *datt = malloc(sizeof(float) * c.B * c.NH * c.T * c.T);
     for (size_t i = 0; i < N * c.ld; i++)
@@ -268,20 +267,22 @@ static void check_attention(const int32_t *pos)
                       c.NH, c.KVH, c.D, c.ld, c.ld, 1.0f / sqrtf((float)c.D));
     for (size_t n = 0; n < N; n++)
         dqkv[n * c.ld + c.ld - 1] = dqkv[n * c.ld + c.ld - 2] = 0.0f;
-    fd_check("attention dqkv", c.qkv, N * c.ld, dqkv, attn_loss, &c, 1e-3f, 2e-3, 2e-3, 200);
+    fd_check("attention dqkv", c.qkv, N * c.ld, dqkv, attn_loss, &c, T > 64 ? 1e-2f : 1e-3f,
+             2e-3, 2e-3, 200);
     free(c.qkv), free(c.R), free(c.out), free(c.att), free(ref), free(dqkv), free(datt);
 }
 
 static void test_attention(void)
 {
-    check_attention(NULL);
+    check_attention(NULL, 5, "attention fwd (GQA)");
+    check_attention(NULL, 150, "attention fwd (T=150, causal blocks)");
 }
 
 static void test_attention_padding(void)
 {
     // left padding in the first row, none in the second
     int32_t pos[10] = { -1, -1, 0, 1, 2, 0, 1, 2, 3, 4 };
-    check_attention(pos);
+    check_attention(pos, 5, "attention fwd (padding)");
 }
 
 // --- activations -----------------------------------------------------------------------------
@@ -540,7 +541,7 @@ static void check_model(struct srl_config cfg, const char *what)
                 best = j;
         size_t idx[3] = { best, srl_rng_below(&rng, v->numel), srl_rng_below(&rng, v->numel) };
         for (int r = 0; r < 3; r++) {
-            float x0 = p[idx[r]], eps = 1e-2f;
+            float x0 = p[idx[r]], eps = 3e-3f;
             p[idx[r]] = x0 + eps;
             double fp = model_loss(&c);
             p[idx[r]] = x0 - eps;
@@ -660,13 +661,13 @@ static void test_model_padding_and_mask(void)
     REQUIRE(srl_model_forward(c.m, c.tok, NULL, 1, MT) == 0, "forward 1xT");
     memcpy(ref, c.m->logits, sizeof(float) * MT * V);
     REQUIRE(srl_model_forward(c.m, c.tok, NULL, 1, 3) == 0, "forward 1x3");
-    test_close("shorter sequence, reused buffers", c.m->logits, ref, (size_t)3 * V, 1e-6f, 1e-5f);
+    test_close("shorter sequence, reused buffers", c.m->logits, ref, (size_t)3 * V, 1e-5f, 1e-4f);
     int32_t big[3 * 2 * MT];
     for (int i = 0; i < 3 * 2 * MT; i++)
         big[i] = c.tok[i % MT];
     REQUIRE(srl_model_forward(c.m, big, NULL, 3, 2 * MT) == 0, "forward 3x2T");
     test_close("longer sequence, new buffers", c.m->logits + (size_t)2 * 2 * MT * V, ref,
-               (size_t)MT * V, 1e-6f, 1e-5f);
+               (size_t)MT * V, 1e-5f, 1e-4f);
     free(ref);
     int32_t bad[MB * MT];
     memcpy(bad, c.tok, sizeof bad);
