@@ -9,6 +9,7 @@
 #include "llama2c.h"
 #include "model.h"
 #include "rng.h"
+#include "safetensors.h"
 #include "srl.h"
 #include "test.h"
 #include "tokenizer.h"
@@ -862,6 +863,31 @@ static void test_model_save_load(void)
         EXPECT(!memcmp(b->params, a->params, sizeof(float) * 100), "weights loaded");
     srl_model_free(b);
     srl_model_free(a);
+    // GPT-2 as stored by the original Hub checkpoints: names without "transformer."
+    cfg = tiny_config(SRL_ARCH_GPT2);
+    a = srl_model_new(&cfg, be, &err);
+    REQUIRE(a, "model_new gpt2");
+    srl_model_init_random(a, 6);
+    EXPECT(srl_model_save(a, dir, SRL_DTYPE_F32) == 0, "save gpt2");
+    struct srl_st_entry *e = calloc(a->n_views, sizeof *e);
+    for (size_t i = 0; i < a->n_views; i++) {
+        const struct srl_param_view *v = &a->views[i];
+        e[i].name = strncmp(v->name, "transformer.", 12) ? v->name : v->name + 12;
+        e[i].ndim = v->ndim;
+        e[i].shape[0] = v->shape[0];
+        e[i].shape[1] = v->shape[1];
+        e[i].data = a->params + v->offset;
+    }
+    char *st = srl_path_join(dir, "model.safetensors");
+    EXPECT(srl_st_write(st, e, a->n_views, SRL_DTYPE_F32, NULL) == 0, "write unprefixed");
+    b = NULL;
+    EXPECT(srl_model_load(dir, be, &b) == 0 && b, "load unprefixed GPT-2 names");
+    if (b)
+        EXPECT(!memcmp(a->params, b->params, a->n_params * sizeof(float)), "same parameters");
+    srl_model_free(b);
+    srl_model_free(a);
+    free(e);
+    free(st);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     EXPECT(system(cmd) == 0, "cleanup");
