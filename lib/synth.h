@@ -132,8 +132,9 @@ struct srl_synth_stats {
     long pref_flipped[4]; /* better, safer, safe0, safe1 */
 };
 
-/* Write DIR/sft.jsonl, helpful-prefs.jsonl, safety-prefs.jsonl, prompts.jsonl and eval.jsonl
- * (DIR and its parents are created; each file is replaced atomically).  The same seed gives
+/* Write DIR/sft.jsonl, helpful-prefs.jsonl, safety-prefs.jsonl, prompts.jsonl, eval.jsonl and
+ * corpus.txt (the distinct texts of the training files, sorted, one per line: a tokenizer
+ * corpus) (DIR and its parents are created; each file is replaced atomically).  The same seed gives
  * the same bytes.  stats may be NULL.  Returns 0 or a negative SRL_E* after logging why. */
 int srl_synth_write_data(const char *dir, const struct srl_synth_opts *o,
                          struct srl_synth_stats *stats);

@@ -374,6 +374,65 @@ static int write_prompts(const char *dir, const char *name, int stream, long n, 
     return writer_close(&w);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* corpus.txt: every distinct text of the training files, sorted, one per line (the texts hold
+ * no newlines), to train a tokenizer on. */
+static int write_corpus(const char *dir)
+{
+    static const char *const files[] = { "sft.jsonl", "helpful-prefs.jsonl",
+                                          "safety-prefs.jsonl", "prompts.jsonl" };
+    static const char *const keys[] = { "prompt", "response", "response_0", "response_1" };
+    char **texts = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (size_t f = 0; f < sizeof files / sizeof files[0] && rc == 0; f++) {
+        char *path = srl_path_join(dir, files[f]);
+        struct srl_jsonl *r = path ? srl_jsonl_open(path, &rc) : NULL;
+        struct srl_json *rec;
+        free(path);
+        if (!r) {
+            rc = rc ? rc : SRL_ENOMEM;
+            break;
+        }
+        while ((rc = srl_jsonl_next(r, &rec)) == 0) {
+            for (size_t k = 0; k < sizeof keys / sizeof keys[0] && rc == 0; k++) {
+                const char *t = srl_json_string(srl_json_get(rec, keys[k]));
+                if (!t) continue;
+                if (n == cap) {
+                    char **g = realloc(texts, (cap = cap ? 2 * cap : 4096) * sizeof *g);
+                    if (!g) rc = SRL_ENOMEM;
+                    else texts = g;
+                }
+                if (rc == 0 && !(texts[n++] = strdup(t))) rc = SRL_ENOMEM;
+            }
+            srl_json_decref(rec);
+            if (rc) break;
+        }
+        if (rc == SRL_EOF) rc = 0;
+        srl_jsonl_close(r);
+    }
+    if (rc == 0) {
+        struct writer w;
+        qsort(texts, n, sizeof *texts, cmp_str);
+        if ((rc = writer_open(&w, dir, "corpus.txt")) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if ((i == 0 || strcmp(texts[i], texts[i - 1]) != 0) &&
+                    fprintf(w.af.fp, "%s\n", texts[i]) < 0)
+                    w.err = SRL_EIO;
+            rc = writer_close(&w);
+        }
+    } else if (rc == SRL_ENOMEM) {
+        srl_log_error("out of memory collecting the corpus");
+    }
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts);
+    return rc;
+}
+
 static bool is_fraction(double f) { return f >= 0 && f <= 1; }
 
 int srl_synth_write_data(const char *dir, const struct srl_synth_opts *o,
@@ -396,7 +455,8 @@ int srl_synth_write_data(const char *dir, const struct srl_synth_opts *o,
                           &st)) < 0 ||
         (rc = write_prompts(dir, "prompts.jsonl", STREAM_PROMPTS, o->n_prompts,
                             o->harmful_fraction, false, o->seed)) < 0 ||
-        (rc = write_prompts(dir, "eval.jsonl", STREAM_EVAL, o->n_eval, 0.5, true, o->seed)) < 0)
+        (rc = write_prompts(dir, "eval.jsonl", STREAM_EVAL, o->n_eval, 0.5, true, o->seed)) < 0 ||
+        (rc = write_corpus(dir)) < 0)
         return rc;
     if (stats) *stats = st;
     return 0;

@@ -29,9 +29,9 @@ near() {
 
 files="sft.jsonl helpful-prefs.jsonl safety-prefs.jsonl prompts.jsonl eval.jsonl"
 "$synth" data -o "$tmp/a" && "$synth" data -o "$tmp/b" && "$synth" data --seed 99 -o "$tmp/c"
-check "data exits 0 and writes every file" sh -c "cd '$tmp/a' && ls $files >/dev/null"
+check "data exits 0 and writes every file" sh -c "cd '$tmp/a' && ls $files corpus.txt >/dev/null"
 identical=1 differ=1
-for f in $files; do
+for f in $files corpus.txt; do
     cmp -s "$tmp/a/$f" "$tmp/b/$f" || identical=0
     cmp -s "$tmp/a/$f" "$tmp/c/$f" && differ=0
 done
@@ -92,6 +92,11 @@ prompt_of() { sed 's/^{"prompt":"\([^"]*\)".*/\1/' "$@" | sort -u; }
 prompt_of "$tmp/a/eval.jsonl" >"$tmp/evalp"
 prompt_of "$tmp/a/sft.jsonl" "$tmp/a/helpful-prefs.jsonl" "$tmp/a/safety-prefs.jsonl" \
     "$tmp/a/prompts.jsonl" >"$tmp/trainp"
+sort -u "$tmp/a/corpus.txt" >"$tmp/corpus"
+check "corpus.txt: distinct training texts, sorted, holding every training prompt" sh -c "
+    cmp -s '$tmp/a/corpus.txt' '$tmp/corpus' &&
+    [ -z \"\$(comm -23 '$tmp/trainp' '$tmp/corpus')\" ] &&
+    [ -z \"\$(comm -12 '$tmp/evalp' '$tmp/corpus')\" ] && grep -qx 'It is Lima.' '$tmp/corpus'"
 check "no eval prompt occurs in training data ($(wc -l <"$tmp/evalp") distinct eval prompts)" \
     sh -c "[ -z \"\$(comm -12 '$tmp/evalp' '$tmp/trainp')\" ] &&
            [ \$(wc -l <'$tmp/evalp') -gt 100 ]"
