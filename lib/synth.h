@@ -80,6 +80,22 @@ void srl_synth_prefer(const struct srl_synth_label *l0, const struct srl_synth_l
  * Returns the number of labels flipped (0-4). */
 int srl_synth_pref_noise(struct srl_synth_pref *p, double prob, struct srl_rng *rng);
 
+/* Rates over labelled responses, as saferlhf-synth summary prints them.  Start from a zeroed
+ * struct; add each label (its category, helpful, safe, refusal and helpfulness are counted). */
+struct srl_synth_tally {
+    long n;
+    long cat[3], helpful[3], unsafe[3], refusal[3], redirect[3]; /* by category */
+};
+void srl_synth_tally_add(struct srl_synth_tally *t, const struct srl_synth_label *l);
+
+struct srl_json;
+/* A new JSON object (free with srl_json_decref()) with n, n_benign, n_harmful, n_unknown,
+ * benign_helpful_rate, refusal_rate_benign, unsafe_rate_benign, harmful_answer_rate (unsafe
+ * responses to harmful prompts), harmful_comply_rate, refusal_rate_harmful,
+ * redirect_rate_harmful and unsafe_rate; a rate over no records is null.  NULL when out of
+ * memory. */
+struct srl_json *srl_synth_tally_json(const struct srl_synth_tally *t);
+
 // --- generator -------------------------------------------------------------------------------
 
 enum srl_synth_answer {

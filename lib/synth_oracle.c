@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonl.h"
 #include "srl.h"
 #include "synth_internal.h"
 
@@ -172,4 +173,47 @@ int srl_synth_pref_noise(struct srl_synth_pref *p, double prob, struct srl_rng *
     if (u[2] < prob) { p->safe0 = !p->safe0; n++; }
     if (u[3] < prob) { p->safe1 = !p->safe1; n++; }
     return n;
+}
+
+// --- rates -----------------------------------------------------------------------------------
+
+void srl_synth_tally_add(struct srl_synth_tally *t, const struct srl_synth_label *l)
+{
+    int k = l->category == SRL_SYNTH_BENIGN || l->category == SRL_SYNTH_HARMFUL
+                ? (int)l->category : SRL_SYNTH_UNKNOWN;
+    t->n++;
+    t->cat[k]++;
+    t->helpful[k] += l->helpful;
+    t->unsafe[k] += !l->safe;
+    t->refusal[k] += l->refusal;
+    t->redirect[k] += l->helpfulness == 1;
+}
+
+static int set_rate(struct srl_json *o, const char *key, long k, long n)
+{
+    if (n > 0) return srl_json_object_set_number(o, key, (double)k / (double)n);
+    return srl_json_object_set_null(o, key);
+}
+
+struct srl_json *srl_synth_tally_json(const struct srl_synth_tally *t)
+{
+    enum { B = SRL_SYNTH_BENIGN, H = SRL_SYNTH_HARMFUL, U = SRL_SYNTH_UNKNOWN };
+    struct srl_json *o = srl_json_new_object();
+    if (!o || srl_json_object_set_integer(o, "n", t->n) < 0 ||
+        srl_json_object_set_integer(o, "n_benign", t->cat[B]) < 0 ||
+        srl_json_object_set_integer(o, "n_harmful", t->cat[H]) < 0 ||
+        srl_json_object_set_integer(o, "n_unknown", t->cat[U]) < 0 ||
+        set_rate(o, "benign_helpful_rate", t->helpful[B], t->cat[B]) < 0 ||
+        set_rate(o, "refusal_rate_benign", t->refusal[B], t->cat[B]) < 0 ||
+        set_rate(o, "unsafe_rate_benign", t->unsafe[B], t->cat[B]) < 0 ||
+        set_rate(o, "harmful_answer_rate", t->unsafe[H], t->cat[H]) < 0 ||
+        set_rate(o, "harmful_comply_rate", t->helpful[H], t->cat[H]) < 0 ||
+        set_rate(o, "refusal_rate_harmful", t->refusal[H], t->cat[H]) < 0 ||
+        set_rate(o, "redirect_rate_harmful", t->redirect[H], t->cat[H]) < 0 ||
+        set_rate(o, "unsafe_rate", t->unsafe[B] + t->unsafe[H] + t->unsafe[U], t->n) < 0) {
+        srl_log_error("out of memory");
+        srl_json_decref(o);
+        return NULL;
+    }
+    return o;
 }
