@@ -197,6 +197,57 @@ static int filter(struct srl_sampler *s, const struct srl_sampler_params *p)
     return keep;
 }
 
+/* Draw from the softmax of the filtered candidates. */
+static int sample_filtered(struct srl_sampler *s, const struct srl_sampler_params *p,
+                           struct srl_rng *rng, float *logp)
+{
+    int n = filter(s, p);
+    float mx;
+    double lz = softmax_pairs(s->cand, n, &mx);
+    double u = srl_rng_uniform(rng), acc = 0;
+    int j = n - 1; /* rounding: the last candidate takes what is left */
+    for (int i = 0; i < n; i++) {
+        acc += s->cand[i].v;
+        if (u < acc) {
+            j = i;
+            break;
+        }
+    }
+    int tok = s->cand[j].id;
+    if (logp)
+        *logp = (float)((s->x[tok] - mx) - lz);
+    return tok;
+}
+
+/* Draw from the softmax of all of x (V), unnormalised: one exp pass, then a walk to u * sum. */
+static int sample_all(float *x, int V, struct srl_rng *rng, float *logp)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    float lx = 0;
+    double sum = 0;
+    for (int i = 0; i < V; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    double u = srl_rng_uniform(rng) * sum, acc = 0;
+    int tok = V - 1;
+    for (int i = 0; i < V; i++) {
+        acc += x[i];
+        if (u < acc && x[i] > 0) {
+            tok = i;
+            break;
+        }
+    }
+    while (x[tok] == 0 && tok > 0) /* rounding at the very end: the last possible token */
+        tok--;
+    lx = logf(x[tok]);
+    if (logp)
+        *logp = (float)(lx - log(sum));
+    return tok;
+}
+
 int srl_sample(struct srl_sampler *s, const struct srl_sampler_params *p, const float *logits,
                const int32_t *history, size_t n_history, struct srl_rng *rng, float *logp,
                float *logp_raw)
@@ -227,21 +278,10 @@ int srl_sample(struct srl_sampler *s, const struct srl_sampler_params *p, const 
             for (int i = 0; i < V; i++)
                 x[i] *= inv;
         }
-        int n = filter(s, p);
-        float mx;
-        double lz = softmax_pairs(s->cand, n, &mx);
-        double u = srl_rng_uniform(rng), acc = 0;
-        int j = n - 1; /* rounding: the last candidate takes what is left */
-        for (int i = 0; i < n; i++) {
-            acc += s->cand[i].v;
-            if (u < acc) {
-                j = i;
-                break;
-            }
-        }
-        tok = s->cand[j].id;
-        if (logp)
-            *logp = (float)((x[tok] - mx) - lz);
+        if ((p->top_k > 0 && p->top_k < V) || p->top_p < 1.0f)
+            tok = sample_filtered(s, p, rng, logp);
+        else
+            tok = sample_all(s->x, V, rng, logp);
     }
     if (logp_raw)
         *logp_raw = (float)(logits[tok] - log_sum_exp(logits, V));

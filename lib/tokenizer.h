@@ -87,8 +87,8 @@ int srl_tokenizer_convert_sentencepiece(const char *model_file, const char *out_
  * the n_specials special tokens get ids 0..n_specials-1, the 256 byte tokens follow in code
  * point order of their byte-level characters, then one token per merge; the most frequent pair
  * is merged first, ties going to the smallest (left id, right id).  vocab_size counts all three.
- * The first special token (if any) is written as bos and eos.  Writes OUT_DIR/tokenizer.json and
- * OUT_DIR/tokenizer_config.json.  Returns 0 or a negative SRL_E*. */
+ * The first special token (if any) is written as bos and eos, a special token "<pad>" as pad.
+ * Writes OUT_DIR/tokenizer.json and OUT_DIR/tokenizer_config.json.  Returns 0 or SRL_E*. */
 int srl_tokenizer_train_bpe(const char *const *texts, size_t n_texts, int vocab_size,
                             const char *const *specials, size_t n_specials, const char *out_dir);
 

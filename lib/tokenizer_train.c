@@ -419,12 +419,16 @@ int srl_tokenizer_train_bpe(const char *const *texts, size_t n_texts, int vocab_
         mr[n_out++] = strs[(uint32_t)merges[i].pair];
     }
     srl_u64map_free(&last);
+    int pad = -1; /* a special token spelled <pad> is the padding token */
+    for (size_t i = 0; i < n_specials; i++)
+        if (strcmp(specials[i], "<pad>") == 0)
+            pad = (int)i;
     struct srl_tok_spec spec = {
         .vocab = (const char *const *)strs, .n_vocab = v.n,
         .merge_left = (const char *const *)ml, .merge_right = (const char *const *)mr,
         .n_merges = n_out, .kind = 0, .special_ids = special_ids, .n_special = (int)n_specials,
         .unk_id = -1, .bos_id = n_specials ? 0 : -1, .eos_id = n_specials ? 0 : -1,
-        .pad_id = -1, .tokenizer_class = "PreTrainedTokenizerFast",
+        .pad_id = pad, .tokenizer_class = "PreTrainedTokenizerFast",
     };
     rc = srl_tokenizer_write(&spec, out_dir);
 out:

@@ -1,5 +1,5 @@
 /* saferlhf-convert.c -- import llama2.c checkpoints and GPT-2 tokenizers as Hugging Face
- * directories, and describe a checkpoint directory. */
+ * directories, train byte-level BPE tokenizers on JSONL texts, and describe a directory. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +13,15 @@
 #include "tokenizer.h"
 #include "tool.h"
 
-enum { OPT_DTYPE = TOOL_OPT_USER, OPT_JSON, OPT_TENSORS };
+enum { OPT_DTYPE = TOOL_OPT_USER, OPT_JSON, OPT_TENSORS, OPT_VOCAB, OPT_FIELD, OPT_SPECIAL };
+enum { MAX_LIST = 64 };
+
+/* train-tokenizer's options */
+struct train_opts {
+    int vocab_size;
+    const char *fields[MAX_LIST], *specials[MAX_LIST];
+    size_t n_fields, n_specials;
+};
 
 static void usage(FILE *fp)
 {
@@ -21,6 +29,8 @@ static void usage(FILE *fp)
             "Usage: saferlhf-convert llama2c MODEL.bin TOKENIZER -o OUT_DIR [--dtype DTYPE]\n"
             "       saferlhf-convert gpt2-tokenizer ENCODER.json VOCAB.bpe -o OUT_DIR\n"
             "       saferlhf-convert info [--json] [--tensors] DIR\n"
+            "       saferlhf-convert train-tokenizer DATA... --vocab-size N [--field NAME]...\n"
+            "                        [--special TOKEN]... -o OUT_DIR\n"
             "\n"
             "Import checkpoints and tokenizers as Hugging Face directories, or describe one.\n"
             "  llama2c         a llama2.c checkpoint (MODEL.bin) and its tokenizer (llama2.c\n"
@@ -31,12 +41,22 @@ static void usage(FILE *fp)
             "                  tokenizer_config.json in OUT_DIR (other files there are kept)\n"
             "  info            architecture, sizes, parameter count (checked against the\n"
             "                  tensors), dtypes, head and tokenizer of a directory\n"
+            "  train-tokenizer a byte-level BPE tokenizer (GPT-2 style, as HF BpeTrainer)\n"
+            "                  trained on the texts of JSONL/JSON records, written as\n"
+            "                  tokenizer.json and tokenizer_config.json in OUT_DIR\n"
             "\n"
             "Options:\n"
             "  -o, --output DIR      directory to write (replaced as a whole by llama2c)\n"
             "      --dtype DTYPE     llama2c: float32, bfloat16 or float16 [float32]\n"
             "      --json            info: one JSON object instead of text\n"
-            "      --tensors         info: also list every tensor (name, dtype, shape)\n");
+            "      --tensors         info: also list every tensor (name, dtype, shape)\n"
+            "      --vocab-size N    train-tokenizer: tokens in all, specials and the 256\n"
+            "                        bytes included\n"
+            "      --field NAME      train-tokenizer: read this record field (repeatable)\n"
+            "                        [prompt response response_0 response_1 instruction\n"
+            "                        input output chosen rejected text messages]\n"
+            "      --special TOKEN   train-tokenizer: a special token (repeatable); the first\n"
+            "                        is BOS and EOS, one named <pad> is PAD [<|endoftext|>]\n");
     tool_common_help(fp);
 }
 
@@ -100,6 +120,113 @@ static int cmd_gpt2_tokenizer(const char *enc, const char *bpe, const char *out)
     }
     if (srl_dir_commit(&txn) < 0) return print_error("cannot write '%s'", out);
     return SRL_EXIT_OK;
+}
+
+// --- train-tokenizer -------------------------------------------------------------------------
+
+struct texts {
+    char **v;
+    size_t n, cap;
+    size_t bytes;
+};
+
+static int add_text(struct texts *t, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 1024;
+        char **v = realloc(t->v, cap * sizeof *v);
+        if (!v)
+            return SRL_ENOMEM;
+        t->v = v;
+        t->cap = cap;
+    }
+    if (!(t->v[t->n] = strdup(s)))
+        return SRL_ENOMEM;
+    t->n++;
+    t->bytes += strlen(s);
+    return 0;
+}
+
+/* The texts of one field value: a string, a list of strings (turns), or a list of messages
+ * ({role, content}) whose contents are taken. */
+static int add_value(struct texts *t, const struct srl_json *v)
+{
+    if (srl_json_is_string(v))
+        return add_text(t, srl_json_string(v));
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < srl_json_array_size(v); i++) {
+        const struct srl_json *e = srl_json_array_at(v, i);
+        rc = add_text(t, srl_json_string(srl_json_is_object(e) ? srl_json_get(e, "content") : e));
+    }
+    return rc;
+}
+
+static int read_texts(const char *path, const struct train_opts *o, struct texts *t)
+{
+    static const char *const defaults[] = { "prompt", "response", "response_0", "response_1",
+                                            "instruction", "input", "output", "chosen",
+                                            "rejected", "text", "messages" };
+    const char *const *fields = o->n_fields ? o->fields : defaults;
+    size_t nf = o->n_fields ? o->n_fields : sizeof defaults / sizeof *defaults;
+    int err, rc = 0;
+    struct srl_jsonl *r = srl_jsonl_open(path, &err);
+    struct srl_json *rec;
+    if (!r)
+        return err;
+    while (rc == 0 && (err = srl_jsonl_next(r, &rec)) == 0) {
+        for (size_t i = 0; rc == 0 && i < nf; i++)
+            rc = add_value(t, srl_json_get(rec, fields[i]));
+        srl_json_decref(rec);
+    }
+    srl_jsonl_close(r);
+    if (rc == SRL_ENOMEM)
+        srl_log_error("out of memory reading '%s'", path);
+    return rc < 0 ? rc : err == SRL_EOF ? 0 : err;
+}
+
+static int cmd_train_tokenizer(char **data, int n_data, const struct train_opts *o,
+                               const char *out)
+{
+    static const char *const default_special[] = { "<|endoftext|>" };
+    struct texts t = { 0 };
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n_data; i++)
+        rc = read_texts(data[i], o, &t);
+    if (rc == 0 && t.n == 0) {
+        srl_log_error("no texts in the given fields of %s%s", data[0], n_data > 1 ? " ..." : "");
+        rc = SRL_EFORMAT;
+    }
+    if (rc == 0) {
+        srl_log_info("training on %zu texts (%zu bytes)", t.n, t.bytes);
+        const char *const *sp = o->n_specials ? o->specials : default_special;
+        size_t nsp = o->n_specials ? o->n_specials : 1;
+        struct srl_dir_txn txn;
+        struct stat st;
+        if (stat(out, &st) == 0) { /* add to an existing directory, keeping its other files */
+            if (!S_ISDIR(st.st_mode)) {
+                rc = print_error("'%s' exists and is not a directory", out);
+            } else if (srl_tokenizer_train_bpe((const char *const *)t.v, t.n, o->vocab_size, sp,
+                                               nsp, out) < 0) {
+                rc = print_error("cannot train the tokenizer");
+            }
+        } else if (srl_dir_begin(&txn, out) < 0) {
+            rc = print_error("cannot create '%s'", out);
+        } else if (srl_tokenizer_train_bpe((const char *const *)t.v, t.n, o->vocab_size, sp,
+                                           nsp, txn.tmp_dir) < 0) {
+            srl_dir_abort(&txn);
+            rc = print_error("cannot train the tokenizer");
+        } else if (srl_dir_commit(&txn) < 0) {
+            rc = print_error("cannot write '%s'", out);
+        }
+    } else {
+        rc = srl_exit_status(rc);
+    }
+    for (size_t i = 0; i < t.n; i++)
+        free(t.v[i]);
+    free(t.v);
+    return rc;
 }
 
 // --- info ------------------------------------------------------------------------------------
@@ -296,12 +423,17 @@ int main(int argc, char **argv)
         { "dtype", required_argument, NULL, OPT_DTYPE },
         { "json", no_argument, NULL, OPT_JSON },
         { "tensors", no_argument, NULL, OPT_TENSORS },
+        { "vocab-size", required_argument, NULL, OPT_VOCAB },
+        { "field", required_argument, NULL, OPT_FIELD },
+        { "special", required_argument, NULL, OPT_SPECIAL },
         { NULL, 0, NULL, 0 },
     };
     struct tool_common common = TOOL_COMMON_INIT;
     const char *out = NULL;
     enum srl_dtype dtype = SRL_DTYPE_F32;
     bool json = false, tensors = false, dtype_set = false;
+    struct train_opts tr = { 0 };
+    long v;
     int c, ret;
 
     tool_init(argv[0]);
@@ -316,6 +448,19 @@ int main(int argc, char **argv)
             break;
         case OPT_JSON: json = true; break;
         case OPT_TENSORS: tensors = true; break;
+        case OPT_VOCAB:
+            if (parse_int(optarg, 257, 1L << 24, &v) < 0)
+                return usage_error("invalid --vocab-size '%s' (at least 257)", optarg);
+            tr.vocab_size = (int)v;
+            break;
+        case OPT_FIELD:
+        case OPT_SPECIAL:
+            if (!*optarg) return usage_error("empty --%s", c == OPT_FIELD ? "field" : "special");
+            if ((c == OPT_FIELD ? tr.n_fields : tr.n_specials) == MAX_LIST)
+                return usage_error("at most %d of each of --field and --special", MAX_LIST);
+            if (c == OPT_FIELD) tr.fields[tr.n_fields++] = optarg;
+            else tr.specials[tr.n_specials++] = optarg;
+            break;
         case 'h': usage(stdout); return SRL_EXIT_OK;
         default:
             ret = tool_common_opt(c, optarg, &common);
@@ -326,10 +471,14 @@ int main(int argc, char **argv)
         }
     }
     tool_common_apply(&common);
-    if (optind >= argc) return usage_error("missing command (llama2c, gpt2-tokenizer or info)");
+    if (optind >= argc)
+        return usage_error("missing command (llama2c, gpt2-tokenizer, info or train-tokenizer)");
     const char *cmd = argv[optind++];
     int nargs = argc - optind;
     char **args = argv + optind;
+    bool train = strcmp(cmd, "train-tokenizer") == 0;
+    if (!train && (tr.vocab_size || tr.n_fields || tr.n_specials))
+        return usage_error("--vocab-size, --field and --special are options of train-tokenizer");
     if (strcmp(cmd, "llama2c") == 0) {
         if (nargs != 2 || !out) return usage_error("usage: llama2c MODEL.bin TOKENIZER -o OUT_DIR");
         if (json || tensors) return usage_error("--json and --tensors are options of info");
@@ -344,8 +493,18 @@ int main(int argc, char **argv)
         if (nargs != 1) return usage_error("usage: info [--json] [--tensors] DIR");
         if (out || dtype_set) return usage_error("-o and --dtype do not apply to info");
         ret = cmd_info(args[0], json, tensors);
+    } else if (train) {
+        if (nargs < 1 || !out || !tr.vocab_size)
+            return usage_error("usage: train-tokenizer DATA... --vocab-size N -o OUT_DIR");
+        if (dtype_set || json || tensors)
+            return usage_error("--dtype, --json and --tensors do not apply to train-tokenizer");
+        if ((size_t)tr.vocab_size < 256 + (tr.n_specials ? tr.n_specials : 1))
+            return usage_error("--vocab-size %d leaves no room for the 256 bytes and the special "
+                               "tokens", tr.vocab_size);
+        ret = cmd_train_tokenizer(args, nargs, &tr, out);
     } else {
-        return usage_error("unknown command '%s' (llama2c, gpt2-tokenizer or info)", cmd);
+        return usage_error("unknown command '%s' (llama2c, gpt2-tokenizer, info or "
+                           "train-tokenizer)", cmd);
     }
     if (close_stdout() < 0) ret = SRL_EXIT_FAILURE;
     return ret;

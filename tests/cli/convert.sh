@@ -216,4 +216,34 @@ if [ -f "$gpt2/encoder.json" ]; then
 else
     echo "SKIP convert gpt2-tokenizer: $gpt2 absent"
 fi
+# --- train-tokenizer: default fields (strings, messages' contents), --field, specials, pad ----
+printf '%s\n' '{"text":"xyxyxy","foo":"abababab"}' \
+    '{"messages":[{"role":"user","content":"qzqzqz"}],"id":1}' >"$tmp/texts.jsonl"
+"$conv" train-tokenizer "$tmp/texts.jsonl" --vocab-size 260 -o "$tmp/bpe" 2>"$tmp/err"
+check "train-tokenizer: default fields and messages' contents" sh -c "
+    grep -q '\"xy\":' '$tmp/bpe/tokenizer.json' && grep -q '\"qz\":' '$tmp/bpe/tokenizer.json' &&
+    ! grep -q '\"ab\":' '$tmp/bpe/tokenizer.json'"
+check "train-tokenizer: 260 tokens, <|endoftext|> the default special (bos = eos)" sh -c "
+    '$conv' info '$tmp/bpe' | grep -q '^tokenizer: .*260 tokens, 3 merges, specials: <|endoftext|>=0' &&
+    grep -q '\"eos_token\": \"<|endoftext|>\"' '$tmp/bpe/tokenizer_config.json'"
+"$conv" train-tokenizer "$tmp/texts.jsonl" - --vocab-size 261 --field foo --special '<s>' \
+    --special '<pad>' -o "$tmp/bpe2" 2>"$tmp/err" </dev/null
+check "train-tokenizer: --field, --special, <pad> is the pad token" sh -c "
+    grep -q '\"ab\":' '$tmp/bpe2/tokenizer.json' && ! grep -q '\"xy\":' '$tmp/bpe2/tokenizer.json' &&
+    grep -q '\"pad_token\": \"<pad>\"' '$tmp/bpe2/tokenizer_config.json' &&
+    grep -q '\"bos_token\": \"<s>\"' '$tmp/bpe2/tokenizer_config.json' &&
+    '$conv' info '$tmp/bpe2' | grep -q 'specials: <s>=0, <pad>=1'"
+printf '{"text":"a"}\n{"text": oops}\n' >"$tmp/badtexts.jsonl"
+"$conv" train-tokenizer "$tmp/badtexts.jsonl" --vocab-size 300 -o "$tmp/bpe3" 2>"$tmp/err"
+rc=$?
+check "train-tokenizer: a bad record exits 1 with FILE:LINE" sh -c "
+    [ $rc -eq 1 ] && grep -q 'badtexts.jsonl:2:' '$tmp/err' && [ ! -e '$tmp/bpe3' ]"
+"$conv" train-tokenizer "$tmp/texts.jsonl" --vocab-size 300 --field none -o "$tmp/bpe3" 2>/dev/null
+check "train-tokenizer: no texts exits 1" [ $? -eq 1 ]
+"$conv" train-tokenizer "$tmp/texts.jsonl" -o "$tmp/bpe3" 2>/dev/null
+check "train-tokenizer: missing --vocab-size exits 2" [ $? -eq 2 ]
+"$conv" train-tokenizer "$tmp/texts.jsonl" --vocab-size 200 -o "$tmp/bpe3" 2>/dev/null
+check "train-tokenizer: --vocab-size 200 exits 2" [ $? -eq 2 ]
+"$conv" info --field text "$tmp/bpe" 2>/dev/null
+check "--field belongs to train-tokenizer (exit 2)" [ $? -eq 2 ]
 exit 0
