@@ -106,7 +106,7 @@ static void finish_attempt(struct slot *s, struct srl_http_req *r, CURLcode cc,
     curl_off_t retry_after = -1;
     double total = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &retry_after);
+    curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &retry_after); /* 0: none (or 0) */
     curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME, &total);
     int retryable;
     const char *error = "";
@@ -116,13 +116,13 @@ static void finish_attempt(struct slot *s, struct srl_http_req *r, CURLcode cc,
         retryable = cc != CURLE_WRITE_ERROR && cc != CURLE_URL_MALFORMAT
                     && cc != CURLE_UNSUPPORTED_PROTOCOL;
     } else if (status == 429) {
-        error = "HTTP 429 (rate limited)";
+        error = "rate limited";
         retryable = 1;
     } else if (status >= 500) {
-        error = "server error (HTTP 5xx)";
+        error = "server error";
         retryable = 1;
     } else if (status < 200 || status >= 300) {
-        error = "HTTP error status";
+        error = "rejected";
         retryable = 0;
     } else {
         retryable = 0;
@@ -131,7 +131,7 @@ static void finish_attempt(struct slot *s, struct srl_http_req *r, CURLcode cc,
                   status, *error ? ", " : "", error, total);
     if (*error && retryable && r->attempts <= o->retries) {
         double wait = srl_http_backoff(r->attempts, o->backoff_base_s, o->backoff_max_s,
-                                       status == 429 || status >= 500 ? (double)retry_after : -1,
+                                       retry_after > 0 ? (double)retry_after : -1,
                                        srl_rng_uniform(rng));
         srl_log_info("request %zu: %s; retrying in %.2f s", idx, error, wait);
         s->not_before = now_s() + wait;

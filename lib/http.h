@@ -5,7 +5,8 @@
  * has a whole-request timeout.  A request that fails with a connection error, a timeout, HTTP
  * 429 or HTTP 5xx is tried again, up to `retries` more times, after an exponential backoff with
  * jitter (base * 2^(attempt-1) seconds, capped, times a uniform draw from [0.5, 1)) or, when the
- * server sent Retry-After (seconds), after that long.  Other HTTP statuses (4xx) are final.
+ * server sent Retry-After (a positive number of seconds or an HTTP date), after that long
+ * (capped at backoff_max_s).  Other HTTP statuses (4xx) are final.
  *
  *     struct srl_http_req r[2] = { { .body = a }, { .body = b } };
  *     struct srl_http_opts o = SRL_HTTP_OPTS_INIT;

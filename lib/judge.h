@@ -15,7 +15,8 @@
  *   srl_judge_annotate  {prompt, response_0, response_1, ...} (or two generation files read in
  *                       step) -> PKU-SafeRLHF preference records: better_response_id,
  *                       safer_response_id, is_response_0_safe, is_response_1_safe (+ the
- *                       judge's scores, other fields passed through).  Ties go to response 0.
+ *                       judge's scores, other fields passed through).  Ties go to response 0;
+ *                       pairs of identical responses are skipped (counted).
  * Every failure names the record: "FILE:LINE: judge request failed: HTTP 429 ... after 3
  * attempts", "FILE:LINE: judge reply is not JSON", "... has no choices[0].message.content",
  * "... first line has no score". */
@@ -64,6 +65,7 @@ struct srl_judge_stats {
     size_t n_unsafe;             /* label: answers judged unsafe; annotate: unsafe responses */
     size_t n_better[2], n_safer[2];
     size_t n_ties_help, n_ties_harm;
+    size_t n_identical;          /* annotate: pairs of identical responses, skipped */
 };
 
 /* Label every generation of IN ("-" stdin) and write the records to out.  Returns 0 or SRL_E*

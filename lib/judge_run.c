@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "jsonl.h"
 #include "judge.h"
 #include "srl.h"
@@ -24,29 +25,24 @@ static void items_clear(struct item *it, size_t n)
     }
 }
 
-/* The question shown to the judge: the prompt string, or the turns of a list joined by blank
+/* The question shown to the judge: the prompt of any schema lib/dataset.h reads (a string, a
+ * list of turns, Alpaca instruction + input, messages, an HH dialogue), turns joined by blank
  * lines. */
 static char *question_of(const struct srl_json *rec, const char *where)
 {
-    const struct srl_json *p = srl_json_get(rec, "prompt");
-    if (srl_json_is_string(p)) return strdup(srl_json_string(p));
-    size_t n = srl_json_array_size(p), len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *t = srl_json_string(srl_json_array_at(p, i));
-        if (!t) n = 0;
-        else len += strlen(t) + 2;
+    struct srl_conv c = { 0 };
+    if (srl_record_prompt(rec, where, &c) < 0) return NULL;
+    size_t len = 1;
+    for (size_t i = 0; i < c.n; i++) len += strlen(c.turns[i]) + 2;
+    char *q = malloc(len);
+    if (q) {
+        q[0] = '\0';
+        for (size_t i = 0; i < c.n; i++) {
+            if (i) strcat(q, "\n\n");
+            strcat(q, c.turns[i]);
+        }
     }
-    if (n == 0) {
-        srl_log_error("%s: no \"prompt\" (a string or a list of turns)", where);
-        return NULL;
-    }
-    char *q = malloc(len + 1);
-    if (!q) return NULL;
-    q[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (i) strcat(q, "\n\n");
-        strcat(q, srl_json_string(srl_json_array_at(p, i)));
-    }
+    srl_conv_free(&c);
     return q;
 }
 
@@ -88,9 +84,9 @@ static int judge_chunk(struct item *it, size_t n, const struct srl_judge_opts *o
         struct srl_http_req *r = &reqs[i];
         if (r->status < 200 || r->status >= 300) {
             if (r->status)
-                srl_log_error("%s: judge request failed: HTTP %ld%s%s after %d attempt%s",
-                              x->where, r->status, *r->error ? ", " : "", r->error,
-                              r->attempts, r->attempts > 1 ? "s" : "");
+                srl_log_error("%s: judge request failed: HTTP %ld (%s) after %d attempt%s",
+                              x->where, r->status, r->error, r->attempts,
+                              r->attempts > 1 ? "s" : "");
             else
                 srl_log_error("%s: judge request failed: %s after %d attempt%s", x->where,
                               r->error, r->attempts, r->attempts > 1 ? "s" : "");
@@ -160,7 +156,8 @@ static int write_pair(struct item *x, double s[2][2], FILE *out, struct srl_judg
     return srl_json_dump(x->rec, out);
 }
 
-/* Make item x from record a (and b in two-file mode).  Takes over the references. */
+/* Make item x from record a (and b in two-file mode).  Takes over the references.  Returns 0,
+ * 1 for a pair of identical responses (skipped), or SRL_E*. */
 static int make_item(struct item *x, struct srl_json *a, struct srl_json *b, int pair,
                      const char *where_a, const char *where_b)
 {
@@ -180,8 +177,7 @@ static int make_item(struct item *x, struct srl_json *a, struct srl_json *b, int
     } else {
         const char *ra = need_string(a, "response", where_a);
         const char *rb = ra ? need_string(b, "response", where_b) : NULL;
-        char *pa = rb ? srl_json_dumps(srl_json_get(a, "prompt")) : NULL;
-        char *pb = pa ? srl_json_dumps(srl_json_get(b, "prompt")) : NULL;
+        char *pa = x->question, *pb = rb ? question_of(b, where_b) : NULL;
         if (pb && strcmp(pa, pb) != 0)
             srl_log_error("%s: the prompt differs from the one at %s", where_b, where_a);
         else if (pb) {
@@ -196,9 +192,12 @@ static int make_item(struct item *x, struct srl_json *a, struct srl_json *b, int
                 rc = SRL_ENOMEM;
             }
         }
-        free(pa);
         free(pb);
         srl_json_decref(b);
+    }
+    if (rc == 0 && pair && strcmp(x->answer[0], x->answer[1]) == 0) {
+        srl_log_info("%s: both responses are the same; not annotated", where_a);
+        return 1;
     }
     return rc;
 }
@@ -255,6 +254,12 @@ static int run(const char *in_a, const char *in_b, int pair, FILE *out,
             if ((rc = make_item(&it[n], a, b, pair, wa, wb)) < 0) {
                 n++;
                 break;
+            }
+            if (rc == 1) { /* identical responses: no preference to learn */
+                items_clear(&it[n], 1);
+                st->n_identical++;
+                rc = 0;
+                continue;
             }
             n++;
         }
