@@ -8,7 +8,7 @@
 #include "generate.h"
 #include "jsonl.h"
 #include "model.h"
-#include "prompt.h"
+#include "dataset.h"
 #include "template.h"
 #include "tokenizer.h"
 #include "tool.h"
@@ -37,7 +37,8 @@ static void usage(FILE *fp)
             "model and write one JSON object per generation: the record's fields, then\n"
             "response, prompt_tokens, response_tokens, finish_reason (eos, stop or length)\n"
             "and sample (with -n > 1).  Records: {prompt} (a string or a list of turns),\n"
-            "{instruction, input} or {messages: [{role, content}]}.\n"
+            "{instruction, input}, {messages: [{role, content}]} or an HH dialogue\n"
+            "{chosen} or {text} ending with a Human turn.\n"
             "\n"
             "Options:\n"
             "  -m, --model DIR             checkpoint with tokenizer.json\n"
@@ -74,15 +75,16 @@ static int encode_prompt(const struct gen_opts *o, const struct srl_tokenizer *t
                          const struct srl_template *t, const struct srl_json *rec,
                          const char *where, int32_t **ids, int *truncated)
 {
-    char **turns = NULL, *text = NULL;
-    size_t n_turns = 0;
+    struct srl_conv c;
+    char *text = NULL;
     int *raw = NULL, err = 0, n;
-    if ((n = srl_prompt_turns(rec, where, &turns, &n_turns)) < 0)
+    if ((n = srl_record_prompt(rec, where, &c)) < 0)
         return n;
-    int eos = srl_tokenizer_eos_id(tok);
-    const char *eos_s = eos >= 0 ? srl_tokenizer_token(tok, eos) : "";
-    text = srl_template_render(t, (const char *const *)turns, n_turns, eos_s, &err);
-    srl_prompt_free(turns, n_turns);
+    if (c.hh && !o->raw_prompt) /* an HH dialogue's markers are its template */
+        t = srl_template_find("hh");
+    text = srl_template_render(t, (const char *const *)c.turns, c.n,
+                               srl_tokenizer_eos_string(tok), &err);
+    srl_conv_free(&c);
     if (!text)
         return err;
     n = srl_tokenizer_encode(tok, text, strlen(text), 1, &raw);

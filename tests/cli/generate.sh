@@ -104,6 +104,13 @@ a=$(sed -n 4p "$tmp/b1" | sed 's/.*"response"/"response"/')
 b=$(sed -n 2p "$tmp/direct" | sed 's/.*"response"/"response"/')
 check "system message + blank line + user turn" [ "$a" = "$b" ]
 
+printf '%s\n' '{"chosen":"\n\nHuman: Lily had a\n\nAssistant: ball\n\nHuman: One day"}' \
+    '{"prompt":"\n\nHuman: Lily had a\n\nAssistant: ball\n\nHuman: One day\n\nAssistant:"}' |
+    "$gen" --threads 1 -m "$m" --template raw --greedy --max-new-tokens 20 2>"$tmp/err" >"$tmp/hh"
+a=$(sed -n 1p "$tmp/hh" | sed 's/.*"response"/"response"/')
+b=$(sed -n 2p "$tmp/hh" | sed 's/.*"response"/"response"/')
+check "an HH dialogue renders with the hh template" [ -n "$a" -a "$a" = "$b" ]
+
 # --- stop strings, truncation, log-probs ---------------------------------------------------------
 printf '{"prompt":""}\n' | "$gen" --threads 1 -m "$m" --raw-prompt --greedy --stop Lily --stop "zzz" \
     >"$tmp/stop" 2>"$tmp/err"
