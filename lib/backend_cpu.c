@@ -7,8 +7,9 @@
  * COLUMN, so every sum is taken in row order: the same inputs and thread count give
  * bitwise-identical results.
  * Built without -ffast-math; the exp/tanh of the activation and softmax loops are the
- * vectorisable vexpf/vtanhf below (about 1 ulp).  No FP exception flags are ever read, so
- * trapping math is off: it lets GCC if-convert (and so vectorise) float clamps. */
+ * vectorisable vexpf (backend_cpu_internal.h) and vtanhf (about 1 ulp).  No FP exception flags
+ * are ever read, so trapping math is off: it lets GCC if-convert (and so vectorise) float
+ * clamps. */
 #pragma GCC optimize("no-trapping-math")
 #include <math.h>
 #include <omp.h>
@@ -70,30 +71,6 @@ static void thread_cols(int C, int *c0, int *c1)
     int per = (C + nt - 1) / nt;
     *c0 = t * per < C ? t * per : C;
     *c1 = *c0 + per < C ? *c0 + per : C;
-}
-
-/* exp(x) for float, vectorisable (the loops below use `omp simd`): Cody-Waite reduction to
- * r in [-ln2/2, ln2/2] and the Cephes degree-6 polynomial, about 1 ulp, then scaling by 2^n
- * through the exponent bits.  libm's expf/tanhf are scalar calls and were ~10% of a GPT-2
- * training step.  Underflows to 0 below -87.3; saturates above 88.7. */
-#pragma omp declare simd notinbranch
-static inline float vexpf(float x)
-{
-    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-    // round to nearest by the 1.5*2^23 trick (floorf is a libm call without SSE4.1)
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x <= -87.3f ? 0.0f : p * scale;
 }
 
 /* tanh(u) = 1 - 2 / (exp(2u) + 1): absolute error ~1e-7, enough for GELU. */

@@ -1,8 +1,13 @@
-/* sampler.c -- next-token choice from one row of logits (see sampler.h for the semantics). */
+/* sampler.c -- next-token choice from one row of logits (see sampler.h for the semantics).
+ * The passes over the vocabulary (max, exp and sum, argmax) are `omp simd` loops with the
+ * vectorisable vexpf of the CPU backend: a scalar expf over 32000 logits cost more than the
+ * batched matmuls of a decoding step's rows. */
+#pragma GCC optimize("no-trapping-math")
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_cpu_internal.h"
 #include "sampler.h"
 #include "srl.h"
 
@@ -65,26 +70,33 @@ uint64_t srl_sampler_stream_seed(uint64_t seed, uint64_t stream)
     return z ^ (z >> 31);
 }
 
+static float max_of(const float *x, int n)
+{
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
 /* log sum exp of x (n) */
 static double log_sum_exp(const float *x, int n)
 {
-    float mx = -INFINITY;
+    float mx = max_of(x, n), sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++)
-        if (x[i] > mx)
-            mx = x[i];
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += exp((double)(x[i] - mx));
+        sum += vexpf(x[i] - mx);
     return mx + log(sum);
 }
 
+/* The first index of the largest value (NaN never wins). */
 static int argmax(const float *x, int n)
 {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
+    float mx = max_of(x, n);
+    for (int i = 0; i < n; i++)
+        if (x[i] == mx)
+            return i;
+    return 0;
 }
 
 /* a ranks below b: smaller value, or the same value and a larger id */
@@ -99,14 +111,14 @@ static int cmp_desc(const void *pa, const void *pb)
     return below(a, b) ? 1 : below(b, a) ? -1 : 0;
 }
 
-/* Min-heap (by `below`) sift-down of h[0..n). */
-static void heap_down(struct srl_sampler_pair *h, int n, int i)
+/* Sift-down of h[0..n) as a min-heap by `below` (max 0) or a max-heap (max 1). */
+static void heap_down(struct srl_sampler_pair *h, int n, int i, int max)
 {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && below(&h[l], &h[m]))
+        if (l < n && (max ? below(&h[m], &h[l]) : below(&h[l], &h[m])))
             m = l;
-        if (r < n && below(&h[r], &h[m]))
+        if (r < n && (max ? below(&h[m], &h[r]) : below(&h[r], &h[m])))
             m = r;
         if (m == i)
             return;
@@ -123,11 +135,11 @@ static float kth_largest(struct srl_sampler_pair *h, const float *x, int V, int 
     for (int i = 0; i < k; i++)
         h[i] = (struct srl_sampler_pair){ x[i], i };
     for (int i = k / 2 - 1; i >= 0; i--)
-        heap_down(h, k, i);
+        heap_down(h, k, i, 0);
     for (int i = k; i < V; i++)
         if (x[i] > h[0].v) {
             h[0] = (struct srl_sampler_pair){ x[i], i };
-            heap_down(h, k, 0);
+            heap_down(h, k, 0, 0);
         }
     return h[0].v;
 }
@@ -136,18 +148,19 @@ static float kth_largest(struct srl_sampler_pair *h, const float *x, int V, int 
  * relative to the maximum, i.e. log p_i = (v_i - mx) - returned value, and sets *mx. */
 static double softmax_pairs(struct srl_sampler_pair *c, int n, float *mx)
 {
-    float m = -INFINITY;
+    float m = -INFINITY, sum = 0;
+#pragma omp simd reduction(max : m)
     for (int i = 0; i < n; i++)
-        if (c[i].v > m)
-            m = c[i].v;
-    double sum = 0;
+        m = c[i].v > m ? c[i].v : m;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
-        float e = expf(c[i].v - m);
-        c[i].v = e;
-        sum += e;
+        c[i].v = vexpf(c[i].v - m);
+        sum += c[i].v;
     }
+    float inv = 1.0f / sum;
+#pragma omp simd
     for (int i = 0; i < n; i++)
-        c[i].v = (float)(c[i].v / sum);
+        c[i].v *= inv;
     *mx = m;
     return log(sum);
 }
@@ -186,11 +199,26 @@ static int filter(struct srl_sampler *s, const struct srl_sampler_params *p)
                 c[m++] = c[i];
         n = m;
     }
-    qsort(c, (size_t)n, sizeof *c, cmp_desc);
+    /* pop candidates in descending order off a max-heap until the nucleus is complete: the
+     * popped ones collect at the end of c, the largest last */
+    for (int i = n / 2 - 1; i >= 0; i--)
+        heap_down(c, n, i, 1);
     double before = 0;
-    int keep = 0;
-    while (keep < n && (keep == 0 || before < p->top_p))
-        before += c[keep++].v;
+    int keep = 0, h = n;
+    while (h > 0 && (keep == 0 || before < p->top_p)) {
+        struct srl_sampler_pair top = c[0];
+        c[0] = c[--h];
+        c[h] = top;
+        heap_down(c, h, 0, 1);
+        before += top.v;
+        keep++;
+    }
+    for (int i = 0; i < keep / 2; i++) { /* c[h..n) descending, then to the front */
+        struct srl_sampler_pair t = c[h + i];
+        c[h + i] = c[n - 1 - i];
+        c[n - 1 - i] = t;
+    }
+    memmove(c, c + h, sizeof *c * (size_t)keep);
     /* back to scaled logits for the final softmax */
     for (int i = 0; i < keep; i++)
         c[i].v = x[c[i].id];
@@ -222,13 +250,10 @@ static int sample_filtered(struct srl_sampler *s, const struct srl_sampler_param
 /* Draw from the softmax of all of x (V), unnormalised: one exp pass, then a walk to u * sum. */
 static int sample_all(float *x, int V, struct srl_rng *rng, float *logp)
 {
-    float mx = -INFINITY;
-    for (int i = 0; i < V; i++)
-        mx = x[i] > mx ? x[i] : mx;
-    float lx = 0;
-    double sum = 0;
+    float mx = max_of(x, V), lx, sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < V; i++) {
-        x[i] = expf(x[i] - mx);
+        x[i] = vexpf(x[i] - mx);
         sum += x[i];
     }
     double u = srl_rng_uniform(rng) * sum, acc = 0;
