@@ -82,7 +82,8 @@ static float max_of(const float *x, int n)
 /* log sum exp of x (n) */
 static double log_sum_exp(const float *x, int n)
 {
-    float mx = max_of(x, n), sum = 0;
+    float mx = max_of(x, n);
+    double sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++)
         sum += vexpf(x[i] - mx);
@@ -148,7 +149,8 @@ static float kth_largest(struct srl_sampler_pair *h, const float *x, int V, int 
  * relative to the maximum, i.e. log p_i = (v_i - mx) - returned value, and sets *mx. */
 static double softmax_pairs(struct srl_sampler_pair *c, int n, float *mx)
 {
-    float m = -INFINITY, sum = 0;
+    float m = -INFINITY;
+    double sum = 0;
 #pragma omp simd reduction(max : m)
     for (int i = 0; i < n; i++)
         m = c[i].v > m ? c[i].v : m;
@@ -157,7 +159,7 @@ static double softmax_pairs(struct srl_sampler_pair *c, int n, float *mx)
         c[i].v = vexpf(c[i].v - m);
         sum += c[i].v;
     }
-    float inv = 1.0f / sum;
+    float inv = (float)(1.0 / sum);
 #pragma omp simd
     for (int i = 0; i < n; i++)
         c[i].v *= inv;
@@ -250,7 +252,8 @@ static int sample_filtered(struct srl_sampler *s, const struct srl_sampler_param
 /* Draw from the softmax of all of x (V), unnormalised: one exp pass, then a walk to u * sum. */
 static int sample_all(float *x, int V, struct srl_rng *rng, float *logp)
 {
-    float mx = max_of(x, V), lx, sum = 0;
+    float mx = max_of(x, V), lx;
+    double sum = 0; /* double: log(sum) stays exact when one token has nearly all the mass */
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < V; i++) {
         x[i] = vexpf(x[i] - mx);
