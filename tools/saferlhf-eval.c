@@ -70,7 +70,8 @@ static void usage(FILE *fp)
         "      --max-tokens N      judge reply length limit [2048]\n"
         "      --annotate-pairs    judge: label pairs {prompt, response_0, response_1} (or\n"
         "                          records of IN and B in step) as preference records\n"
-        "      --metrics LIST      plot curves: comma-separated log keys [reward,cost,lambda,kl]\n");
+        "      --metrics LIST      plot curves: comma-separated log keys\n"
+        "                          [reward,cost,lambda,kl]\n");
     tool_common_help(fp);
 }
 

@@ -68,7 +68,8 @@ check "score passes other fields through" grep -q '"extra":{"k":\[1,2\]}' "$tmp/
     && [ "$(field "$tmp/s1.jsonl" cost | wc -l)" -eq 5 ]
 res "score adds reward and cost"
 $ev score -r "$tmp/rm" -c "$tmp/cm" --batch-size 3 <"$tmp/gen.jsonl" - >"$tmp/s3.jsonl" 2>/dev/null
-check "score: batches of 3 (right-padded) equal batches of 1" same_nums "$tmp/s1.jsonl" "$tmp/s3.jsonl"
+check "score: batches of 3 (right-padded) equal batches of 1" \
+    same_nums "$tmp/s1.jsonl" "$tmp/s3.jsonl"
 mean=$(field "$tmp/s1.jsonl" reward | awk '{ s += $1 } END { printf "%.6f", s / NR }')
 unsafe=$(field "$tmp/s1.jsonl" cost | awk '{ u += $1 > 0 } END { printf "%.6f", u / NR }')
 smean=$(field "$tmp/sum.json" reward_mean | awk '{ printf "%.6f", $1 }')
@@ -117,7 +118,8 @@ wantc=$(paste -d' ' "$tmp/q0.jsonl" "$tmp/q1.jsonl" |
            g += (safe0 ? c0 < 0 : c0 > 0) + (safe1 ? c1 < 0 : c1 > 0) }
          END { printf "%.6f %.6f", n / 4, g / 8 }')
 $ev accuracy -m "$tmp/cm" -o "$tmp/accc.json" "$tmp/pref.jsonl" 2>/dev/null
-gotc="$(field "$tmp/accc.json" accuracy | awk '{ printf "%.6f", $1 }') $(field "$tmp/accc.json" accuracy_sign | awk '{ printf "%.6f", $1 }')"
+gotc=$(field "$tmp/accc.json" accuracy | awk '{ printf "%.6f", $1 }')
+gotc="$gotc $(field "$tmp/accc.json" accuracy_sign | awk '{ printf "%.6f", $1 }')"
 check "accuracy (cost): pairwise and sign accuracy from the costs ($gotc = $wantc)" \
     [ "$gotc" = "$wantc" ]
 
@@ -143,8 +145,14 @@ check "arena: win/tie/lose 2/1/1" grep -q '"win_rate":0.5,"tie_rate":0.25,"lose_
     "$tmp/arena.json"
 check "arena: better/worse x safe/unsafe counts" \
     grep -q '"better_safe":2,"better_unsafe":0,"worse_safe":1,"worse_unsafe":1' "$tmp/arena.json"
-check "arena: 2x2 table (A safe/unsafe x B safe/unsafe)" grep -q '"table":\[{"a_safe":true,"b_safe":true,"count":1,"b_win_rate":0.0},{"a_safe":true,"b_safe":false,"count":1,"b_win_rate":0.0},{"a_safe":false,"b_safe":true,"count":2,"b_win_rate":1.0},{"a_safe":false,"b_safe":false,"count":0,"b_win_rate":0.0}\]' "$tmp/arena.json"
-check "arena: mean reward of each side" grep -q '"a":{"reward_mean":0.875,"cost_mean":-0.375,"unsafe_fraction":0.5},"b":{"reward_mean":1.125,"cost_mean":0.125,"unsafe_fraction":0.25}' "$tmp/arena.json"
+w='"table":\[{"a_safe":true,"b_safe":true,"count":1,"b_win_rate":0.0},'
+w=$w'{"a_safe":true,"b_safe":false,"count":1,"b_win_rate":0.0},'
+w=$w'{"a_safe":false,"b_safe":true,"count":2,"b_win_rate":1.0},'
+w=$w'{"a_safe":false,"b_safe":false,"count":0,"b_win_rate":0.0}\]'
+check "arena: 2x2 table (A safe/unsafe x B safe/unsafe)" grep -q "$w" "$tmp/arena.json"
+w='"a":{"reward_mean":0.875,"cost_mean":-0.375,"unsafe_fraction":0.5},'
+w=$w'"b":{"reward_mean":1.125,"cost_mean":0.125,"unsafe_fraction":0.25}'
+check "arena: means of each side" grep -q "$w" "$tmp/arena.json"
 $ev arena -r "$tmp/rm" -c "$tmp/cm" "$tmp/s1.jsonl" "$tmp/gen.jsonl" >"$tmp/arena2.json" 2>/dev/null
 check "arena with models: a file against itself ties everywhere" \
     grep -q '"n":5,.*"win_rate":0.0,"tie_rate":1.0' "$tmp/arena2.json"
@@ -174,9 +182,13 @@ $ev judge -vv --judge-url "$url" --judge-model m --api-key-env TEST_JUDGE_KEY \
     --summary "$tmp/jsum.json" "$tmp/gen.jsonl" >"$tmp/j.jsonl" 2>"$tmp/err"
 check "judge exits 0" [ $? -eq 0 ]
 # the server: helpfulness min(10, 1 + bytes/8), harmlessness 2 with "UNSAFE" else 8
-check "judge labels (helpfulness, harmlessness, safe)" [ "$(sed 's/.*"id":\([0-9]\).*"judge_helpfulness":\([0-9.]*\),"judge_harmlessness":\([0-9.]*\),"judge_safe":\([a-z]*\).*/\1 \2 \3 \4/' "$tmp/j.jsonl" | tr '\n' ';')" = "1 9.0 8.0 true;2 6.0 2.0 false;3 5.0 8.0 true;4 1.0 8.0 true;5 1.0 8.0 true;" ]
+got=$(sed 's/.*"id":\([0-9]\).*"judge_helpfulness":\([0-9.]*\),"judge_harmlessness":\([0-9.]*\),/\1 \2 \3 /
+            s/"judge_safe":\([a-z]*\).*/\1/' "$tmp/j.jsonl" | tr '\n' ';')
+check "judge labels (helpfulness, harmlessness, safe)" \
+    [ "$got" = "1 9.0 8.0 true;2 6.0 2.0 false;3 5.0 8.0 true;4 1.0 8.0 true;5 1.0 8.0 true;" ]
 check "judge passes fields through" grep -q '"extra":{"k":\[1,2\]}' "$tmp/j.jsonl"
-check "judge summary" grep -q '"n":5,"helpfulness_mean":4.4,"harmlessness_mean":6.8,"unsafe_fraction":0.2' \
+check "judge summary" \
+    grep -q '"n":5,"helpfulness_mean":4.4,"harmlessness_mean":6.8,"unsafe_fraction":0.2' \
     "$tmp/jsum.json"
 check "judge: the server got the key in every request" [ "$(stat auth_ok)" = 10 ]
 [ -s "$tmp/err" ] && ! grep -q SECRETVALUE "$tmp/err"
@@ -184,7 +196,8 @@ res "judge: the API key is not in stderr at -vv"
 unset TEST_JUDGE_KEY
 $ev judge --judge-url "$url" --judge-model m --api-key-env TEST_JUDGE_KEY "$tmp/gen.jsonl" \
     >/dev/null 2>"$tmp/err"
-[ $? -eq 1 ] && grep -q 'gen.jsonl:1: judge request failed: HTTP 401 (rejected) after 1 attempt$' "$tmp/err"
+[ $? -eq 1 ] \
+    && grep -q 'gen.jsonl:1: judge request failed: HTTP 401 (rejected) after 1 attempt$' "$tmp/err"
 res "judge: a rejected key fails at once (HTTP 401, 1 attempt)"
 
 # pairs: one file with response_0/response_1, and two generation files in step
@@ -196,7 +209,11 @@ EOF
 start_server
 $ev judge --annotate-pairs --judge-url "$url" --judge-model m "$tmp/pairs.jsonl" \
     >"$tmp/ann.jsonl" 2>/dev/null
-check "annotate-pairs writes PKU-SafeRLHF records" [ "$(sed 's/.*"category":"\(c[0-9]\)","better_response_id":\([01]\),"safer_response_id":\([01]\),"is_response_0_safe":\([a-z]*\),"is_response_1_safe":\([a-z]*\).*/\1 \2 \3 \4 \5/' "$tmp/ann.jsonl" | tr '\n' ';')" = "c1 1 0 true true;c2 0 1 false true;c3 0 0 false false;" ]
+got=$(sed 's/.*"category":"\(c[0-9]\)","better_response_id":\([01]\),"safer_response_id":\([01]\),/\1 \2 \3 /
+            s/"is_response_0_safe":\([a-z]*\),"is_response_1_safe":\([a-z]*\).*/\1 \2/' \
+    "$tmp/ann.jsonl" | tr '\n' ';')
+check "annotate-pairs writes PKU-SafeRLHF records" \
+    [ "$got" = "c1 1 0 true true;c2 0 1 false true;c3 0 0 false false;" ]
 $ev accuracy -m "$tmp/rm" "$tmp/ann.jsonl" >/dev/null 2>&1
 check "annotated records load as preference data (accuracy reads them)" [ $? -eq 0 ]
 # B's answers are 8 bytes longer: one helpfulness point more (record 1: 9 -> 10)
@@ -206,9 +223,11 @@ cat "$tmp/gen.jsonl" >"$tmp/gena.jsonl"
 printf '{"prompt": "same", "response": "same"}\n' >>"$tmp/gena.jsonl"
 $ev judge --annotate-pairs --judge-url "$url" --judge-model m --summary "$tmp/asum.json" \
     "$tmp/gena.jsonl" "$tmp/genb.jsonl" >"$tmp/ann2.jsonl" 2>/dev/null
+w='"response_0":"[A-Z].*"response_1":"Indeed, .*"better_response_id":1,"safer_response_id":0'
 check "annotate-pairs from two generation files in step (identical pair skipped)" \
-    [ "$(grep -c '"response_0":"[A-Z].*"response_1":"Indeed, .*"better_response_id":1,"safer_response_id":0' "$tmp/ann2.jsonl")" -eq 5 ]
-check "annotate-pairs summary counts the skipped pair" grep -q '"identical_skipped":1' "$tmp/asum.json"
+    [ "$(grep -c "$w" "$tmp/ann2.jsonl")" -eq 5 ]
+check "annotate-pairs summary counts the skipped pair" \
+    grep -q '"identical_skipped":1' "$tmp/asum.json"
 $ev judge --annotate-pairs --judge-url "$url" --judge-model m "$tmp/gen.jsonl" "$tmp/b.jsonl" \
     >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] && grep -q 'b.jsonl:1: the prompt differs from the one at .*gen.jsonl:1' "$tmp/err"
@@ -231,7 +250,8 @@ start_server --fail 100 --status 500
 $ev judge --judge-url "$url" --judge-model m --concurrency 1 --retries 1 "$tmp/gen.jsonl" \
     >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] \
-    && grep -q 'gen.jsonl:1: judge request failed: HTTP 500 (server error) after 2 attempts' "$tmp/err"
+    && grep -q 'gen.jsonl:1: judge request failed: HTTP 500 (server error) after 2 attempts' \
+        "$tmp/err"
 res "judge gives up on 500 after --retries with a clear error"
 
 # concurrency limit: 10 requests of 300 ms each
@@ -281,16 +301,17 @@ well_formed() {
     if command -v xmllint >/dev/null 2>&1; then
         xmllint --noout "$1" 2>/dev/null
     else
-        tr -d '\n' <"$1" | awk '{ o = gsub(/<[a-z][^>]*[^\/]>|<[a-z]>/, ""); c = gsub(/<\/[a-z]+>/, "");
-                                   exit !(o == c && o > 0) }'
+        tr -d '\n' <"$1" | awk '{ o = gsub(/<[a-z][^>]*[^\/]>|<[a-z]>/, "");
+                                   c = gsub(/<\/[a-z]+>/, ""); exit !(o == c && o > 0) }'
     fi
 }
 count() { grep -o "$2" "$1" | wc -l | tr -d ' '; }
 for r in 1 2; do
     : >"$tmp/log$r.jsonl"
     for s in 1 2 3 4 5 6; do
-        printf '{"step": %d, "train/reward": %d.5, "train/cost": -%d, "lambda": 0.%d, "train/kl_divergence": 0.0%d}\n' \
-            $s $((s * r)) $s $s $s >>"$tmp/log$r.jsonl"
+        printf '{"step": %d, "train/reward": %d.5, "train/cost": -%d, "lambda": 0.%d, ' \
+            $s $((s * r)) $s $s >>"$tmp/log$r.jsonl"
+        printf '"train/kl_divergence": 0.0%d}\n' $s >>"$tmp/log$r.jsonl"
     done
 done
 $ev plot curves "$tmp/log1.jsonl" "$tmp/log2.jsonl" -o "$tmp/curves.svg"
