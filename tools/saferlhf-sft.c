@@ -178,6 +178,7 @@ static int read_data(const struct sft_opts *o, const struct srl_sft_opts *so,
         return print_error("cannot read the evaluation data '%s'", o->eval_data);
     if (o->eval_split > 0 && srl_sft_split(train, o->eval_split, o->common.seed, eval) < 0)
         return print_error("out of memory");
+    if (o->common.verbosity < 0) return train->n ? 0 : print_error("no training examples");
     fprintf(stderr, "%s: %zu records: %zu training examples (%zu tokens)", srl_log_get_prog(),
             train->n_records, train->n, train->n_tokens);
     if (eval->n) fprintf(stderr, ", %zu eval examples", eval->n);
@@ -189,8 +190,7 @@ static int read_data(const struct sft_opts *o, const struct srl_sft_opts *so,
     if (train->n_skipped + eval->n_skipped)
         fprintf(stderr, ", %zu bad records skipped", train->n_skipped + eval->n_skipped);
     fputc('\n', stderr);
-    if (train->n == 0) return print_error("no training examples");
-    return 0;
+    return train->n ? 0 : print_error("no training examples");
 }
 
 int main(int argc, char **argv)

@@ -33,7 +33,7 @@ data=tests/data/sft_demo.jsonl
 scratch="--init-config tests/data/sft_tiny_config.json --tokenizer tests/data/sft_demo_tokenizer"
 common="$scratch -d $data --batch-size 8 --lr 3e-3 --threads 2 -q"
 
-# --- usage -------------------------------------------------------------------------------------
+# --- usage ---
 expect_rc "no output exits 2" 2 "$sft" $scratch -d "$data"
 expect_rc "no data exits 2" 2 "$sft" $scratch -o "$tmp/x"
 expect_rc "-m with --init-config exits 2" 2 "$sft" -m a $scratch -d "$data" -o "$tmp/x"
@@ -43,7 +43,7 @@ expect_rc "unknown --template exits 2" 2 "$sft" $common -o "$tmp/x" --template n
 expect_rc "bad --lr-schedule exits 2" 2 "$sft" $common -o "$tmp/x" --lr-schedule steep
 expect_rc "bad --max-length exits 2" 2 "$sft" $common -o "$tmp/x" --max-length 1
 
-# --- a from-scratch run whose loss falls --------------------------------------------------------
+# --- a from-scratch run whose loss falls ---
 expect_rc "40 steps from scratch exit 0" 0 "$sft" $common -o "$tmp/run" --max-steps 40 \
     --log "$tmp/run.log" --eval-split 0.1 --eval-every 20
 n=$(wc -l <"$tmp/run.log")
@@ -67,13 +67,14 @@ grep -q '"complete":true' "$tmp/run/trainer_state.json" &&
     bad "trainer_state: $(cat "$tmp/run/trainer_state.json")"
 cmp -s "$tmp/run/tokenizer.json" tests/data/sft_demo_tokenizer/tokenizer.json &&
     ok "tokenizer copied" || bad "tokenizer.json differs from the source"
-[ -z "$(ls -d "$tmp"/run.tmp.* "$tmp"/run.old.* 2>/dev/null)" ] && ok "no temporary directories left" ||
+[ -z "$(ls -d "$tmp"/run.tmp.* "$tmp"/run.old.* 2>/dev/null)" ] &&
+    ok "no temporary directories left" ||
     bad "temporary directories left behind"
 # fine-tune the result further with -m (the checkpoint's template is kept)
 expect_rc "-m from the trained checkpoint" 0 "$sft" -m "$tmp/run" -d "$data" -o "$tmp/run2" \
     --max-steps 2 --batch-size 4 -q
 
-# --- resume equality: 24 steps == 10 (stopped) + 14 (resumed), across an epoch boundary ---------
+# --- resume equality: 24 steps == 10 (stopped) + 14 (resumed), across an epoch boundary ---
 # 270 examples / 8 = 34 micro-batches, 17 steps per epoch with --grad-accum 2
 rs="--max-steps 24 --grad-accum 2 --eval-split 0.1 --eval-every 8"
 "$sft" $common -o "$tmp/full" $rs --log "$tmp/full.log" 2>"$tmp/err" || bad "full run failed"
@@ -95,7 +96,7 @@ fi
 cmp -s "$tmp/full/model.safetensors" "$tmp/part/model.safetensors" &&
     ok "resumed weights bitwise equal" || bad "resumed weights differ"
 
-# --- SIGTERM mid-run ------------------------------------------------------------------------------
+# --- SIGTERM mid-run ---
 "$sft" $common -o "$tmp/sig" --max-steps 100000 --log "$tmp/sig.log" 2>"$tmp/sig.err" &
 pid=$!
 i=0
@@ -115,22 +116,23 @@ else
 fi
 expect_rc "resume after SIGTERM runs to the end" 0 "$sft" --resume "$tmp/sig" -d "$data" \
     -o "$tmp/sig" --batch-size 8 -q --max-steps $((steps + 2))
-grep -q "\"step\":$((steps + 2))," "$tmp/sig/trainer_state.json" && ok "resumed to step $((steps + 2))" ||
+grep -q "\"step\":$((steps + 2))," "$tmp/sig/trainer_state.json" &&
+    ok "resumed to step $((steps + 2))" ||
     bad "after resume: $(cat "$tmp/sig/trainer_state.json")"
 
-# --- divergence: exit 3, the last good checkpoint untouched ----------------------------------------
+# --- divergence: exit 3, the last good checkpoint untouched ---
 "$sft" $common -o "$tmp/nan" --max-steps 6 --lr 1e30 --lr-schedule constant --save-every 1 \
     2>"$tmp/err"
 rc=$?
 if [ $rc -eq 3 ] && grep -q "not finite" "$tmp/err" && [ -s "$tmp/nan/model.safetensors" ] &&
     grep -q '"complete":false' "$tmp/nan/trainer_state.json"; then
-    ok "diverging run exits 3 and keeps the checkpoint of step $(sed 's/.*"step":\([0-9]*\).*/\1/' \
-        "$tmp/nan/trainer_state.json")"
+    step=$(sed 's/.*"step":\([0-9]*\).*/\1/' "$tmp/nan/trainer_state.json")
+    ok "diverging run exits 3 and keeps the checkpoint of step $step"
 else
-    bad "diverging run: exit $rc: $(head -c 300 "$tmp/err")"
+    bad "diverging run: exit $rc: $(head -c 200 "$tmp/err")"
 fi
 
-# --- bad data ---------------------------------------------------------------------------------------
+# --- bad data ---
 head -2 "$data" >"$tmp/bad.jsonl"
 echo '{"prompt": "no response here"}' >>"$tmp/bad.jsonl"
 echo 'not json' >>"$tmp/bad.jsonl"
@@ -150,11 +152,11 @@ expect_rc "refuses to replace a non-checkpoint directory" 1 "$sft" $common -o "$
 [ -f "$tmp/notckpt/precious" ] && ok "non-checkpoint directory untouched" || bad "precious gone"
 
 # truncation is counted
-"$sft" $common -o "$tmp/tr" --max-steps 1 --max-length 12 2>"$tmp/err"
-grep -Eq "; [1-9][0-9]* truncated to 12 tokens" "$tmp/err" && ok "truncation counted" ||
+"$sft" $scratch -d "$data" -o "$tmp/tr" --max-steps 1 --max-length 40 2>"$tmp/err"
+grep -Eq "; [1-9][0-9]* truncated to 40 tokens" "$tmp/err" && ok "truncation counted" ||
     bad "truncation: $(cat "$tmp/err")"
 
-# --- real files from ../shared ------------------------------------------------------------------
+# --- real files from ../shared ---
 s260=$shared/models/stories260K
 if [ ! -f "$s260/stories260K.bin" ] || [ ! -x "$conv" ]; then
     echo "SKIP sft real data: $s260 or saferlhf-convert absent"
@@ -167,9 +169,10 @@ for f in "$shared/data/alpaca/alpaca_5000.json" "$shared"/data/sft/*.json \
     [ -f "$f" ] || { echo "SKIP sft real data: $f absent"; continue; }
     name=$(basename "$f")
     "$sft" -m "$tmp/s260" -d "$f" -o "$tmp/real" --max-steps 1 --batch-size 2 \
-        --threads 2 -q 2>"$tmp/err"
+        --threads 2 2>"$tmp/err"
     rc=$?
-    if [ $rc -eq 0 ]; then ok "loads $name ($(grep -o '^[^;]*' "$tmp/err" | sed 's/.*: //'))"
+    summary=$(grep -o '^[^;]*' "$tmp/err" | head -1 | sed 's/.*: //')
+    if [ $rc -eq 0 ]; then ok "loads $name ($summary)"
     else bad "$name: exit $rc: $(head -c 300 "$tmp/err")"; fi
 done
 exit 0
