@@ -1,0 +1,327 @@
+/* train_score.c -- the body of saferlhf-train-rm and saferlhf-train-cm: a score model (an LM
+ * checkpoint with its head replaced by hidden -> 1, or a score checkpoint) trained on preference
+ * pairs.  The work is in lib/trainer_score.c, lib/score_loss.c and lib/trainer*.c; this file
+ * wires options to them.  See train_score.h. */
+#include "train_score.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "device.h"
+#include "model.h"
+#include "template.h"
+#include "tokenizer.h"
+#include "trainer_score.h"
+
+enum {
+    OPT_INIT_CONFIG = TOOL_OPT_USER, OPT_TOKENIZER, OPT_EVAL_DATA, OPT_EVAL_SPLIT, OPT_MAX_LEN,
+    OPT_RESUME, OPT_TEMPLATE, OPT_SKIP_BAD, OPT_REG, OPT_LOSS_TYPE,
+};
+
+#define MAX_DATA 64
+
+struct score_opts {
+    struct tool_common common;
+    struct srl_train_opts train;
+    enum srl_score_kind kind;
+    const char *model, *init_config, *tokenizer, *resume, *template_name, *eval_data;
+    const char *data[MAX_DATA];
+    int n_data;
+    double eval_split, reg;
+    long max_length;
+    enum srl_score_loss_type loss_type;
+    bool skip_bad;
+};
+
+static void defaults(struct score_opts *o)
+{
+    srl_train_opts_default(&o->train);
+    o->train.epochs = 2; /* scripts/{reward,cost}-model.sh (reference section 10.3) */
+    o->train.warmup_ratio = 0.03;
+    o->train.adam.weight_decay = 0.1;
+    o->reg = 0.001;
+    o->max_length = 512;
+}
+
+static void usage(FILE *fp, const struct score_opts *o)
+{
+    bool cost = o->kind == SRL_SCORE_COST;
+    const char *prog = cost ? "saferlhf-train-cm" : "saferlhf-train-rm";
+    fprintf(fp,
+            "Usage: %s -m MODEL_DIR -d DATA -o OUT_DIR [options]\n"
+            "       %s --init-config CONFIG.json --tokenizer DIR -d DATA -o OUT_DIR\n"
+            "       %s --resume CHECKPOINT -d DATA -o OUT_DIR [options]\n\n",
+            prog, prog, prog);
+    if (cost)
+        fputs("Train a cost model: -log sigmoid(c_unsafer - c_safer) plus, for each labelled\n"
+              "response, -log sigmoid(s * c) with s = +1 unsafe, -1 safe.  DATA: PKU-SafeRLHF\n"
+              "records (safer_response_id, is_response_{0,1}_safe), {prompt, chosen, rejected}\n"
+              "or HH {chosen, rejected} (chosen is safer; no sign term).\n\n", fp);
+    else
+        fputs("Train a reward model: -log sigmoid(r_better - r_worse).  DATA: PKU-SafeRLHF\n"
+              "records (better_response_id), {prompt, chosen, rejected} or HH {chosen,\n"
+              "rejected} dialogues.\n\n", fp);
+    fprintf(fp,
+            "Options:\n"
+            "  -m, --model DIR       LM or score checkpoint to start from (HF directory)\n"
+            "      --init-config FILE  start from scratch: random weights for this config.json\n"
+            "      --tokenizer DIR   tokenizer for --init-config (tokenizer.json)\n"
+            "  -d, --data FILE       training pairs (repeatable)\n"
+            "      --eval-data FILE  evaluation pairs (accuracy every --eval-every steps)\n"
+            "      --eval-split R    hold out this fraction of the training pairs for eval\n"
+            "  -o, --output DIR      checkpoint directory written (replaced as a whole)\n"
+            "      --max-length N    truncate sequences to N tokens [%ld]\n"
+            "      --regularization X  weight of the mean squared score [%g]\n"
+            "      --loss-type TYPE  sequence-wise or token-wise [sequence-wise]\n"
+            "      --resume DIR      continue the run saved in DIR (weights, optimiser, data\n"
+            "                        position); give the same data and options\n"
+            "      --template NAME   %s\n"
+            "                        [the checkpoint's, else saferlhf]\n"
+            "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
+            o->max_length, o->reg, srl_template_names());
+    srl_train_help(fp, &o->train);
+    tool_common_help(fp);
+}
+
+static int parse_opt(struct score_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case 'm': o->model = arg; return 0;
+    case OPT_INIT_CONFIG: o->init_config = arg; return 0;
+    case OPT_TOKENIZER: o->tokenizer = arg; return 0;
+    case 'd':
+        if (o->n_data == MAX_DATA) return usage_error("at most %d --data files", MAX_DATA);
+        o->data[o->n_data++] = arg;
+        return 0;
+    case OPT_EVAL_DATA: o->eval_data = arg; return 0;
+    case OPT_EVAL_SPLIT:
+        if (parse_float(arg, &o->eval_split) < 0 || o->eval_split <= 0 || o->eval_split >= 1)
+            return usage_error("invalid --eval-split '%s' (expected a number between 0 and 1)",
+                               arg);
+        return 0;
+    case 'o': o->train.output = arg; return 0;
+    case OPT_MAX_LEN:
+        if (parse_int(arg, 2, 1 << 24, &o->max_length) < 0)
+            return usage_error("invalid --max-length '%s' (expected an integer >= 2)", arg);
+        return 0;
+    case OPT_REG:
+        if (parse_float(arg, &o->reg) < 0 || o->reg < 0)
+            return usage_error("invalid --regularization '%s' (expected a number >= 0)", arg);
+        return 0;
+    case OPT_LOSS_TYPE:
+        if (strcmp(arg, "sequence-wise") == 0) o->loss_type = SRL_SCORE_SEQUENCE_WISE;
+        else if (strcmp(arg, "token-wise") == 0) o->loss_type = SRL_SCORE_TOKEN_WISE;
+        else
+            return usage_error("invalid --loss-type '%s' (expected sequence-wise or "
+                               "token-wise)", arg);
+        return 0;
+    case OPT_RESUME: o->resume = arg; return 0;
+    case OPT_TEMPLATE:
+        if (!srl_template_find(arg))
+            return usage_error("unknown --template '%s' (expected one of %s)", arg,
+                               srl_template_names());
+        o->template_name = arg;
+        return 0;
+    case OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    }
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, struct score_opts *o)
+{
+    static const struct option lopts[] = {
+        TOOL_COMMON_OPTIONS,
+        SRL_TRAIN_LONG_OPTIONS,
+        { "model", required_argument, NULL, 'm' },
+        { "init-config", required_argument, NULL, OPT_INIT_CONFIG },
+        { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+        { "data", required_argument, NULL, 'd' },
+        { "eval-data", required_argument, NULL, OPT_EVAL_DATA },
+        { "eval-split", required_argument, NULL, OPT_EVAL_SPLIT },
+        { "output", required_argument, NULL, 'o' },
+        { "max-length", required_argument, NULL, OPT_MAX_LEN },
+        { "regularization", required_argument, NULL, OPT_REG },
+        { "loss-type", required_argument, NULL, OPT_LOSS_TYPE },
+        { "resume", required_argument, NULL, OPT_RESUME },
+        { "template", required_argument, NULL, OPT_TEMPLATE },
+        { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
+        { NULL, 0, NULL, 0 }
+    };
+    struct score_opts dflt = { .kind = o->kind };
+    char why[256];
+    int c, rc;
+    defaults(&dflt);
+    while ((c = getopt_long(argc, argv, "m:d:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout, &dflt);
+            return -1;
+        }
+        if ((rc = parse_opt(o, c, optarg)) == 0) continue;
+        if (rc != 1) return rc;
+        if ((rc = srl_train_opt(&o->train, c, optarg, why, sizeof why)) == 0) continue;
+        if (rc < 0) return usage_error("%s", why);
+        rc = tool_common_opt(c, optarg, &o->common);
+        if (rc == 0) continue;
+        if (rc == 1) return -1;
+        if (c == '?')
+            fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
+        return SRL_EXIT_USAGE;
+    }
+    if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->train.output) return usage_error("no output directory (-o)");
+    if (o->n_data == 0) return usage_error("no training data (-d)");
+    if (!!o->model + !!o->init_config + !!o->resume != 1)
+        return usage_error("give exactly one of -m, --init-config and --resume");
+    if (o->init_config && !o->tokenizer)
+        return usage_error("--init-config needs --tokenizer");
+    if (o->tokenizer && !o->init_config)
+        return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
+    if (o->eval_data && o->eval_split > 0)
+        return usage_error("give --eval-data or --eval-split, not both");
+    o->train.seed = o->common.seed;
+    o->train.quiet = o->common.verbosity < 0;
+    return 0;
+}
+
+/* The score model: a score checkpoint as it is; an LM checkpoint or a config with its head
+ * replaced by a random hidden -> 1 one.  HF's score layout has no bias: the reference's bias
+ * starts at zero, and a zero bias is the same function (the man page says so). */
+static int load_model(const struct score_opts *o, const struct srl_tokenizer *tok,
+                      struct srl_model **m)
+{
+    const struct srl_backend *be = srl_backend_cpu();
+    const char *dir = o->model ? o->model : o->resume;
+    struct srl_config cfg;
+    char path[4096];
+    int rc;
+    if (dir) snprintf(path, sizeof path, "%s/config.json", dir);
+    if (srl_config_load(dir ? path : o->init_config, &cfg) < 0)
+        return print_error("cannot read the config of '%s'", dir ? dir : o->init_config);
+    if (dir && cfg.head == SRL_HEAD_SCORE) {
+        if (srl_model_load(dir, be, m) < 0) return print_error("cannot load the model '%s'", dir);
+        return 0;
+    }
+    cfg.head = SRL_HEAD_SCORE;
+    cfg.num_labels = 1;
+    if (!dir) {
+        cfg.bos_token_id = srl_tokenizer_bos_id(tok);
+        cfg.eos_token_id = srl_tokenizer_eos_id(tok);
+        cfg.pad_token_id = srl_tokenizer_pad_id(tok);
+    }
+    if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
+    srl_model_init_random(*m, o->common.seed);
+    if (dir && srl_model_load_weights(*m, dir, SRL_LOAD_ALLOW_MISSING_HEAD) < 0)
+        return print_error("cannot load the weights of '%s'", dir);
+    return 0;
+}
+
+static int read_data(const struct score_opts *o, const struct srl_pair_opts *po,
+                     struct srl_pair_set *train, struct srl_pair_set *eval)
+{
+    for (int i = 0; i < o->n_data; i++)
+        if (srl_pair_read(train, o->data[i], po) < 0)
+            return print_error("cannot read the training data '%s'", o->data[i]);
+    if (o->eval_data && srl_pair_read(eval, o->eval_data, po) < 0)
+        return print_error("cannot read the evaluation data '%s'", o->eval_data);
+    if (o->eval_split > 0 && srl_pair_split(train, o->eval_split, o->common.seed, eval) < 0)
+        return print_error("out of memory");
+    fprintf(stderr, "%s: %zu records: %zu training pairs", srl_log_get_prog(),
+            train->n_records, train->n);
+    if (eval->n) fprintf(stderr, ", %zu eval pairs", eval->n);
+    fprintf(stderr, "; %zu with a sequence truncated to %d tokens",
+            train->n_truncated + eval->n_truncated, po->max_length);
+    if (train->n_skipped + eval->n_skipped)
+        fprintf(stderr, ", %zu bad records skipped", train->n_skipped + eval->n_skipped);
+    fputc('\n', stderr);
+    if (train->n == 0) return print_error("no training pairs");
+    size_t nu = train->n_unsigned + eval->n_unsigned, n = train->n + eval->n;
+    if (po->kind == SRL_SCORE_COST && nu > 0)
+        fprintf(stderr, "%s: %zu of %zu pairs have no safety labels "
+                "(is_response_{0,1}_safe): their sign term is dropped\n",
+                srl_log_get_prog(), nu, n);
+    return 0;
+}
+
+/* Checkpoint metadata the tool owns: score type, template, pad token. */
+static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
+                       struct srl_model *m, const struct srl_template **tmpl, int32_t *pad)
+{
+    if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
+        return print_error("the tokenizer has %d tokens but the model only %d",
+                           srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);
+    const char *tname = o->template_name ? o->template_name
+                        : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
+    if (!(*tmpl = srl_template_find(tname)))
+        return print_error("the checkpoint's template '%s' is unknown; choose one with "
+                           "--template", tname);
+    snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
+    snprintf(m->cfg.score_type, sizeof m->cfg.score_type, "%s",
+             o->kind == SRL_SCORE_COST ? "cost" : "reward");
+    *pad = srl_tokenizer_pad_id(tok);
+    if (*pad < 0) *pad = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok) : 0;
+    if (m->cfg.pad_token_id < 0) m->cfg.pad_token_id = *pad; /* HF pools by pad_token_id */
+    if (o->max_length > m->cfg.max_position_embeddings) {
+        srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
+                     o->max_length, m->cfg.max_position_embeddings,
+                     m->cfg.max_position_embeddings);
+        o->max_length = m->cfg.max_position_embeddings;
+    }
+    return 0;
+}
+
+int train_score_main(int argc, char **argv, enum srl_score_kind kind)
+{
+    struct score_opts o = { .common = TOOL_COMMON_INIT, .kind = kind };
+    struct srl_tokenizer *tok = NULL;
+    struct srl_model *m = NULL;
+    struct srl_pair_set train = { 0 }, eval = { 0 };
+    struct srl_score_task task = { 0 };
+    struct srl_trainer tr = { 0 };
+    struct srl_device dev;
+    const struct srl_template *tmpl;
+    int32_t pad = 0;
+    int rc, ret = SRL_EXIT_FAILURE, err;
+
+    tool_init(argv[0]);
+    defaults(&o);
+    if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    tool_common_apply(&o.common);
+    if (srl_device_resolve(o.common.device, &dev) < 0) return SRL_EXIT_USAGE;
+    if (dev.kind != SRL_DEVICE_CPU && strcmp(o.common.device, "auto") != 0)
+        return print_error("the CUDA training backend is not available yet; use --device cpu");
+
+    const char *tok_dir = o.tokenizer ? o.tokenizer : o.model ? o.model : o.resume;
+    if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
+        print_error("cannot load the tokenizer of '%s'", tok_dir);
+        goto out;
+    }
+    if (load_model(&o, tok, &m) != 0 || setup_model(&o, tok, m, &tmpl, &pad) != 0) goto out;
+    struct srl_pair_opts po = { kind, tok, tmpl, (int)o.max_length, o.skip_bad };
+    if (read_data(&o, &po, &train, &eval) != 0) goto out;
+    if (srl_score_task_init(&task, kind, o.loss_type, (float)o.reg, &train, &eval, pad,
+                            o.train.batch_size) < 0) {
+        print_error("out of memory");
+        goto out;
+    }
+    if ((rc = srl_trainer_init(&tr, &o.train, m, tok_dir, o.resume)) < 0) {
+        ret = print_error("cannot %s", o.resume ? "resume the run" : "set up training");
+        goto out;
+    }
+    srl_trainer_catch_signals();
+    rc = srl_trainer_run(&tr, &task.task);
+    if (rc == SRL_TRAIN_INTERRUPTED) ret = 128 + srl_trainer_signal();
+    else if (rc == SRL_TRAIN_STOPPED || rc == 0) ret = SRL_EXIT_OK;
+    else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
+    else print_error("training failed");
+    if (rc == 0) srl_log_info("wrote %s (step %lld)", o.train.output, (long long)tr.st.step);
+out:
+    srl_trainer_free(&tr);
+    srl_score_task_free(&task);
+    srl_pair_set_free(&train);
+    srl_pair_set_free(&eval);
+    srl_model_free(m);
+    srl_tokenizer_free(tok);
+    if (close_stdout() < 0 && ret == SRL_EXIT_OK) ret = SRL_EXIT_FAILURE;
+    return ret;
+}
