@@ -64,6 +64,12 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
 
+# the reward- and cost-model trainers share their body (tools/train_score.c)
+$(BUILD)/bin/saferlhf-train-%m: $(BUILD)/tools/saferlhf-train-%m.o $(BUILD)/tools/train_score.o \
+                                $(TOOL_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
