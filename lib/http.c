@@ -210,7 +210,7 @@ int srl_http_post_batch(struct srl_http_req *reqs, size_t n, const struct srl_ht
         reqs[i].error = "";
     }
     size_t done = 0, next = 0; /* next: lowest index that may still be waiting */
-    int running = 0;
+    int running = 0, failed = 0;
     while (done < n) {
         double t = now_s(), wake = INFINITY;
         for (size_t i = next; i < n && running < o->concurrency; i++) {
@@ -243,7 +243,23 @@ int srl_http_post_batch(struct srl_http_req *reqs, size_t n, const struct srl_ht
             curl_easy_cleanup(s->easy);
             s->easy = NULL;
             running--;
-            if (s->state == REQ_DONE) done++;
+            if (s->state == REQ_DONE) {
+                done++;
+                if (o->fail_fast && *reqs[idx].error) failed = 1;
+            }
+        }
+        if (failed) {
+            for (size_t i = 0; i < n; i++) {
+                if (slots[i].state == REQ_DONE) continue;
+                if (slots[i].easy) {
+                    curl_multi_remove_handle(multi, slots[i].easy);
+                    curl_easy_cleanup(slots[i].easy);
+                    slots[i].easy = NULL;
+                }
+                slots[i].state = REQ_DONE;
+                reqs[i].error = "cancelled";
+            }
+            break;
         }
         while (next < n && slots[next].state == REQ_DONE) next++;
         if (done == n) break;

@@ -32,8 +32,10 @@ struct srl_http_opts {
     double backoff_base_s; /* first backoff (before jitter) */
     double backoff_max_s;  /* cap of the backoff (and of an honoured Retry-After) */
     uint64_t seed;         /* jitter */
+    int fail_fast;         /* stop at the first request that finally fails: transfers in
+                            * flight are abandoned, the rest never start (error "cancelled") */
 };
-#define SRL_HTTP_OPTS_INIT { NULL, NULL, 4, 60.0, 5, 1.0, 60.0, 1 }
+#define SRL_HTTP_OPTS_INIT { NULL, NULL, 4, 60.0, 5, 1.0, 60.0, 1, 0 }
 
 /* One request.  The caller sets body (JSON text, NUL-terminated); the batch fills the rest.
  * status is the final HTTP status (0 when no response came); reply the response body (new

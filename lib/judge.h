@@ -51,7 +51,8 @@ int srl_judge_reply_content(const char *body, size_t len, const char *where, cha
 int srl_judge_parse_scores(const char *content, int n, double *scores, const char *where);
 
 struct srl_judge_opts {
-    struct srl_http_opts http; /* url, bearer, concurrency, timeout, retries */
+    struct srl_http_opts http; /* url, bearer, concurrency, timeout, retries (the drivers
+                                * set fail_fast: one failed record fails the run) */
     const char *model;
     double temperature;        /* the reference: 0.7 */
     int max_tokens;            /* the reference: 2048 */

@@ -78,10 +78,19 @@ static int judge_chunk(struct item *it, size_t n, const struct srl_judge_opts *o
         }
         reqs[i].body = bodies[i];
     }
-    if ((rc = srl_http_post_batch(reqs, 2 * n, &o->http)) < 0) goto out;
+    struct srl_http_opts ho = o->http;
+    ho.fail_fast = 1;
+    if ((rc = srl_http_post_batch(reqs, 2 * n, &ho)) < 0) goto out;
+    /* report the first request that failed on its own, not one cancelled because of it */
+    size_t first_bad = 2 * n;
+    for (size_t i = 0; i < 2 * n && first_bad == 2 * n; i++)
+        if ((reqs[i].status < 200 || reqs[i].status >= 300)
+            && strcmp(reqs[i].error, "cancelled") != 0)
+            first_bad = i;
     for (size_t i = 0; i < 2 * n && rc == 0; i++) {
         struct item *x = &it[i / 2];
-        struct srl_http_req *r = &reqs[i];
+        struct srl_http_req *r = &reqs[first_bad < 2 * n ? first_bad : i];
+        if (first_bad < 2 * n) x = &it[first_bad / 2];
         if (r->status < 200 || r->status >= 300) {
             if (r->status)
                 srl_log_error("%s: judge request failed: HTTP %ld (%s) after %d attempt%s",
