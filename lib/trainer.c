@@ -198,8 +198,10 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
         size_t b = (size_t)t->st.batch, lo = t->plan.first[b], hi = t->plan.first[b + 1];
         double l;
         size_t ntok;
-        if ((rc = task->micro_step(task->ctx, m, t->plan.order + lo, hi - lo, &l, &ntok)) < 0)
+        if ((rc = task->micro_step(task->ctx, m, t->plan.order + lo, hi - lo, &l, &ntok)) < 0) {
+            if (rc == SRL_ENUMERIC) *loss = NAN; /* the model found the loss not finite */
             return rc;
+        }
         sum += l;
         *tokens += ntok;
         count++;
@@ -258,15 +260,16 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
     t->t_start = t->t_progress = now();
     bool evaluated = false;
     while (t->st.step < total) {
-        double loss = 0, norm = 0, t0 = now();
+        double loss = 0, norm = NAN, t0 = now();
         size_t tokens = 0;
         double lr = srl_lr_at(&t->sched, t->st.step);
         if ((rc = train_step(t, task, &loss, &norm, &tokens)) < 0) {
             progress_break(t);
             if (rc == SRL_ENUMERIC)
-                srl_log_error("step %lld: the %s is not finite (loss %g); stopping, the last "
+                srl_log_error("step %lld: the %s is not finite (%g); stopping, the last "
                               "checkpoint is left as it was", (long long)t->st.step + 1,
-                              isfinite(loss) ? "gradient norm" : "loss", loss);
+                              isfinite(loss) ? "gradient norm" : "loss",
+                              isfinite(loss) ? norm : loss);
             return rc;
         }
         double dt = now() - t0;

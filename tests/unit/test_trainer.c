@@ -1,0 +1,167 @@
+/* test_trainer.c -- the shared training loop through its library API (what the RM/CM and PPO
+ * trainers build on): stop + resume = one uninterrupted run bit for bit (weights, moments, the
+ * caller's free-form state), the checkpoint's files, NaN -> SRL_ENUMERIC with the previous
+ * checkpoint untouched, options parsing, steps per epoch. */
+#include <stdint.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "fileio.h"
+#include "srl.h"
+#include "test.h"
+#include "trainer.h"
+
+static char tmp[] = "/tmp/test_trainer.XXXXXX";
+
+static struct srl_model *tiny_model(void)
+{
+    struct srl_config cfg;
+    int err;
+    if (srl_config_load("tests/data/sft_tiny_config.json", &cfg) < 0) return NULL;
+    struct srl_model *m = srl_model_new(&cfg, srl_backend_cpu(), &err);
+    if (m) srl_model_init_random(m, 7);
+    return m;
+}
+
+static int load_demo(struct srl_sft_set *s)
+{
+    int err;
+    struct srl_tokenizer *tok = srl_tokenizer_load("tests/data/sft_demo_tokenizer", &err);
+    if (!tok) return -1;
+    struct srl_sft_opts o = { tok, srl_template_find("saferlhf"), 128, false };
+    int rc = srl_sft_read(s, "tests/data/sft_demo.jsonl", &o);
+    srl_tokenizer_free(tok);
+    return rc;
+}
+
+static void opts_for(struct srl_train_opts *o, const char *out)
+{
+    srl_train_opts_default(o);
+    o->max_steps = 12;
+    o->batch_size = 16;
+    o->grad_accum = 2;
+    o->lr = 2e-3;
+    o->warmup_steps = 2;
+    o->adam.weight_decay = 0.01f;
+    o->output = out;
+    o->quiet = true;
+}
+
+static char *path(const char *name)
+{
+    return srl_path_join(tmp, name);
+}
+
+static void test_resume_bitwise(void)
+{
+    struct srl_sft_set s = { 0 };
+    REQUIRE(load_demo(&s) == 0 && s.n == 300);
+    struct srl_lm_task task;
+    REQUIRE(srl_lm_task_init(&task, &s, NULL, 0, 16) == 0);
+    char *full = path("full"), *part = path("part");
+    struct srl_train_opts o;
+    struct srl_trainer t;
+
+    /* uninterrupted: 12 steps (300 / 16 = 19 micro-batches, 10 steps per epoch) */
+    struct srl_model *a = tiny_model();
+    REQUIRE(a);
+    opts_for(&o, full);
+    REQUIRE(srl_trainer_init(&t, &o, a, "tests/data/sft_demo_tokenizer", NULL) == 0);
+    EXPECT(srl_trainer_steps_per_epoch(&o, s.n) == 10);
+    REQUIRE(srl_trainer_run(&t, &task.task) == 0);
+    EXPECT(t.st.step == 12 && t.st.epoch == 1 && t.st.batch == 4, "epoch %lld batch %lld",
+           (long long)t.st.epoch, (long long)t.st.batch);
+    srl_trainer_free(&t);
+
+    /* 5 steps, stopped, with caller state; then resumed to 12 */
+    struct srl_model *b = tiny_model();
+    opts_for(&o, part);
+    o.stop_after = 5;
+    REQUIRE(srl_trainer_init(&t, &o, b, "tests/data/sft_demo_tokenizer", NULL) == 0);
+    REQUIRE(srl_json_object_set_number(t.st.user, "lambda", 0.625) == 0);
+    srl_rng_u64(&t.st.rng); /* a caller that sampled */
+    struct srl_rng rng_saved = t.st.rng;
+    EXPECT(srl_trainer_run(&t, &task.task) == SRL_TRAIN_STOPPED);
+    srl_trainer_free(&t);
+    srl_model_free(b);
+    char *ts = srl_path_join(part, "trainer_state.json");
+    EXPECT(test_file_exists(ts));
+    free(ts);
+    REQUIRE(srl_model_load(part, srl_backend_cpu(), &b) == 0);
+    opts_for(&o, part);
+    REQUIRE(srl_trainer_init(&t, &o, b, part, part) == 0);
+    EXPECT(t.st.step == 5 && t.optim->step == 5 && !t.st.complete);
+    EXPECT(srl_json_number(srl_json_get(t.st.user, "lambda")) == 0.625, "user state restored");
+    EXPECT(!memcmp(t.st.rng.s, rng_saved.s, sizeof rng_saved.s), "rng restored");
+    REQUIRE(srl_trainer_run(&t, &task.task) == 0);
+    EXPECT(t.st.complete && t.st.step == 12);
+    struct srl_trainer t2;
+    REQUIRE(srl_trainer_init(&t2, &o, b, part, part) == 0); /* the final state loads too */
+    EXPECT(t2.st.complete && t2.st.step == 12);
+    srl_trainer_free(&t2);
+    EXPECT(!memcmp(a->params, b->params, a->n_params * sizeof(float)),
+           "resumed weights bitwise equal to the uninterrupted run");
+    srl_trainer_free(&t);
+    /* the checkpoint loads as a model and its template/tokenizer files are there */
+    char *tj = srl_path_join(full, "tokenizer.json"), *gc = srl_path_join(full,
+                                                                         "generation_config.json");
+    EXPECT(test_file_exists(tj) && test_file_exists(gc));
+    free(tj);
+    free(gc);
+
+    /* divergence: SRL_ENUMERIC, the previous checkpoint (step 12) untouched */
+    opts_for(&o, full);
+    o.lr = 1e30;
+    o.max_steps = 20;
+    o.schedule = SRL_LR_CONSTANT;
+    struct srl_model *c = NULL;
+    REQUIRE(srl_model_load(full, srl_backend_cpu(), &c) == 0);
+    REQUIRE(srl_trainer_init(&t, &o, c, full, full) == 0);
+    EXPECT(srl_trainer_run(&t, &task.task) == SRL_ENUMERIC);
+    srl_trainer_free(&t);
+    struct srl_train_state st = { 0 };
+    EXPECT(srl_train_state_load(&st, full) == 0 && st.step == 12 && st.complete);
+    srl_json_decref(st.user);
+
+    srl_model_free(a);
+    srl_model_free(b);
+    srl_model_free(c);
+    srl_lm_task_free(&task);
+    srl_sft_set_free(&s);
+    free(full);
+    free(part);
+}
+
+static void test_options(void)
+{
+    struct srl_train_opts o;
+    char why[200];
+    srl_train_opts_default(&o);
+    EXPECT(o.lr == 2e-5 && o.schedule == SRL_LR_COSINE && o.clip == 1.0 && o.adam.beta2 == 0.95f);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_LR, "3e-4", why, sizeof why) == 0 && o.lr == 3e-4);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_LR, "x", why, sizeof why) == SRL_EINVAL &&
+           strstr(why, "--lr 'x'"), "%s", why);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_SCHED, "linear", why, sizeof why) == 0 &&
+           o.schedule == SRL_LR_LINEAR);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_WARMUP_RATIO, "1.5", why, sizeof why) == SRL_EINVAL);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_BATCH, "0", why, sizeof why) == SRL_EINVAL);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_DTYPE, "bf16", why, sizeof why) == 0 &&
+           o.save_dtype == SRL_DTYPE_BF16);
+    EXPECT(srl_train_opt(&o, SRL_TOPT_DTYPE, "int32", why, sizeof why) == SRL_EINVAL);
+    EXPECT(srl_train_opt(&o, 'x', "1", why, sizeof why) == 1, "not a trainer option");
+    o.batch_size = 4;
+    o.grad_accum = 3;
+    EXPECT(srl_trainer_steps_per_epoch(&o, 25) == 3, "7 micro-batches -> 3 steps");
+}
+
+int main(void)
+{
+    srl_log_set_level(SRL_LOG_OFF);
+    if (!mkdtemp(tmp)) return 1;
+    RUN(test_options);
+    RUN(test_resume_bitwise);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) printf("could not remove %s\n", tmp);
+    return test_summary();
+}
