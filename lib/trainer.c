@@ -250,7 +250,11 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
         srl_log_warning("the checkpoint was planned for %lld steps, this run for %lld: the "
                         "learning-rate schedule changes", (long long)t->st.total_steps,
                         (long long)total);
+    if (t->st.step > 0 && t->st.examples > 0 && t->st.examples != (int64_t)task->n)
+        srl_log_warning("the checkpoint was trained on %lld examples, this run has %zu: the data "
+                        "order is not the interrupted run's", (long long)t->st.examples, task->n);
     t->st.total_steps = total;
+    t->st.examples = (int64_t)task->n;
     t->sched.kind = o->schedule;
     t->sched.peak_lr = o->lr;
     t->sched.total_steps = total;

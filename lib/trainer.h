@@ -14,7 +14,8 @@
  * copied from the input checkpoint, generation_config.json, optimizer.safetensors (AdamW moments
  * and step) and trainer_state.json:
  *     {"format": "saferlhf-trainer-state", "version": 1, "complete": bool, "step", "epoch",
- *      "batch" (micro-batches of that epoch consumed), "total_steps", "seed" (string),
+ *      "batch" (micro-batches of that epoch consumed), "total_steps", "examples" (training
+ *      examples, to warn when a resumed run reads other data), "seed" (string),
  *      "tokens", "rng": {"s": [4 hex strings], "spare", "has_spare"}, "user": {...}}
  * "user" is a free-form object for the caller (PPO stores lambda and its optimiser there).
  * Resuming (srl_trainer_init with resume_dir, after loading the model from that directory)
@@ -108,6 +109,7 @@ struct srl_train_state {
     int64_t epoch;       /* epoch of the next micro-batch (0-based) */
     int64_t batch;       /* micro-batches of that epoch already consumed */
     int64_t total_steps;
+    int64_t examples;    /* training examples of the run (0: unknown) */
     uint64_t seed;       /* data order */
     double tokens;       /* non-padding tokens trained on */
     struct srl_rng rng;  /* for callers that sample (PPO); seeded from seed */

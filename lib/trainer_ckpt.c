@@ -108,6 +108,7 @@ static struct srl_json *state_json(const struct srl_train_state *st)
     if (rc == 0) rc = srl_json_object_set_integer(o, "epoch", st->epoch);
     if (rc == 0) rc = srl_json_object_set_integer(o, "batch", st->batch);
     if (rc == 0) rc = srl_json_object_set_integer(o, "total_steps", st->total_steps);
+    if (rc == 0) rc = srl_json_object_set_integer(o, "examples", st->examples);
     if (rc == 0) rc = srl_json_object_set_string(o, "seed", buf);
     if (rc == 0) rc = srl_json_object_set_number(o, "tokens", st->tokens);
     if (rc == 0) {
@@ -212,6 +213,7 @@ int srl_train_state_load(struct srl_train_state *st, const char *dir)
     s.rng.spare = srl_json_number(srl_json_get(rng, "spare"));
     s.rng.has_spare = srl_json_boolean(srl_json_get(rng, "has_spare"));
     s.tokens = srl_json_number(srl_json_get(o, "tokens"));
+    s.examples = srl_json_integer(srl_json_get(o, "examples"));
     s.complete = srl_json_boolean(srl_json_get(o, "complete"));
     struct srl_json *user = srl_json_get(o, "user");
     s.user = srl_json_is_object(user) ? srl_json_incref(user) : srl_json_new_object();
