@@ -174,6 +174,7 @@ int srl_eval_score(const char *in, FILE *out, struct srl_scorer *rm, struct srl_
         }
         gens_clear(&g);
         if (err < 0) break;
+        srl_log_info("%zu records scored", s->n);
     }
     if (k < 0) err = (int)k;
     gens_free(&g);

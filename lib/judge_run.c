@@ -279,6 +279,7 @@ static int run(const char *in_a, const char *in_b, int pair, FILE *out,
             if (rc < 0) srl_log_error("cannot write the output: %s", srl_strerror(rc));
         }
         items_clear(it, n);
+        if (rc == 0 && n > 0) srl_log_info("%zu records judged", st->n);
     }
 out:
     free(it);

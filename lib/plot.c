@@ -110,7 +110,15 @@ static void axes(FILE *fp, const struct frame *f, const struct srl_panel *p)
 
 static void legend(FILE *fp, const struct frame *f, const struct srl_panel *p)
 {
-    double y = f->y0 + 14;
+    double y = f->y0 + 14, wmax = 0;
+    for (size_t s = 0; s < p->n_series; s++) {
+        double w = p->series[s].label ? 6.5 * (double)strlen(p->series[s].label) : 0;
+        wmax = w > wmax ? w : wmax;
+    }
+    if (p->n_series) /* a light backing so lines under the legend do not hide it */
+        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" "
+                "fill-opacity=\"0.8\"/>\n", f->x0 + f->w - 26 - wmax, f->y0 + 2, wmax + 22,
+                15.0 * (double)p->n_series + 4);
     for (size_t s = 0; s < p->n_series; s++, y += 15) {
         const char *c = palette[s % N_PALETTE];
         fprintf(fp, "<g class=\"legend\"><rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
@@ -169,8 +177,9 @@ static void panel_scatter(FILE *fp, struct frame *f, const struct srl_panel *p)
             double x = fx(f, se->x[i]), y = fy(f, se->y[i]);
             fprintf(fp, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"5\" fill=\"%s\"/>\n",
                     x, y, palette[s % N_PALETTE]);
-            fprintf(fp, "<text class=\"point-label\" x=\"%.2f\" y=\"%.2f\" font-size=\"11\">",
-                    x + 8, y - 6);
+            int right = x > f->x0 + 0.6 * f->w; /* keep the label inside the panel */
+            fprintf(fp, "<text class=\"point-label\" x=\"%.2f\" y=\"%.2f\" font-size=\"11\"%s>",
+                    right ? x - 8 : x + 8, y - 6, right ? " text-anchor=\"end\"" : "");
             xml_text(fp, se->label);
             fputs("</text>\n", fp);
         }
