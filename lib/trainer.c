@@ -68,6 +68,7 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
     srl_rng_seed(&t->st.rng, opts->seed);
     if (!(t->st.user = srl_json_new_object())) return SRL_ENOMEM;
     if ((rc = srl_optim_for_model(m, &opts->adam, &t->optim)) < 0) goto fail;
+    srl_optim_use_safe_rlhf_groups(t->optim); /* the reference's weight-decay groups */
     if (resume_dir) {
         char *p = srl_path_join(resume_dir, "optimizer.safetensors");
         rc = p ? srl_optim_load(t->optim, p) : SRL_ENOMEM;

@@ -5,9 +5,10 @@
  * callback that runs forward, loss and backward on a micro-batch (gradients accumulate in the
  * model's arena).  One optimiser step = grad_accum micro-batches (fewer at an epoch's end),
  * gradients scaled by 1/count (the mean of micro-batch token means, as DeepSpeed's gradient
- * accumulation), global-norm clipping, the HF learning-rate schedule, AdamW.  Batches come
- * from lib/batching.h plans: a pure function of (seed, epoch), so the data position is just
- * (epoch, micro-batch index).
+ * accumulation), global-norm clipping, the HF learning-rate schedule, AdamW with Safe RLHF's
+ * weight-decay groups (srl_optim_use_safe_rlhf_groups: no decay for names containing "bias" or
+ * "layernorm.weight").  Batches come from lib/batching.h plans: a pure function of (seed,
+ * epoch), so the data position is just (epoch, micro-batch index).
  *
  * Checkpoints (srl_trainer_save) are ONE directory written in one srl_dir_begin/commit
  * transaction: config.json (with saferlhf.template) + model.safetensors, the tokenizer files
