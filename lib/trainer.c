@@ -195,6 +195,11 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
     *tokens = 0;
     if ((rc = srl_model_zero_grad(m)) < 0) return rc;
     if ((rc = ensure_plan(t, task)) < 0) return rc;
+    if (t->st.batch >= (int64_t)t->plan.n_batches) { /* resumed past the end of other data */
+        t->st.epoch++;
+        t->st.batch = 0;
+        if ((rc = ensure_plan(t, task)) < 0) return rc;
+    }
     while (count < t->opts.grad_accum && t->st.batch < (int64_t)t->plan.n_batches) {
         size_t b = (size_t)t->st.batch, lo = t->plan.first[b], hi = t->plan.first[b + 1];
         double l;
