@@ -94,8 +94,11 @@ static int pair_record(struct srl_pair_set *s, const struct srl_json *rec, const
     free(turns);
     if (rc < 0) goto out;
     if (len[0] == len[1] && memcmp(ids[0], ids[1], (size_t)len[0] * sizeof *ids[0]) == 0) {
-        srl_log_error("%s: the two answers give the same tokens%s", where,
-                      trunc[0] ? " after truncation to --max-length" : "");
+        if (trunc[0] || trunc[1]) { /* the answers differ only past max_length */
+            s->n_dropped++;
+            goto out;
+        }
+        srl_log_error("%s: the two answers give the same tokens", where);
         rc = SRL_EFORMAT;
         goto out;
     }
@@ -173,6 +176,7 @@ int srl_pair_split(struct srl_pair_set *s, double ratio, uint64_t seed,
     keep.n_records = s->n_records;
     keep.n_skipped = s->n_skipped;
     keep.n_truncated = s->n_truncated;
+    keep.n_dropped = s->n_dropped;
     srl_pair_set_free(s);
     *s = keep;
     memset(&keep, 0, sizeof keep);

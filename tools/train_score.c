@@ -231,6 +231,9 @@ static int read_data(const struct score_opts *o, const struct srl_pair_opts *po,
     if (eval->n) fprintf(stderr, ", %zu eval pairs", eval->n);
     fprintf(stderr, "; %zu with a sequence truncated to %d tokens",
             train->n_truncated + eval->n_truncated, po->max_length);
+    if (train->n_dropped + eval->n_dropped)
+        fprintf(stderr, ", %zu dropped (identical within %d tokens)",
+                train->n_dropped + eval->n_dropped, po->max_length);
     if (train->n_skipped + eval->n_skipped)
         fprintf(stderr, ", %zu bad records skipped", train->n_skipped + eval->n_skipped);
     fputc('\n', stderr);
