@@ -217,6 +217,13 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
         snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
         int32_t *ids = NULL;
         int trunc = 0, len = encode_prompt(o, tok, t, rec, where, &ids, &trunc);
+        if (len >= m->cfg.max_position_embeddings) {
+            free(ids);
+            srl_log_error("%s: a prompt of %d tokens leaves no room in the model's %d positions "
+                          "(see --max-prompt-tokens)", where, len,
+                          m->cfg.max_position_embeddings);
+            len = SRL_EFORMAT;
+        }
         if (len < 0) {
             rc = srl_exit_status(len);
             srl_json_decref(rec);

@@ -142,4 +142,14 @@ printf '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content"
     >"$tmp/bad3.jsonl"
 status 1 "messages ending with the assistant exit 1" "$gen" --threads 1 -m "$m" "$tmp/bad3.jsonl"
 check "... saying FILE:LINE" grep -q "bad3.jsonl:1: .*user turn" "$tmp/err"
+awk 'BEGIN { printf "{\"prompt\":\""; for (i = 0; i < 600; i++) printf "Lily "; print "\"}" }' \
+    >"$tmp/long.jsonl"
+status 1 "a prompt longer than the model's positions exits 1" "$gen" --threads 1 -m "$m" \
+    "$tmp/long.jsonl"
+check "... saying FILE:LINE" grep -q "long.jsonl:1: a prompt of [0-9]* tokens" "$tmp/err"
+"$gen" --threads 1 -m "$m" --raw-prompt --greedy --max-prompt-tokens 500 --max-new-tokens 100 \
+    "$tmp/long.jsonl" >"$tmp/long.out" 2>"$tmp/err"
+check "... fits with --max-prompt-tokens; the positions end it (length)" grep -q \
+    '"prompt_tokens":500,"response_tokens":12,"finish_reason":"length","truncated_prompt_tokens":' \
+    "$tmp/long.out"
 exit 0
