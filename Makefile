@@ -45,6 +45,8 @@ BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all test check deps bench check-man clean install print-config
+# keep object files that only pattern rules mention (tools, tests) between builds
+.SECONDARY:
 all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS)
 	@echo "built: $(notdir $(TOOLS)) (CUDA=$(CUDA))"
 
