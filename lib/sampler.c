@@ -260,8 +260,18 @@ static int sample_all(float *x, int V, struct srl_rng *rng, float *logp)
         sum += x[i];
     }
     double u = srl_rng_uniform(rng) * sum, acc = 0;
-    int tok = V - 1;
-    for (int i = 0; i < V; i++) {
+    int tok = V - 1, i = 0;
+    enum { BLK = 256 }; /* skip whole blocks by their (vectorised) sums, then walk one */
+    for (; i + BLK <= V; i += BLK) {
+        double bs = 0;
+#pragma omp simd reduction(+ : bs)
+        for (int j = i; j < i + BLK; j++)
+            bs += x[j];
+        if (u < acc + bs)
+            break;
+        acc += bs;
+    }
+    for (; i < V; i++) {
         acc += x[i];
         if (u < acc && x[i] > 0) {
             tok = i;
