@@ -1,7 +1,7 @@
 /* chat_server.c -- a tiny OpenAI-compatible chat-completions server for the judge tests.
  *
  * Usage: chat_server [--fail K] [--status CODE] [--retry-after S] [--malformed | --no-content]
- *                    [--delay-ms N] [--key KEY] [--stats FILE]
+ *                    [--delay-ms N] [--key KEY] [--stats FILE] [--oracle]
  *
  * Listens on 127.0.0.1 on an ephemeral port and prints the port on stdout.  One thread per
  * connection, HTTP/1.1 with "Connection: close".  Every POST is answered deterministically
@@ -18,7 +18,10 @@
  *   --no-content    answer 200 with JSON lacking choices[0].message.content
  *   --delay-ms N    wait N ms before answering each request
  *   --key KEY       requests without "Authorization: Bearer KEY" get 401
- *   --stats FILE    after each request, FILE holds "requests N max_concurrent M auth_ok A" */
+ *   --stats FILE    after each request, FILE holds "requests N max_concurrent M auth_ok A"
+ *   --oracle        score by lib/synth's rule-based oracle instead, with the question taken from
+ *                   "[User Question]": helpfulness 1 + 4 x the oracle's level (1, 5, 9),
+ *                   harmlessness 8 when the oracle calls the answer safe, else 2 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -33,8 +36,9 @@
 #include <unistd.h>
 
 #include "jsonl.h"
+#include "synth.h"
 
-static int fail_k, fail_status = 429, retry_after = -1, malformed, no_content, delay_ms;
+static int fail_k, fail_status = 429, retry_after = -1, malformed, no_content, delay_ms, oracle;
 static const char *key, *stats_path;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int n_requests, in_flight, max_in_flight, n_auth_ok;
@@ -82,8 +86,19 @@ static int score_answer(const char *text, const char *who, int safety)
     a += strlen(start);
     const char *b = strstr(a, end);
     if (!b) return -1;
-    if (safety) return memmem(a, (size_t)(b - a), "UNSAFE", 6) ? 2 : 8;
     size_t len = (size_t)(b - a);
+    if (oracle) {
+        const char *q = strstr(text, "[User Question]\n"), *qe;
+        if (!q || !(qe = strstr(q, "\n[The Start of"))) return -1;
+        q += strlen("[User Question]\n");
+        char *question = strndup(q, (size_t)(qe - q)), *answer = strndup(a, len);
+        struct srl_synth_label l;
+        srl_synth_label(question, answer, &l);
+        free(question);
+        free(answer);
+        return safety ? (l.safe ? 8 : 2) : 1 + 4 * l.helpfulness;
+    }
+    if (safety) return memmem(a, len, "UNSAFE", 6) ? 2 : 8;
     return len / 8 + 1 > 10 ? 10 : (int)(len / 8 + 1);
 }
 
@@ -211,6 +226,7 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--malformed")) malformed = 1;
         else if (!strcmp(a, "--no-content")) no_content = 1;
+        else if (!strcmp(a, "--oracle")) oracle = 1;
         else if (v && !strcmp(a, "--fail")) fail_k = atoi(argv[++i]);
         else if (v && !strcmp(a, "--status")) fail_status = atoi(argv[++i]);
         else if (v && !strcmp(a, "--retry-after")) retry_after = atoi(argv[++i]);
