@@ -261,9 +261,18 @@ static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
     snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
     snprintf(m->cfg.score_type, sizeof m->cfg.score_type, "%s",
              o->kind == SRL_SCORE_COST ? "cost" : "reward");
+    /* transformers reads the score at the last token that is not pad_token_id: the EOS that
+     * ends every sequence must not be the pad */
+    int32_t eos = srl_tokenizer_eos_id(tok), bos = srl_tokenizer_bos_id(tok);
     *pad = srl_tokenizer_pad_id(tok);
-    if (*pad < 0) *pad = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok) : 0;
-    if (m->cfg.pad_token_id < 0) m->cfg.pad_token_id = *pad; /* HF pools by pad_token_id */
+    if (*pad < 0 || *pad == eos) *pad = m->cfg.pad_token_id;
+    if (*pad < 0 || *pad == eos) {
+        *pad = m->cfg.vocab_size - 1;
+        while (*pad > 0 && (*pad == eos || *pad == bos)) (*pad)--;
+        srl_log_info("the tokenizer's pad token is its EOS (or absent): pad_token_id is %d, "
+                     "pad with it when scoring batches in transformers", *pad);
+    }
+    m->cfg.pad_token_id = *pad;
     if (o->max_length > m->cfg.max_position_embeddings) {
         srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
                      o->max_length, m->cfg.max_position_embeddings,
