@@ -121,7 +121,9 @@ static int load_scorer(const char *dir, const struct eval_opts *o, struct srl_sc
     struct srl_device dev;
     *sc = NULL;
     if (!dir) return 0;
-    if (srl_device_resolve(o->common.device, &dev) < 0 || dev.kind != SRL_DEVICE_CPU)
+    /* scoring runs on the CPU backend (auto picks it); an explicit cuda is refused */
+    if (strcmp(o->common.device, "auto") != 0
+        && (srl_device_resolve(o->common.device, &dev) < 0 || dev.kind != SRL_DEVICE_CPU))
         return print_error("device '%s' is not available to saferlhf-eval (use --device cpu)",
                            o->common.device);
     if (srl_scorer_load(dir, srl_backend_cpu(), (int)o->batch_size, (int)o->max_length, sc) < 0)
