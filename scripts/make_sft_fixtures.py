@@ -10,6 +10,14 @@ Both go through one generic renderer with the template strings of lib/template.c
 
 Writes tests/ref/sft/cases.jsonl: {"tokenizer", "template", "turns", "max_length", "ids",
 "labels"} and tests/ref/sft/tok_bos/ (the demo tokenizer plus <s> </s> and a BOS template).
+
+Also a reference SFT run (tests/ref/sft/train/): a tiny random Llama (model/), the first 8
+demo records (train8.jsonl), and 4 optimiser steps the way safe-rlhf trains (HF causal-LM loss
+with labels, right padding, gradient accumulation 2 with loss / 2, clip_grad_norm_, AdamW betas
+(0.9, 0.95) with Safe RLHF's no-decay groups, get_cosine_schedule_with_warmup): per-step loss,
+grad norm and lr in steps.json, the weights after the run in final.safetensors.  The micro-
+batches are what lib/batching.h makes of 8 examples with batch size 4: one sorting window, so
+the 4 shortest (by length, then index) and the 4 longest, whatever the seed.
 Usage: python3 scripts/make_sft_fixtures.py   (after scripts/make_sft_demo.py)
 """
 import json
@@ -90,5 +98,90 @@ def main():
                                     "labels": labels}) + "\n")
 
 
+def record_turns(r):
+    if "messages" in r:
+        return [m["content"] for m in r["messages"]]
+    if "instruction" in r:
+        q = r["instruction"] + (" " + r["input"] if r.get("input") else "")
+        return [q, r["output"]]
+    return [r["prompt"], r["response"]]
+
+
+def train_reference():
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+
+    tdir = os.path.join(OUT, "train")
+    os.makedirs(os.path.join(tdir, "model"), exist_ok=True)
+    demo_dir = os.path.join(ROOT, "tests", "data", "sft_demo_tokenizer")
+    tok = Tokenizer.from_file(os.path.join(demo_dir, "tokenizer.json"))
+    with open(os.path.join(ROOT, "tests", "data", "sft_demo.jsonl")) as f:
+        lines = f.readlines()[:8]
+    with open(os.path.join(tdir, "train8.jsonl"), "w") as f:
+        f.writelines(lines)
+    ex = [reference(tok, "<|endoftext|>", "saferlhf", record_turns(json.loads(ln)), 0)
+          for ln in lines]
+    order = sorted(range(8), key=lambda i: (len(ex[i][0]), i))
+    micro = [order[:4], order[4:]]
+
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=384, hidden_size=16, intermediate_size=32,
+                                   num_hidden_layers=2, num_attention_heads=2,
+                                   num_key_value_heads=1, max_position_embeddings=128,
+                                   rms_norm_eps=1e-5, rope_theta=10000.0,
+                                   tie_word_embeddings=True, bos_token_id=0, eos_token_id=0,
+                                   pad_token_id=None)
+    # pad_token_id None: with pad = eos = 0, HF's nn.Embedding(padding_idx=0) would drop the
+    # input-side gradient of the EOS row (a training quirk of padding_idx, not of SFT; safe-rlhf
+    # adds a separate <pad> token, so it never touches a real token there).
+    model = transformers.LlamaForCausalLM(cfg).float()
+    with torch.no_grad():  # norms away from 1 so their decay/no-decay grouping shows
+        for n, p in model.named_parameters():
+            if "norm" in n:
+                p.add_(0.1 * torch.randn_like(p))
+    model.save_pretrained(os.path.join(tdir, "model"), safe_serialization=True)
+
+    wd, lr, clip, steps, warmup = 0.1, 1e-2, 0.5, 4, 2
+    decay = [p for n, p in model.named_parameters()
+             if not ("bias" in n.lower() or "layernorm.weight" in n.lower())]
+    no_decay = [p for n, p in model.named_parameters()
+                if "bias" in n.lower() or "layernorm.weight" in n.lower()]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.95), eps=1e-8)
+    sched = transformers.get_cosine_schedule_with_warmup(opt, warmup, steps)
+    log = []
+    for step in range(steps):
+        opt.zero_grad()
+        losses = []
+        for mb in micro:
+            T = max(len(ex[i][0]) for i in mb)
+            ids = torch.zeros(len(mb), T, dtype=torch.long)
+            labels = torch.full((len(mb), T), -100, dtype=torch.long)
+            att = torch.zeros(len(mb), T, dtype=torch.long)
+            for b, i in enumerate(mb):
+                n = len(ex[i][0])
+                ids[b, :n] = torch.tensor(ex[i][0])
+                labels[b, :n] = torch.tensor(ex[i][1])
+                att[b, :n] = 1
+            loss = model(input_ids=ids, attention_mask=att, labels=labels).loss
+            (loss / len(micro)).backward()
+            losses.append(loss.item())
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
+        cur_lr = sched.get_last_lr()[0]
+        opt.step()
+        sched.step()
+        log.append({"step": step + 1, "loss": sum(losses) / len(losses), "grad_norm": norm,
+                    "lr": cur_lr})
+    with open(os.path.join(tdir, "steps.json"), "w") as f:
+        json.dump({"lr": lr, "weight_decay": wd, "clip": clip, "warmup_steps": warmup,
+                   "steps": log}, f, indent=1)
+        f.write("\n")
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters()},
+              os.path.join(tdir, "final.safetensors"))
+
+
 if __name__ == "__main__":
     main()
+    train_reference()

@@ -1,12 +1,16 @@
 /* test_trainer.c -- the shared training loop through its library API (what the RM/CM and PPO
  * trainers build on): stop + resume = one uninterrupted run bit for bit (weights, moments, the
  * caller's free-form state), the checkpoint's files, NaN -> SRL_ENUMERIC with the previous
- * checkpoint untouched, options parsing, steps per epoch. */
+ * checkpoint untouched, options parsing, steps per epoch; and 4 steps against PyTorch doing
+ * what safe-rlhf does (tests/ref/sft/train from scripts/make_sft_fixtures.py): prompt masks,
+ * right padding, gradient accumulation, clipping, warm-up + cosine, AdamW with Safe RLHF's
+ * no-decay groups. */
 #include <stdint.h>
 #include <unistd.h>
 
 #include "dataset.h"
 #include "fileio.h"
+#include "safetensors.h"
 #include "srl.h"
 #include "test.h"
 #include "trainer.h"
@@ -132,6 +136,88 @@ static void test_resume_bitwise(void)
     free(part);
 }
 
+static void test_vs_pytorch(void)
+{
+    const char *dir = "tests/ref/sft/train";
+    int err;
+    struct srl_tokenizer *tok = srl_tokenizer_load("tests/data/sft_demo_tokenizer", &err);
+    struct srl_sft_opts so = { tok, srl_template_find("saferlhf"), 0, false };
+    struct srl_sft_set s = { 0 };
+    struct srl_model *m = NULL;
+    REQUIRE(tok && srl_sft_read(&s, "tests/ref/sft/train/train8.jsonl", &so) == 0 && s.n == 8);
+    REQUIRE(srl_model_load("tests/ref/sft/train/model", srl_backend_cpu(), &m) == 0);
+    char *text = NULL, *ref_path = srl_path_join(dir, "steps.json");
+    size_t len;
+    REQUIRE(srl_read_file(ref_path, &text, &len) == 0);
+    struct srl_json *ref = srl_json_parse(text, len, ref_path, &err);
+    REQUIRE(ref);
+
+    struct srl_train_opts o;
+    char *out = path("vs_pt"), *log = path("vs_pt.jsonl");
+    srl_train_opts_default(&o);
+    o.max_steps = 4;
+    o.batch_size = 4;
+    o.grad_accum = 2;
+    o.lr = srl_json_number(srl_json_get(ref, "lr"));
+    o.clip = srl_json_number(srl_json_get(ref, "clip"));
+    o.warmup_steps = srl_json_integer(srl_json_get(ref, "warmup_steps"));
+    o.adam.weight_decay = (float)srl_json_number(srl_json_get(ref, "weight_decay"));
+    o.output = out;
+    o.log_path = log;
+    o.quiet = true;
+    struct srl_lm_task task;
+    struct srl_trainer t;
+    REQUIRE(srl_lm_task_init(&task, &s, NULL, 0, 4) == 0);
+    REQUIRE(srl_trainer_init(&t, &o, m, "tests/data/sft_demo_tokenizer", NULL) == 0);
+    REQUIRE(srl_trainer_run(&t, &task.task) == 0);
+    srl_trainer_free(&t);
+
+    /* per-step loss, grad norm (before clipping) and lr */
+    struct srl_jsonl *r = srl_jsonl_open(log, &err);
+    struct srl_json *rec, *steps = srl_json_get(ref, "steps");
+    float got[12], want[12];
+    size_t k = 0;
+    while (r && k < 12 && srl_jsonl_next(r, &rec) == 0) {
+        struct srl_json *w = srl_json_array_at(steps, k / 3);
+        got[k] = (float)srl_json_number(srl_json_get(rec, "loss"));
+        want[k++] = (float)srl_json_number(srl_json_get(w, "loss"));
+        got[k] = (float)srl_json_number(srl_json_get(rec, "grad_norm"));
+        want[k++] = (float)srl_json_number(srl_json_get(w, "grad_norm"));
+        got[k] = (float)srl_json_number(srl_json_get(rec, "lr"));
+        want[k++] = (float)srl_json_number(srl_json_get(w, "lr"));
+        srl_json_decref(rec);
+    }
+    srl_jsonl_close(r);
+    EXPECT(k == 12, "%zu values", k);
+    test_close("loss, grad_norm, lr per step", got, want, k, 1e-5f, 1e-4f);
+
+    /* the weights after 4 steps */
+    struct srl_st_file *f = srl_st_open("tests/ref/sft/train/final.safetensors", &err);
+    REQUIRE(f);
+    float *w = malloc(m->n_params * sizeof *w);
+    size_t n_views = 0;
+    for (size_t i = 0; w && i < m->n_views; i++) {
+        const struct srl_st_tensor *st = srl_st_find(f, m->views[i].name);
+        if (!st) continue;
+        REQUIRE(st->numel == m->views[i].numel);
+        srl_st_to_f32(st, w + m->views[i].offset);
+        n_views++;
+    }
+    EXPECT(n_views == m->n_views, "%zu of %zu tensors", n_views, m->n_views);
+    test_close("weights after 4 steps", m->params, w, m->n_params, 2e-6f, 1e-4f);
+    free(w);
+    srl_st_close(f);
+    srl_lm_task_free(&task);
+    srl_sft_set_free(&s);
+    srl_model_free(m);
+    srl_tokenizer_free(tok);
+    srl_json_decref(ref);
+    free(text);
+    free(ref_path);
+    free(out);
+    free(log);
+}
+
 static void test_options(void)
 {
     struct srl_train_opts o;
@@ -160,6 +246,7 @@ int main(void)
     if (!mkdtemp(tmp)) return 1;
     RUN(test_options);
     RUN(test_resume_bitwise);
+    RUN(test_vs_pytorch);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) printf("could not remove %s\n", tmp);
