@@ -145,6 +145,10 @@ struct srl_trainer {
     bool tty, progress_open;
     struct srl_batch_plan plan; /* of st.epoch */
     int64_t plan_epoch;        /* -1: none */
+    /* Optional: write more files into the checkpoint's temporary directory, inside the same
+     * transaction (PPO's critics); set after srl_trainer_init().  Returns 0 or SRL_E*. */
+    int (*save_extra)(void *ctx, const char *tmp_dir, bool complete);
+    void *save_extra_ctx;
 };
 
 /* Set up: an AdamW optimiser for m, the state seeded from opts->seed, the log file opened;

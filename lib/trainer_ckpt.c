@@ -150,6 +150,7 @@ int srl_trainer_save(struct srl_trainer *t, const char *dir, bool complete)
     }
     if ((rc = write_generation_config(tmp, &t->model->cfg)) < 0) goto fail;
     if ((rc = srl_optim_save(t->optim, opt_path)) < 0) goto fail;
+    if (t->save_extra && (rc = t->save_extra(t->save_extra_ctx, tmp, complete)) < 0) goto fail;
     if ((rc = write_json(tmp, "trainer_state.json", state)) < 0) goto fail;
     free(opt_path);
     srl_json_decref(state);

@@ -1,0 +1,307 @@
+/* ppo_step.c -- the phases of one PPO-Lagrangian rollout batch: generation, scoring with the
+ * frozen models and the critics, and the optimiser steps (see ppo_trainer.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ppo_trainer_internal.h"
+#include "srl.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void srl_ppo_batch_free(struct srl_ppo_batch *b)
+{
+    if (!b) return;
+    for (int i = 0; b->seqs && i < b->cap_N; i++)
+        srl_gen_seq_clear(&b->seqs[i]);
+    free(b->seqs);
+    free(b->tokens), free(b->pos), free(b->targets), free(b->start), free(b->len);
+    free(b->mask), free(b->old_lp), free(b->ref_lp), free(b->vr), free(b->vc), free(b->R);
+    free(b->C), free(b->end), free(b->rew), free(b->cst), free(b->radv), free(b->rret);
+    free(b->cadv), free(b->cret), free(b->adv), free(b->lp), free(b->grad);
+    memset(b, 0, sizeof *b);
+}
+
+/* Room for N rows of sequences (kept across batches). */
+static int reserve_rows(struct srl_ppo_batch *b, int N)
+{
+    if (N <= b->cap_N) return 0;
+    struct srl_gen_seq *s = realloc(b->seqs, (size_t)N * sizeof *s);
+    if (!s) return SRL_ENOMEM;
+    memset(s + b->cap_N, 0, (size_t)(N - b->cap_N) * sizeof *s);
+    b->seqs = s;
+    int *p[3] = {NULL, NULL, NULL};
+    float *f[2] = {NULL, NULL};
+    for (int k = 0; k < 3; k++) p[k] = malloc((size_t)N * sizeof(int));
+    for (int k = 0; k < 2; k++) f[k] = malloc((size_t)N * sizeof(float));
+    if (!p[0] || !p[1] || !p[2] || !f[0] || !f[1]) {
+        free(p[0]), free(p[1]), free(p[2]), free(f[0]), free(f[1]);
+        b->cap_N = N; /* seqs grew; the rest is retried next time */
+        b->cap_L = 0;
+        return SRL_ENOMEM;
+    }
+    free(b->start), free(b->len), free(b->end), free(b->R), free(b->C);
+    b->start = p[0], b->len = p[1], b->end = p[2], b->R = f[0], b->C = f[1];
+    b->cap_N = N;
+    b->cap_L = 0; /* the (N,L) arrays are sized for the old N */
+    return 0;
+}
+
+static int reserve_cells(struct srl_ppo_batch *b, int N, int L)
+{
+    if (L <= b->cap_L) return 0;
+    size_t n = (size_t)N * (size_t)L;
+    int32_t **ip[3] = {&b->tokens, &b->pos, &b->targets};
+    float **fp[13] = {&b->mask, &b->old_lp, &b->ref_lp, &b->vr, &b->vc, &b->rew, &b->cst,
+                      &b->radv, &b->rret, &b->cadv, &b->cret, &b->adv, &b->lp};
+    for (int k = 0; k < 3; k++) {
+        free(*ip[k]);
+        if (!(*ip[k] = malloc(n * sizeof(int32_t)))) goto oom;
+    }
+    for (int k = 0; k < 13; k++) {
+        free(*fp[k]);
+        if (!(*fp[k] = malloc(n * sizeof(float)))) goto oom;
+    }
+    free(b->grad);
+    if (!(b->grad = malloc(n * sizeof(float)))) goto oom;
+    b->cap_L = L;
+    return 0;
+oom:
+    b->cap_L = 0;
+    return SRL_ENOMEM;
+}
+
+int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t first_stream)
+{
+    const struct srl_ppo_train_opts *o = r->o;
+    struct srl_ppo_batch *b = &r->b;
+    int K = o->num_return_sequences, P = (int)n, N = P * K, rc;
+    double t0 = now();
+    if ((rc = reserve_rows(b, N)) < 0) return rc;
+    for (int i = 0; i < b->cap_N; i++)
+        srl_gen_seq_clear(&b->seqs[i]);
+    /* sample-major rows: minibatches = num_return_sequences gives the reference's micro-batches
+     * (one sample of every prompt each) */
+    for (int j = 0; j < K; j++)
+        for (int i = 0; i < P; i++) {
+            struct srl_gen_seq *s = &b->seqs[j * P + i];
+            s->prompt = r->pids + r->pstart[idx[i]];
+            s->prompt_len = (int)r->plens[idx[i]];
+            s->stream = first_stream + (uint64_t)i * (uint64_t)K + (uint64_t)j;
+        }
+    if ((rc = srl_generate(r->actor, &r->gp, b->seqs, N)) < 0) return rc;
+    int L = 0;
+    double ntok = 0;
+    for (int i = 0; i < N; i++) {
+        int len = b->seqs[i].prompt_len + b->seqs[i].n_tokens;
+        if (b->seqs[i].n_tokens <= 0) {
+            srl_log_error("a rollout produced no response token (the prompt fills the model)");
+            return SRL_EINVAL;
+        }
+        L = len > L ? len : L;
+        ntok += b->seqs[i].n_tokens;
+    }
+    if ((rc = reserve_cells(b, N, L)) < 0) return rc;
+    b->N = N, b->L = L;
+    for (int i = 0; i < N; i++) {
+        const struct srl_gen_seq *s = &b->seqs[i];
+        int pl = s->prompt_len, len = pl + s->n_tokens;
+        size_t row = (size_t)i * (size_t)L;
+        b->start[i] = pl - 1;
+        b->len[i] = len;
+        for (int t = 0; t < L; t++) {
+            int32_t tk = t < pl ? s->prompt[t] : t < len ? s->tokens[t - pl] : r->pad_id;
+            b->tokens[row + t] = tk;
+            b->pos[row + t] = t < len ? t : -1;
+            b->targets[row + t] = t + 1 < len ? (t + 1 < pl ? s->prompt[t + 1]
+                                                            : s->tokens[t + 1 - pl]) : -1;
+            b->mask[row + t] = t + 1 < len ? 1.0f : 0.0f;
+            b->old_lp[row + t] = t >= pl - 1 && t + 1 < len ? s->logp_raw[t + 1 - pl] : 0.0f;
+        }
+    }
+    r->tm.rollout += now() - t0;
+    r->tm.rollout_tokens += ntok;
+    return 0;
+}
+
+/* End scores: the score at each row's last real token. */
+static int end_scores(struct srl_model *m, const struct srl_ppo_batch *b, float *out)
+{
+    int rc = srl_model_forward(m, b->tokens, b->pos, b->N, b->L);
+    if (rc < 0) return rc;
+    for (int i = 0; i < b->N; i++)
+        out[i] = m->scores[(size_t)i * b->L + b->len[i] - 1];
+    return 0;
+}
+
+int srl_ppo_score(struct srl_ppo_run *r)
+{
+    struct srl_ppo_batch *b = &r->b;
+    size_t n = (size_t)b->N * (size_t)b->L;
+    double t0 = now();
+    int rc;
+    if ((rc = srl_model_forward(r->ref, b->tokens, b->pos, b->N, b->L)) < 0 ||
+        (rc = srl_model_logprobs(r->ref, b->targets, b->ref_lp)) < 0)
+        return rc;
+    if ((rc = end_scores(r->rm, b, b->R)) < 0 || (rc = end_scores(r->cm, b, b->C)) < 0)
+        return rc;
+    if ((rc = srl_model_forward(r->rcrit, b->tokens, b->pos, b->N, b->L)) < 0) return rc;
+    memcpy(b->vr, r->rcrit->scores, n * sizeof(float));
+    if ((rc = srl_model_forward(r->ccrit, b->tokens, b->pos, b->N, b->L)) < 0) return rc;
+    memcpy(b->vc, r->ccrit->scores, n * sizeof(float));
+    r->tm.scoring += now() - t0;
+    if ((rc = srl_lagrange_push(&r->lag, b->C, b->N)) < 0)
+        srl_log_error("a cost model score is not finite");
+    return rc;
+}
+
+/* The value-clipped critic step on rows [lo, lo + B). */
+static int critic_step(struct srl_ppo_run *r, struct srl_model *m, struct srl_optim *opt,
+                       const float *old_v, const float *ret, int lo, int B, double lr,
+                       float *loss, double *value)
+{
+    struct srl_ppo_batch *b = &r->b;
+    size_t off = (size_t)lo * (size_t)b->L;
+    int rc;
+    if ((rc = srl_model_zero_grad(m)) < 0 ||
+        (rc = srl_model_forward(m, b->tokens + off, b->pos + off, B, b->L)) < 0)
+        return rc;
+    *value = srl_ppo_masked_mean(m->scores, b->mask + off, b->start + lo, B, b->L);
+    if ((rc = srl_ppo_critic_loss(m->scores, old_v + off, ret, b->mask + off, b->start + lo, B,
+                                  b->L, r->o->ppo.clip_range_value, loss, b->grad)) < 0)
+        return rc;
+    if ((rc = srl_model_backward_score(m, b->grad)) < 0) return rc;
+    double norm = srl_clip_grad_norm(m->be, m->grads, m->n_params, r->o->clip_grad);
+    if (!isfinite(norm)) return SRL_ENUMERIC;
+    return srl_optim_step(opt, m->params, m->grads, (float)lr);
+}
+
+/* The PTX term: the next batch of the SFT mix, its gradient added to the actor's. */
+static int ptx_step(struct srl_ppo_run *r, int B, double *loss)
+{
+    size_t ntok;
+    int rc;
+    if (r->ptx_plan_epoch != r->ptx_epoch) {
+        srl_batch_plan_free(&r->ptx_plan);
+        if ((rc = srl_batch_plan_make(&r->ptx_plan, r->ptx_task.lengths, r->ptx.n, B, 0,
+                                      r->o->seed ^ 0x9e3779b97f4a7c15ull, r->ptx_epoch)) < 0)
+            return rc;
+        r->ptx_plan_epoch = r->ptx_epoch;
+    }
+    size_t k = (size_t)r->ptx_batch, lo = r->ptx_plan.first[k], hi = r->ptx_plan.first[k + 1];
+    rc = r->ptx_task.task.micro_step(r->ptx_task.task.ctx, r->actor, r->ptx_plan.order + lo,
+                                     hi - lo, loss, &ntok);
+    if (++r->ptx_batch >= (int64_t)r->ptx_plan.n_batches) {
+        r->ptx_epoch++;
+        r->ptx_batch = 0;
+    }
+    return rc;
+}
+
+static int set_num(struct srl_json *m, const char *key, double x)
+{
+    return isfinite(x) ? srl_json_object_set_number(m, key, x) : srl_json_object_set_null(m, key);
+}
+
+int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
+{
+    const struct srl_ppo_train_opts *o = r->o;
+    struct srl_ppo_batch *b = &r->b;
+    struct srl_model *a = r->actor;
+    int B = hi - lo, L = b->L, rc;
+    size_t off = (size_t)lo * (size_t)L;
+    double t0 = now();
+
+    // lambda first (the reference's rl_step), from the window of recent episode costs
+    double jc = srl_lagrange_window_mean(&r->lag);
+    if ((rc = srl_lagrange_step(&r->lag, jc)) < 0) {
+        srl_log_error("the Lagrange multiplier is not finite (episode cost %g)", jc);
+        return rc;
+    }
+    struct srl_ppo_rollout ro = {B, L, b->mask + off, b->start + lo, b->old_lp + off,
+                                 b->ref_lp + off, b->R + lo, b->C + lo, b->vr + off,
+                                 b->vc + off};
+    struct srl_ppo_targets tg = {b->end, b->rew, b->cst, b->radv, b->rret, b->cadv, b->cret,
+                                 b->adv};
+    struct srl_ppo_rollout_stats st;
+    if ((rc = srl_ppo_targets(&ro, &o->ppo, r->lag.lambda, &tg, &st)) < 0) return rc;
+    double t1 = now();
+    r->tm.advantage += t1 - t0;
+
+    // actor: clipped surrogate on the combined advantages (+ PTX), one AdamW step
+    float aloss;
+    struct srl_ppo_actor_stats ast;
+    int64_t step = r->tr.st.step;
+    if ((rc = srl_model_zero_grad(a)) < 0 ||
+        (rc = srl_model_forward(a, b->tokens + off, b->pos + off, B, L)) < 0 ||
+        (rc = srl_model_logprobs(a, b->targets + off, b->lp)) < 0)
+        return rc;
+    if ((rc = srl_ppo_actor_loss(b->lp, b->old_lp + off, b->adv, b->mask + off, b->start + lo,
+                                 B, L, o->ppo.clip_range_ratio, &aloss, b->grad, &ast)) < 0)
+        return rc;
+    if ((rc = srl_model_backward_logprob(a, b->grad)) < 0) return rc;
+    double t2 = now(), ptx_loss = NAN;
+    r->tm.actor += t2 - t1;
+    if (r->ptx.n > 0) {
+        float c = (float)o->ptx_coeff;
+        a->be->scale(a->grads, 1.0f / c, a->n_params);
+        if ((rc = ptx_step(r, B, &ptx_loss)) < 0) return rc;
+        a->be->scale(a->grads, 0.5f * c, a->n_params); /* (g_rl + c g_ptx) / 2 */
+        if (!isfinite(ptx_loss)) return SRL_ENUMERIC;
+    }
+    double t3 = now();
+    r->tm.ptx += t3 - t2;
+    double norm = srl_clip_grad_norm(a->be, a->grads, a->n_params, o->clip_grad);
+    if (!isfinite(aloss) || !isfinite(norm)) {
+        srl_log_error("step %lld: the actor %s is not finite", (long long)step + 1,
+                      isfinite(aloss) ? "gradient norm" : "loss");
+        return SRL_ENUMERIC;
+    }
+    double alr = srl_lr_at(&r->asched, step), clr = srl_lr_at(&r->csched, step);
+    if ((rc = srl_optim_step(r->tr.optim, a->params, a->grads, (float)alr)) < 0) return rc;
+    double t4 = now();
+    r->tm.actor += t4 - t3;
+
+    // critics, reward then cost
+    float rl, cl;
+    double rv, cv;
+    if ((rc = critic_step(r, r->rcrit, r->ropt, b->vr, b->rret, lo, B, clr, &rl, &rv)) < 0 ||
+        (rc = critic_step(r, r->ccrit, r->copt, b->vc, b->cret, lo, B, clr, &cl, &cv)) < 0) {
+        if (rc == SRL_ENUMERIC) srl_log_error("step %lld: a critic's gradient is not finite",
+                                              (long long)step + 1);
+        return rc;
+    }
+    if (!isfinite(rl) || !isfinite(cl)) {
+        srl_log_error("step %lld: a critic loss is not finite", (long long)step + 1);
+        return SRL_ENUMERIC;
+    }
+    r->tm.critics += now() - t4;
+    r->tr.st.step++;
+    for (int i = lo; i < hi; i++)
+        r->tr.st.tokens += b->len[i] - b->start[i] - 1;
+
+    if (!m) return 0;
+    const char *keys[] = {
+        "reward", "cost", "lambda", "episode_cost", "kl_divergence", "reward_with_kl_penalty",
+        "cost_with_kl_penalty", "mean_generated_length", "max_generated_length", "actor_loss",
+        "reward_critic_loss", "cost_critic_loss", "reward_advantage", "reward_return",
+        "reward_value", "cost_advantage", "cost_return", "cost_value", "clip_frac", "ratio",
+        "approx_kl", "actor_grad_norm", "actor_lr", "critic_lr", "ptx_loss"};
+    double vals[] = {
+        st.reward, st.cost, r->lag.lambda, r->lag.last_cost, st.kl_divergence,
+        st.reward_with_kl_penalty, st.cost_with_kl_penalty, st.mean_generated_length,
+        st.max_generated_length, aloss, rl, cl, st.reward_advantage, st.reward_return, rv,
+        st.cost_advantage, st.cost_return, cv, ast.clip_frac, ast.ratio, ast.approx_kl, norm,
+        alr, clr, ptx_loss};
+    for (size_t k = 0; k < sizeof vals / sizeof *vals; k++) {
+        if (k + 1 == sizeof vals / sizeof *vals && r->ptx.n == 0) break;
+        if ((rc = set_num(m, keys[k], vals[k])) < 0) return rc;
+    }
+    return 0;
+}
