@@ -290,8 +290,9 @@ int main(void)
 
     const char *sh = getenv("SAFERLHF_SHARED");
     char bin[512], tok[512], dir[] = "/tmp/bench_generate.XXXXXX", out[600], cmd[700];
-    snprintf(bin, sizeof bin, "%s/models/stories260K/stories260K.bin", sh && *sh ? sh : "../shared");
-    snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", sh && *sh ? sh : "../shared");
+    sh = sh && *sh ? sh : "../shared";
+    snprintf(bin, sizeof bin, "%s/models/stories260K/stories260K.bin", sh);
+    snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", sh);
     struct stat st;
     if (stat(bin, &st) != 0 || !mkdtemp(dir)) {
         printf("{\"bench\":\"generate\",\"model\":\"stories260K\",\"skipped\":\"%s absent\"}\n",
