@@ -54,8 +54,9 @@ run() {
         --batch-size "$batch" --lr "$lr" --max-length "$maxlen" --eval-every 100 \
         --skip-bad-records --log "$out/$name.log" $threads -q 2>"$out/$name.err"
     t1=$(date +%s)
+    head="\"bench\":\"score\",\"model\":\"$name\",\"data\":\"$(basename "$train")\""
     grep '"eval_accuracy"' "$out/$name.log" | tail -1 |
-        sed "s/^{/{\"bench\":\"score\",\"model\":\"$name\",\"data\":\"$(basename "$train")\",\"seconds\":$((t1 - t0)),/"
+        sed "s/^{/{$head,\"seconds\":$((t1 - t0)),/"
 }
 
 "$bin/saferlhf-convert" train-tokenizer "$pku/safety-pairs-train.jsonl" --vocab-size 2048 \

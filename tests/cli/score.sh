@@ -65,7 +65,7 @@ $(last "$tmp/rm.log" eval_worse_mean)"
     bad "rm: eval lines: $(grep -c eval_pairs "$tmp/rm.log")"
 c=$tmp/rm/config.json
 grep -q '"LlamaForSequenceClassification"' "$c" && grep -q '"score_type": *"reward"' "$c" &&
-    grep -q '"pad_token_id": *[0-9]' "$c" && ok "rm: config is a reward score model with a pad id" ||
+    grep -q '"pad_token_id": *[0-9]' "$c" && ok "rm: config: reward score model with a pad id" ||
     bad "rm: config.json: $(tr -d '\n' <"$c" | head -c 400)"
 grep -q '"score.weight"' "$tmp/rm/model.safetensors" &&
     ! grep -q '"lm_head.weight"' "$tmp/rm/model.safetensors" &&
