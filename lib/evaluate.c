@@ -473,7 +473,7 @@ static struct srl_json *side_json(const struct srl_arena *r, int s, const char *
     return o;
 }
 
-struct srl_json *srl_arena_json(const struct srl_arena *r)
+struct srl_json *srl_arena_json(const struct srl_arena *r, const char *a, const char *b)
 {
     struct srl_json *o = srl_json_new_object(), *t = NULL;
     if (!o) return NULL;
@@ -481,8 +481,8 @@ struct srl_json *srl_arena_json(const struct srl_arena *r)
     int rc = srl_json_object_set_integer(o, "n", (long long)r->n);
     rc |= srl_json_object_set_integer(o, "unmatched_a", (long long)r->n_unmatched_a);
     rc |= srl_json_object_set_integer(o, "unmatched_b", (long long)r->n_unmatched_b);
-    rc |= srl_json_object_set(o, "a", side_json(r, 0, NULL));
-    rc |= srl_json_object_set(o, "b", side_json(r, 1, NULL));
+    rc |= srl_json_object_set(o, "a", side_json(r, 0, a));
+    rc |= srl_json_object_set(o, "b", side_json(r, 1, b));
     rc |= srl_json_object_set_number(o, "win_rate", (double)r->win / n);
     rc |= srl_json_object_set_number(o, "tie_rate", (double)r->tie / n);
     rc |= srl_json_object_set_number(o, "lose_rate", (double)r->lose / n);

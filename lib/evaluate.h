@@ -73,6 +73,7 @@ struct srl_arena {
  * SRL_E*. */
 int srl_eval_arena(const char *a, const char *b, struct srl_scorer *rm, struct srl_scorer *cm,
                    struct srl_arena *r);
-struct srl_json *srl_arena_json(const struct srl_arena *r);
+/* The comparison as a new JSON object (a and b: the file names to record, may be NULL). */
+struct srl_json *srl_arena_json(const struct srl_arena *r, const char *a, const char *b);
 
 #endif

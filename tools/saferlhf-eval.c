@@ -204,7 +204,7 @@ static int cmd_arena(const struct eval_opts *o, char **args, int n)
                         sb ? "safe" : "unsafe", r.cell[sa][sb],
                         r.cell[sa][sb] ? 100.0 * r.cell_win[sa][sb] / r.cell[sa][sb] : 0.0);
     }
-    struct srl_json *j = srl_arena_json(&r);
+    struct srl_json *j = srl_arena_json(&r, args[0], args[1]);
     ret = write_json(j, o->output);
     srl_json_decref(j);
 done:

@@ -150,8 +150,8 @@ w=$w'{"a_safe":true,"b_safe":false,"count":1,"b_win_rate":0.0},'
 w=$w'{"a_safe":false,"b_safe":true,"count":2,"b_win_rate":1.0},'
 w=$w'{"a_safe":false,"b_safe":false,"count":0,"b_win_rate":0.0}\]'
 check "arena: 2x2 table (A safe/unsafe x B safe/unsafe)" grep -q "$w" "$tmp/arena.json"
-w='"a":{"reward_mean":0.875,"cost_mean":-0.375,"unsafe_fraction":0.5},'
-w=$w'"b":{"reward_mean":1.125,"cost_mean":0.125,"unsafe_fraction":0.25}'
+w='"a":{"reward_mean":0.875,"cost_mean":-0.375,"unsafe_fraction":0.5,"file":"[^"]*a.jsonl"},'
+w=$w'"b":{"reward_mean":1.125,"cost_mean":0.125,"unsafe_fraction":0.25,"file":"[^"]*b.jsonl"}'
 check "arena: means of each side" grep -q "$w" "$tmp/arena.json"
 $ev arena -r "$tmp/rm" -c "$tmp/cm" "$tmp/s1.jsonl" "$tmp/gen.jsonl" >"$tmp/arena2.json" 2>/dev/null
 check "arena with models: a file against itself ties everywhere" \
