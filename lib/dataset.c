@@ -161,6 +161,7 @@ static int sft_record(struct srl_sft_set *s, const struct srl_json *rec, const c
     if (rc < 0) return rc;
     int len = srl_tokenize_conv(o->tok, c.hh ? hh : o->tmpl, (const char *const *)c.turns, c.n,
                                 false, o->max_length, &ids, &train, &trunc);
+    bool was_hh = c.hh;
     srl_conv_free(&c);
     if (len < 0) {
         srl_log_error("%s: cannot tokenize the record", where);
@@ -171,7 +172,7 @@ static int sft_record(struct srl_sft_set *s, const struct srl_json *rec, const c
     for (int j = 1; j < len; j++) any |= train[j];
     if (trunc) s->n_truncated++;
     if (!any) s->n_dropped++;
-    else rc = srl_sft_append(s, ids, train, (size_t)len, line);
+    else if ((rc = srl_sft_append(s, ids, train, (size_t)len, line)) == 0 && was_hh) s->n_hh++;
     free(ids);
     free(train);
     return rc;
@@ -240,6 +241,7 @@ int srl_sft_split(struct srl_sft_set *s, double ratio, uint64_t seed, struct srl
     keep.n_truncated = s->n_truncated;
     keep.n_skipped = s->n_skipped;
     keep.n_dropped = s->n_dropped;
+    keep.n_hh = s->n_hh;
     srl_sft_set_free(s);
     *s = keep;
     memset(&keep, 0, sizeof keep);

@@ -119,6 +119,7 @@ struct srl_sft_set {
     size_t n_truncated; /* examples cut to max_length */
     size_t n_skipped;  /* bad records skipped (skip_bad) */
     size_t n_dropped;  /* examples left with no trained token after truncation (not kept) */
+    size_t n_hh;       /* examples read that were HH dialogues (rendered with "hh") */
 };
 
 struct srl_sft_opts {

@@ -56,7 +56,7 @@ static void usage(FILE *fp, const struct srl_train_opts *defaults)
             "      --resume DIR      continue the run saved in DIR (weights, optimiser, data\n"
             "                        position); give the same data and options\n"
             "      --template NAME   %s\n"
-            "                        [the checkpoint's, else saferlhf]\n"
+            "                        [the checkpoint's; hh for all-HH data; else saferlhf]\n"
             "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
             srl_template_names());
     srl_train_help(fp, defaults);
@@ -231,7 +231,6 @@ int main(int argc, char **argv)
                     tname);
         goto out;
     }
-    snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
     if (o.max_length > m->cfg.max_position_embeddings) {
         srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
                      o.max_length, m->cfg.max_position_embeddings,
@@ -241,6 +240,10 @@ int main(int argc, char **argv)
 
     struct srl_sft_opts so = { tok, tmpl, (int)o.max_length, o.skip_bad };
     if (read_data(&o, &so, &train, &eval) != 0) goto out;
+    if (!o.template_name && !m->cfg.template_name[0] &&
+        train.n_hh == train.n_records - train.n_skipped)
+        tname = "hh"; /* all HH dialogues: later stages render prompts as they were trained */
+    snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
     int32_t pad = srl_tokenizer_pad_id(tok);
     if (pad < 0) pad = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok) : 0;
     if (srl_lm_task_init(&task, &train, &eval, pad, o.train.batch_size) < 0) {

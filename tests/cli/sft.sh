@@ -151,6 +151,14 @@ expect_rc "refuses to replace a non-checkpoint directory" 1 "$sft" $common -o "$
     --max-steps 1
 [ -f "$tmp/notckpt/precious" ] && ok "non-checkpoint directory untouched" || bad "precious gone"
 
+# all-HH data records the hh template
+for q in "What is 2 plus 2?" "Say hello." "What color is the sky?"; do
+    printf '{"chosen": "\\n\\nHuman: %s\\n\\nAssistant: I do not know."}\n' "$q"
+done >"$tmp/hh.jsonl"
+expect_rc "HH dialogues train" 0 "$sft" $scratch -d "$tmp/hh.jsonl" -o "$tmp/hh" --max-steps 1 -q
+grep -q '"template": *"hh"' "$tmp/hh/config.json" && ok "all-HH data records the hh template" ||
+    bad "HH run recorded: $(grep -A1 saferlhf "$tmp/hh/config.json")"
+
 # truncation is counted
 "$sft" $scratch -d "$data" -o "$tmp/tr" --max-steps 1 --max-length 40 2>"$tmp/err"
 grep -Eq "; [1-9][0-9]* truncated to 40 tokens" "$tmp/err" && ok "truncation counted" ||
