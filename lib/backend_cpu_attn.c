@@ -3,7 +3,9 @@
  * Attention is computed per (batch, head) with sgemm on strided views of the fused qkv rows
  * (no transposes are copied): S = scale * Q K^T, causal softmax in place, O = P V.  The
  * (batch, head) pairs are spread over the OpenMP threads with a static schedule, each calling
- * single-threaded sgemm (srl_backend_cpu() sets OpenBLAS to one thread). */
+ * single-threaded sgemm (srl_backend_cpu() sets OpenBLAS to one thread).  No FP exception
+ * flags are read (as in backend_cpu.c), so the softmax's vexpf loop can vectorise. */
+#pragma GCC optimize("no-trapping-math")
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,14 +73,19 @@ static void softmax_row(float *row, int t, int T, const int32_t *pb)
         return;
     }
     float mx = -INFINITY;
+    if (pb)
+#pragma omp simd
+        for (int s = 0; s <= t; s++)
+            row[s] = pb[s] >= 0 ? row[s] : -INFINITY; /* vexpf gives 0 for these */
+#pragma omp simd reduction(max : mx)
     for (int s = 0; s <= t; s++)
-        if ((!pb || pb[s] >= 0) && row[s] > mx)
-            mx = row[s];
+        mx = row[s] > mx ? row[s] : mx;
     float sum = 0.0f;
+    // vectorised vexpf: libm's scalar expf was most of a decoding step of small models
+#pragma omp simd reduction(+ : sum)
     for (int s = 0; s <= t; s++) {
-        float e = (!pb || pb[s] >= 0) ? expf(row[s] - mx) : 0.0f;
-        row[s] = e;
-        sum += e;
+        row[s] = vexpf(row[s] - mx);
+        sum += row[s];
     }
     float inv = 1.0f / sum;
     for (int s = 0; s <= t; s++)
