@@ -151,6 +151,18 @@ expect_rc "refuses to replace a non-checkpoint directory" 1 "$sft" $common -o "$
     --max-steps 1
 [ -f "$tmp/notckpt/precious" ] && ok "non-checkpoint directory untouched" || bad "precious gone"
 
+# the toy-demo path: a tokenizer trained on the data, then a model from scratch
+if "$conv" train-tokenizer "$data" --vocab-size 384 -o "$tmp/tok" -q 2>"$tmp/err"; then
+    expect_rc "from scratch with a tokenizer trained by saferlhf-convert" 0 "$sft" \
+        --init-config tests/data/sft_tiny_config.json --tokenizer "$tmp/tok" -d "$data" \
+        -o "$tmp/toy" --max-steps 2 --batch-size 4 -q
+    expect_rc "a vocabulary larger than the config's is refused" 1 "$sft" \
+        --init-config tests/data/sft_tiny_config.json --tokenizer tests/ref/sft/tok_bos \
+        -d "$data" -o "$tmp/toy2" --max-steps 1 -q
+else
+    echo "SKIP sft train-tokenizer: $(head -c 200 "$tmp/err")"
+fi
+
 # all-HH data records the hh template
 for q in "What is 2 plus 2?" "Say hello." "What color is the sky?"; do
     printf '{"chosen": "\\n\\nHuman: %s\\n\\nAssistant: I do not know."}\n' "$q"
