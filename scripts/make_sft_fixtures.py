@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make_sft_fixtures.py -- reference SFT tokenization (ids and labels) for tests/unit/test_dataset.c.
+"""make_sft_fixtures.py -- reference SFT tokenization and training for tests/unit/test_dataset.c
+and tests/unit/test_trainer.c.
 
 Computes what safe-rlhf's SupervisedDataset does (datasets/supervised.py), with HF tokenizers:
   single answer:  text = prompt + answer + eos; labels = ids; labels[:len(tok(prompt))] = -100
