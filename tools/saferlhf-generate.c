@@ -1,6 +1,5 @@
 /* saferlhf-generate.c -- answer JSONL prompts with a checkpoint: one JSON object per generation,
  * the input record's fields passed through plus the response. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +8,7 @@
 #include "jsonl.h"
 #include "model.h"
 #include "dataset.h"
+#include "fileio.h"
 #include "template.h"
 #include "tokenizer.h"
 #include "tool.h"
@@ -267,6 +267,7 @@ static int run(struct gen_opts *o)
     struct srl_device dev;
     struct srl_model *m = NULL;
     struct srl_tokenizer *tok = NULL;
+    struct srl_atomic_file af = { 0 };
     FILE *out = stdout;
     int err, rc = SRL_EXIT_FAILURE;
     if ((err = srl_device_resolve(o->common.device, &dev)) < 0)
@@ -291,12 +292,17 @@ static int run(struct gen_opts *o)
                                                   : m->cfg.eos_token_id;
     if (o->greedy)
         o->gp.sample.temperature = 0;
-    if (o->output && !(out = fopen(o->output, "w"))) {
-        print_error("cannot open '%s': %s", o->output, strerror(errno));
-        goto out;
+    if (o->output) { /* written beside and renamed into place when complete */
+        if (srl_atomic_open(&af, o->output) < 0) {
+            print_error("cannot open '%s'", o->output);
+            goto out;
+        }
+        out = af.fp;
     }
     rc = generate_all(o, m, tok, t, out);
-    if (out != stdout && fclose(out) != 0 && rc == 0)
+    if (o->output && rc != 0)
+        srl_atomic_abort(&af);
+    else if (o->output && srl_atomic_commit(&af) < 0)
         rc = print_error("cannot write '%s'", o->output);
 out:
     srl_tokenizer_free(tok);

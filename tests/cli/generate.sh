@@ -145,8 +145,9 @@ check "... saying FILE:LINE" grep -q "bad3.jsonl:1: .*user turn" "$tmp/err"
 awk 'BEGIN { printf "{\"prompt\":\""; for (i = 0; i < 600; i++) printf "Lily "; print "\"}" }' \
     >"$tmp/long.jsonl"
 status 1 "a prompt longer than the model's positions exits 1" "$gen" --threads 1 -m "$m" \
-    "$tmp/long.jsonl"
+    -o "$tmp/long.out" "$tmp/long.jsonl"
 check "... saying FILE:LINE" grep -q "long.jsonl:1: a prompt of [0-9]* tokens" "$tmp/err"
+check "... leaving no -o file behind" [ -z "$(ls "$tmp" | grep long.out)" ]
 "$gen" --threads 1 -m "$m" --raw-prompt --greedy --max-prompt-tokens 500 --max-new-tokens 100 \
     "$tmp/long.jsonl" >"$tmp/long.out" 2>"$tmp/err"
 check "... fits with --max-prompt-tokens; the positions end it (length)" grep -q \
