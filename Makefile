@@ -2,6 +2,8 @@
 #   make            build the library, the tools and the tests (CUDA sources too when nvcc exists)
 #   make CUDA=0     skip the CUDA sources
 #   make test       install missing Debian packages, build, run the test suite
+#   make demo       install, build, run the three-round Safe RLHF pipeline on the built-in world
+#                   (scripts/pipeline.mk, WORK=out/demo), print the table and the figures' paths
 #   make bench      print benchmark JSON lines
 #   make check-man  lint the man pages
 
@@ -44,7 +46,7 @@ BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 # helper programs the CLI tests run (e.g. a loopback chat-completions server)
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all test check deps bench check-man clean install print-config
+.PHONY: all test check deps bench check-man clean install print-config demo
 # keep object files that only pattern rules mention (tools, tests) between builds
 .SECONDARY:
 all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS)
@@ -92,6 +94,13 @@ test check:
 	@scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh $(BUILD)
+
+# The README's demo: the pipeline of scripts/pipeline.mk on saferlhf-synth's world (restartable:
+# a second `make demo` redoes only what is missing; `rm -rf out/demo` to start over).
+demo:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -f scripts/pipeline.mk BIN=$(BUILD)/bin WORK=out/demo
 
 bench: all
 	@scripts/bench.sh $(BUILD)
