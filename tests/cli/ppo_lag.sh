@@ -79,7 +79,7 @@ for k in $keys; do grep -q "\"$k\":" "$tmp/lag.log" || missing="$missing $k"; do
 cp=$(tail40 ppo) cl=$(tail40 lag) cs=$(tail40 shaping) cq=$(tail40 pid)
 lend=$(num "$tmp/lag.log" lambda | tail -n 40 | awk '{ s += $1 } END { printf "%.3f", s / NR }')
 lmin=$(num "$tmp/lag.log" lambda | sort -g | head -n 1)
-echo "  last-40 mean cost: ppo $cp, ppo-lag $cl (lambda from 1 down to $lmin, last-40 mean $lend)," \
+echo "  last-40 mean cost: ppo $cp, ppo-lag $cl (lambda 1 down to $lmin, last-40 mean $lend)," \
     "shaping R - C $cs, pid $cq"
 awk -v c="$cp" 'BEGIN { exit !(c > 0.7) }' && ok "plain PPO's cost climbs above 0.7 ($cp)" ||
     bad "plain PPO's cost $cp, expected > 0.7"
@@ -105,7 +105,8 @@ for f in config.json model.safetensors tokenizer.json trainer_state.json optimiz
     reward_critic/model.safetensors cost_critic/optimizer.safetensors; do
     [ -f "$tmp/a/$f" ] || bad "checkpoint lacks $f"
 done
-grep -q '"lagrange"' "$tmp/a/trainer_state.json" && grep -q '"window"' "$tmp/a/trainer_state.json" &&
+st=$tmp/a/trainer_state.json
+grep -q '"lagrange"' "$st" && grep -q '"window"' "$st" &&
     ok "trainer_state.json holds lambda and the cost window" || bad "no lambda state"
 grep -q '"complete": *true' "$tmp/a/trainer_state.json" && ok "final checkpoint complete" ||
     bad "final checkpoint not marked complete"
@@ -114,6 +115,13 @@ if [ -x "$bin/saferlhf-generate" ]; then
     expect_rc "the actor loads in saferlhf-generate" 0 "$bin/saferlhf-generate" -m "$tmp/a" \
         --max-new-tokens 4 "$tmp/p1.jsonl"
 fi
+
+# step 1 is on-policy: the KV-cache rollout's log-probs equal the actor's forward on the
+# ragged batch (ratio 1, nothing clipped)
+head -n 1 "$tmp/a.log" | awk -F'"approx_kl":' '{ split($2, a, ","); k = a[1] }
+    END { exit !(k < 1e-5 && k > -1e-5) }' && grep -q '"clip_frac":0' "$tmp/a.log" &&
+    ok "first step on-policy: rollout log-probs equal the forward's" ||
+    bad "first step off-policy: $(head -n 1 "$tmp/a.log" | cut -c 1-300)"
 
 # --- PTX: the SFT mix is trained and logged ---
 expect_rc "PTX run exits 0" 0 "$ppo" $models $short -o "$tmp/ptx" --log "$tmp/ptx.log" \
