@@ -203,6 +203,7 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
 {
     int err, rc = 0, n = 0, B = o->batch_size;
     uint64_t done = 0; /* sequences written so far: the next batch's first RNG stream */
+    long n_records = 0, n_truncated = 0;
     struct srl_jsonl *r = srl_jsonl_open(o->input, &err);
     if (!r)
         return SRL_EXIT_FAILURE;
@@ -229,6 +230,8 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
             srl_json_decref(rec);
             break;
         }
+        n_records++;
+        n_truncated += trunc > 0;
         for (int j = 0; rc == 0 && j < o->num_return; j++) {
             pd[n].rec = srl_json_incref(rec);
             pd[n].ids = malloc(sizeof(int32_t) * (size_t)len);
@@ -255,6 +258,12 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
         rc = srl_exit_status(err);
     if (rc == 0 && n > 0)
         rc = run_batch(o, m, tok, pd, n, done, out);
+    if (rc == 0 && n_truncated)
+        srl_log_warning("%ld of %ld prompts were cut to their last %d tokens", n_truncated,
+                        n_records, o->max_prompt_tokens);
+    if (rc == 0)
+        srl_log_info("%ld prompts, %llu generations", n_records,
+                     (unsigned long long)(done + (uint64_t)n));
     drop_pending(pd, n);
     free(pd);
     srl_jsonl_close(r);
