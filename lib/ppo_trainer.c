@@ -79,6 +79,12 @@ static int load_models(struct srl_ppo_run *r)
             goto out;
         }
         rc_dir = rsub, cc_dir = csub;
+        if (access(rsub, F_OK) != 0 || access(csub, F_OK) != 0) {
+            srl_log_error("'%s' holds no critics: a final checkpoint written without "
+                          "--save-critics cannot be resumed", o->resume);
+            rc = SRL_EINVAL;
+            goto out;
+        }
     }
     if ((rc = load(o->resume ? o->resume : o->actor, "actor", SRL_HEAD_LM, &r->actor)) < 0 ||
         (rc = load(o->ref_model ? o->ref_model : o->actor, "reference model", SRL_HEAD_LM,
