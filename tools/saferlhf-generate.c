@@ -17,7 +17,7 @@ enum {
     OPT_TEMPLATE = TOOL_OPT_USER, OPT_MAX_NEW, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_REP,
     OPT_GREEDY, OPT_NUM_RETURN, OPT_STOP, OPT_BATCH, OPT_LOGPROBS, OPT_RAW, OPT_MAX_PROMPT,
 };
-enum { MAX_STOP = 32 };
+enum { MAX_STOP = 32, WINDOW = 8 }; /* batches sorted by prompt length together */
 
 struct gen_opts {
     struct tool_common common;
@@ -63,11 +63,14 @@ static void usage(FILE *fp)
     tool_common_help(fp);
 }
 
-/* One sequence waiting for its batch: the record (a reference per sample) and its prompt. */
+/* One sequence waiting for its batch: the record (a reference per sample), its prompt, its
+ * RNG stream (its index in the output), and then its output line. */
 struct pending {
     struct srl_json *rec;
     int32_t *ids;
     int n, truncated, sample;
+    uint64_t stream;
+    char *line;
 };
 
 /* The tokens of record rec's prompt, left-truncated to o->max_prompt_tokens. */
@@ -121,9 +124,10 @@ static int set_array(struct srl_json *rec, const char *key, const int32_t *ids, 
     return srl_json_object_set(rec, key, a);
 }
 
-/* Write the generation of one pending sequence. */
-static int emit(const struct gen_opts *o, const struct srl_tokenizer *tok, struct pending *pd,
-                const struct srl_gen_seq *s, FILE *out)
+/* The output line of one pending sequence (its record with the generation's fields), into
+ * pd->line. */
+static int format(const struct gen_opts *o, const struct srl_tokenizer *tok, struct pending *pd,
+                  const struct srl_gen_seq *s)
 {
     char *text = NULL;
     if (srl_tokenizer_decode(tok, s->tokens, (size_t)s->n_tokens, 1, &text) < 0)
@@ -157,57 +161,82 @@ static int emit(const struct gen_opts *o, const struct srl_tokenizer *tok, struc
         rc |= set_array(r, "logprobs", NULL, s->logp, s->n_tokens);
         rc |= set_array(r, "raw_logprobs", NULL, s->logp_raw, s->n_tokens);
     }
-    if (rc != 0)
+    if (rc != 0 || !(pd->line = srl_json_dumps(r)))
         return print_error("out of memory");
-    if (srl_json_dump(r, out) < 0)
-        return print_error("cannot write '%s'", o->output ? o->output : "stdout");
     return 0;
 }
 
-/* Generate for pd[0..n) and write the results in order. */
+/* Generate for the n pending sequences pd[idx[0..n)] and format their lines. */
 static int run_batch(const struct gen_opts *o, struct srl_model *m,
-                     const struct srl_tokenizer *tok, struct pending *pd, int n, uint64_t first,
-                     FILE *out)
+                     const struct srl_tokenizer *tok, struct pending *pd, const int *idx, int n)
 {
     struct srl_gen_seq *seqs = calloc((size_t)n, sizeof *seqs);
     if (!seqs)
         return print_error("out of memory");
     for (int i = 0; i < n; i++) {
-        seqs[i].prompt = pd[i].ids;
-        seqs[i].prompt_len = pd[i].n;
-        seqs[i].stream = first + (uint64_t)i;
+        seqs[i].prompt = pd[idx[i]].ids;
+        seqs[i].prompt_len = pd[idx[i]].n;
+        seqs[i].stream = pd[idx[i]].stream;
     }
     int rc = srl_generate(m, &o->gp, seqs, n);
     if (rc < 0)
         rc = print_error("generation failed");
     for (int i = 0; i < n; i++) {
         if (rc == 0)
-            rc = emit(o, tok, &pd[i], &seqs[i], out);
+            rc = format(o, tok, &pd[idx[i]], &seqs[i]);
         srl_gen_seq_clear(&seqs[i]);
     }
     free(seqs);
     return rc;
 }
 
-static void drop_pending(struct pending *pd, int n)
+static const struct pending *sort_pd; /* qsort has no context argument in C11 */
+
+static int cmp_len(const void *a, const void *b)
 {
+    int i = *(const int *)a, j = *(const int *)b, d = sort_pd[i].n - sort_pd[j].n;
+    return d ? d : i - j;
+}
+
+/* Generate for the window pd[0..n): batches of prompts of similar length (less padding),
+ * then write every line in input order.  Frees the window's contents. */
+static int flush_window(const struct gen_opts *o, struct srl_model *m,
+                        const struct srl_tokenizer *tok, struct pending *pd, int n, FILE *out)
+{
+    int rc = 0, *idx = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    if (!idx)
+        rc = print_error("out of memory");
+    for (int i = 0; rc == 0 && i < n; i++)
+        idx[i] = i;
+    sort_pd = pd;
+    if (rc == 0)
+        qsort(idx, (size_t)n, sizeof *idx, cmp_len);
+    for (int i = 0; rc == 0 && i < n; i += o->batch_size)
+        rc = run_batch(o, m, tok, pd, idx + i, n - i < o->batch_size ? n - i : o->batch_size);
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (fputs(pd[i].line, out) == EOF || putc('\n', out) == EOF)
+            rc = print_error("cannot write '%s'", o->output ? o->output : "stdout");
     for (int i = 0; i < n; i++) {
         srl_json_decref(pd[i].rec);
         free(pd[i].ids);
+        free(pd[i].line);
     }
+    memset(pd, 0, sizeof *pd * (size_t)n);
+    free(idx);
+    return rc;
 }
 
-/* Read every record of o->input, generate in batches of o->batch_size sequences, write. */
+/* Read every record of o->input and generate in windows of WINDOW batches, written in order. */
 static int generate_all(const struct gen_opts *o, struct srl_model *m,
                         const struct srl_tokenizer *tok, const struct srl_template *t, FILE *out)
 {
-    int err, rc = 0, n = 0, B = o->batch_size;
-    uint64_t done = 0; /* sequences written so far: the next batch's first RNG stream */
+    int err, rc = 0, n = 0, W = o->batch_size * WINDOW;
+    uint64_t done = 0; /* sequences so far: the RNG stream of the next one */
     long n_records = 0, n_truncated = 0;
     struct srl_jsonl *r = srl_jsonl_open(o->input, &err);
     if (!r)
         return SRL_EXIT_FAILURE;
-    struct pending *pd = calloc((size_t)B, sizeof *pd);
+    struct pending *pd = calloc((size_t)W, sizeof *pd);
     struct srl_json *rec = NULL;
     if (!pd) {
         srl_jsonl_close(r);
@@ -237,17 +266,17 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
             pd[n].ids = malloc(sizeof(int32_t) * (size_t)len);
             if (!pd[n].ids) {
                 srl_json_decref(pd[n].rec);
+                pd[n].rec = NULL;
                 rc = print_error("out of memory");
                 break;
             }
             memcpy(pd[n].ids, ids, sizeof(int32_t) * (size_t)len);
             pd[n].n = len;
             pd[n].truncated = trunc;
-            pd[n++].sample = j;
-            if (n == B) {
-                rc = run_batch(o, m, tok, pd, n, done, out);
-                drop_pending(pd, n);
-                done += (uint64_t)n;
+            pd[n].sample = j;
+            pd[n++].stream = done++;
+            if (n == W) {
+                rc = flush_window(o, m, tok, pd, n, out);
                 n = 0;
             }
         }
@@ -257,14 +286,17 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
     if (rc == 0 && err != SRL_EOF)
         rc = srl_exit_status(err);
     if (rc == 0 && n > 0)
-        rc = run_batch(o, m, tok, pd, n, done, out);
+        rc = flush_window(o, m, tok, pd, n, out);
     if (rc == 0 && n_truncated)
         srl_log_warning("%ld of %ld prompts were cut to their last %d tokens", n_truncated,
                         n_records, o->max_prompt_tokens);
     if (rc == 0)
-        srl_log_info("%ld prompts, %llu generations", n_records,
-                     (unsigned long long)(done + (uint64_t)n));
-    drop_pending(pd, n);
+        srl_log_info("%ld prompts, %llu generations", n_records, (unsigned long long)done);
+    for (int i = 0; i < n; i++) { /* after an error */
+        srl_json_decref(pd[i].rec);
+        free(pd[i].ids);
+        free(pd[i].line);
+    }
     free(pd);
     srl_jsonl_close(r);
     return rc;
