@@ -224,12 +224,14 @@ check "train-tokenizer: default fields and messages' contents" sh -c "
     grep -q '\"xy\":' '$tmp/bpe/tokenizer.json' && grep -q '\"qz\":' '$tmp/bpe/tokenizer.json' &&
     ! grep -q '\"ab\":' '$tmp/bpe/tokenizer.json'"
 check "train-tokenizer: 260 tokens, <|endoftext|> the default special (bos = eos)" sh -c "
-    '$conv' info '$tmp/bpe' | grep -q '^tokenizer: .*260 tokens, 3 merges, specials: <|endoftext|>=0' &&
+    '$conv' info '$tmp/bpe' |
+        grep -q '^tokenizer: .*260 tokens, 3 merges, specials: <|endoftext|>=0' &&
     grep -q '\"eos_token\": \"<|endoftext|>\"' '$tmp/bpe/tokenizer_config.json'"
 "$conv" train-tokenizer "$tmp/texts.jsonl" - --vocab-size 261 --field foo --special '<s>' \
     --special '<pad>' -o "$tmp/bpe2" 2>"$tmp/err" </dev/null
 check "train-tokenizer: --field, --special, <pad> is the pad token" sh -c "
-    grep -q '\"ab\":' '$tmp/bpe2/tokenizer.json' && ! grep -q '\"xy\":' '$tmp/bpe2/tokenizer.json' &&
+    grep -q '\"ab\":' '$tmp/bpe2/tokenizer.json' &&
+    ! grep -q '\"xy\":' '$tmp/bpe2/tokenizer.json' &&
     grep -q '\"pad_token\": \"<pad>\"' '$tmp/bpe2/tokenizer_config.json' &&
     grep -q '\"bos_token\": \"<s>\"' '$tmp/bpe2/tokenizer_config.json' &&
     '$conv' info '$tmp/bpe2' | grep -q 'specials: <s>=0, <pad>=1'"

@@ -54,8 +54,8 @@ m=$tmp/s260k
 # --- the golden output: run.c -t 0 -n 200 (its final newline is run.c's, not a token) -------
 esc=$(awk 'BEGIN { ORS = "" } { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); if (NR > 1) print "\\n";
            print }' "$want")
-printf '{"prompt":"","response":"%s","prompt_tokens":1,"response_tokens":200,"finish_reason":"length"}\n' \
-    "$esc" >"$tmp/golden"
+tail='"prompt_tokens":1,"response_tokens":200,"finish_reason":"length"'
+printf '{"prompt":"","response":"%s",%s}\n' "$esc" "$tail" >"$tmp/golden"
 printf '{"prompt":""}\n' | "$gen" --threads 1 -m "$m" --template raw --greedy --max-new-tokens 200 \
     >"$tmp/g" 2>"$tmp/err"
 check "stories260K greedy 200 tokens = run.c output" cmp -s "$tmp/g" "$tmp/golden"
@@ -71,7 +71,9 @@ cat >"$tmp/p.jsonl" <<'EOF'
 {"messages":[{"role":"system","content":"Tom"},{"role":"user","content":"was happy"}],"id":4}
 {"prompt":["A","B","C"],"id":5}
 EOF
-run() { "$gen" --threads 1 -m "$m" --template raw --max-new-tokens 40 "$@" "$tmp/p.jsonl" 2>"$tmp/err"; }
+run() {
+    "$gen" --threads 1 -m "$m" --template raw --max-new-tokens 40 "$@" "$tmp/p.jsonl" 2>"$tmp/err"
+}
 run --greedy -b 1 >"$tmp/b1"
 run --greedy -b 4 >"$tmp/b4"
 check "greedy: batch 4 = batch 1" cmp -s "$tmp/b1" "$tmp/b4"
@@ -96,7 +98,8 @@ check "-n 2: the two samples differ" [ "$(sed -n 1p "$tmp/n2" | sed 's/"sample".
 
 # --- schemas: Alpaca and messages render as documented ---------------------------------------
 printf '{"prompt":"The cat sat"}\n{"prompt":"Tom\\n\\nwas happy"}\n' |
-    "$gen" --threads 1 -m "$m" --template raw --greedy --max-new-tokens 40 2>"$tmp/err" >"$tmp/direct"
+    "$gen" --threads 1 -m "$m" --template raw --greedy --max-new-tokens 40 2>"$tmp/err" \
+    >"$tmp/direct"
 a=$(sed -n 3p "$tmp/b1" | sed 's/.*"response"/"response"/')
 b=$(sed -n 1p "$tmp/direct" | sed 's/.*"response"/"response"/')
 check "instruction + ' ' + input" [ "$a" = "$b" ]
@@ -112,18 +115,18 @@ b=$(sed -n 2p "$tmp/hh" | sed 's/.*"response"/"response"/')
 check "an HH dialogue renders with the hh template" [ -n "$a" -a "$a" = "$b" ]
 
 # --- stop strings, truncation, log-probs ---------------------------------------------------------
-printf '{"prompt":""}\n' | "$gen" --threads 1 -m "$m" --raw-prompt --greedy --stop Lily --stop "zzz" \
-    >"$tmp/stop" 2>"$tmp/err"
+printf '{"prompt":""}\n' | "$gen" --threads 1 -m "$m" --raw-prompt --greedy --stop Lily \
+    --stop "zzz" >"$tmp/stop" 2>"$tmp/err"
+want='"response":"Once upon a time, there was a little girl named ","prompt_tokens":1,'
 check "--stop: cut before the string, finish_reason stop" grep -q \
-    '"response":"Once upon a time, there was a little girl named ","prompt_tokens":1,"response_tokens":[0-9]*,"finish_reason":"stop"' \
-    "$tmp/stop"
+    "$want"'"response_tokens":[0-9]*,"finish_reason":"stop"' "$tmp/stop"
 printf '{"prompt":"Lily and Ben went to the park"}\n' |
     "$gen" --threads 1 -m "$m" --raw-prompt --greedy --max-new-tokens 5 --max-prompt-tokens 3 \
     >"$tmp/trunc" 2>"$tmp/err"
 check "--max-prompt-tokens 3" grep -q '"prompt_tokens":3,.*"truncated_prompt_tokens":[1-9]' \
     "$tmp/trunc"
-printf '{"prompt":"Once"}\n' | "$gen" --threads 1 -m "$m" --raw-prompt --max-new-tokens 7 --logprobs \
-    --temperature 0.5 >"$tmp/lp" 2>"$tmp/err"
+printf '{"prompt":"Once"}\n' | "$gen" --threads 1 -m "$m" --raw-prompt --max-new-tokens 7 \
+    --logprobs --temperature 0.5 >"$tmp/lp" 2>"$tmp/err"
 n_ids=$(sed 's/.*"token_ids":\[\([^]]*\)\].*/\1/' "$tmp/lp" | tr ',' '\n' | grep -c .)
 n_lp=$(sed 's/.*"logprobs":\[\([^]]*\)\].*/\1/' "$tmp/lp" | tr ',' '\n' | grep -c '^-')
 n_raw=$(sed 's/.*"raw_logprobs":\[\([^]]*\)\].*/\1/' "$tmp/lp" | tr ',' '\n' | grep -c '^-')
