@@ -155,6 +155,7 @@ int srl_ppo_score(struct srl_ppo_run *r)
     memcpy(b->vr, r->rcrit->scores, n * sizeof(float));
     if ((rc = srl_model_forward(r->ccrit, b->tokens, b->pos, b->N, b->L)) < 0) return rc;
     memcpy(b->vc, r->ccrit->scores, n * sizeof(float));
+    b->critics_fresh = true;
     r->tm.scoring += now() - t0;
     if ((rc = srl_lagrange_push(&r->lag, b->C, b->N)) < 0)
         srl_log_error("a cost model score is not finite");
@@ -169,8 +170,11 @@ static int critic_step(struct srl_ppo_run *r, struct srl_model *m, struct srl_op
     struct srl_ppo_batch *b = &r->b;
     size_t off = (size_t)lo * (size_t)b->L;
     int rc;
+    /* the first step on the whole batch reuses the scoring forward (same weights, same rows:
+     * its activations are what backward needs) */
+    bool fresh = b->critics_fresh && lo == 0 && B == b->N;
     if ((rc = srl_model_zero_grad(m)) < 0 ||
-        (rc = srl_model_forward(m, b->tokens + off, b->pos + off, B, b->L)) < 0)
+        (!fresh && (rc = srl_model_forward(m, b->tokens + off, b->pos + off, B, b->L)) < 0))
         return rc;
     *value = srl_ppo_masked_mean(m->scores, b->mask + off, b->start + lo, B, b->L);
     if ((rc = srl_ppo_critic_loss(m->scores, old_v + off, ret, b->mask + off, b->start + lo, B,
@@ -277,6 +281,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
                                               (long long)step + 1);
         return rc;
     }
+    b->critics_fresh = false;
     if (!isfinite(rl) || !isfinite(cl)) {
         srl_log_error("step %lld: a critic loss is not finite", (long long)step + 1);
         return SRL_ENUMERIC;

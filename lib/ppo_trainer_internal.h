@@ -24,6 +24,7 @@ struct srl_ppo_batch {
     int *end;                /* (N) */
     float *rew, *cst, *radv, *rret, *cadv, *cret, *adv, *lp, *grad;
     struct srl_gen_seq *seqs; /* (N) */
+    bool critics_fresh;      /* the critics' last forward is the scoring one on all N rows */
 };
 
 struct srl_ppo_run {
