@@ -152,6 +152,29 @@ void srl_cpu_attention_fwd_kv(float *out, const float *q, const float *kc, const
             float *obh = out + (size_t)b * T * ldo + (size_t)h * D;
             if (!sc)
                 continue;
+            if (T == 1) { // a decoding step: plain loops beat two tiny sgemm calls per head
+                for (int s = 0; s < S; s++) {
+                    const float *ks = kbh + (size_t)s * ldkv;
+                    float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+                    for (int i = 0; i < D; i++)
+                        d += qbh[i] * ks[i];
+                    sc[s] = scale * d;
+                }
+                softmax_row(sc, start, S, pb);
+                for (int i = 0; i < D; i++)
+                    obh[i] = 0.0f;
+                for (int s = 0; s < S; s++) {
+                    const float *vs = vbh + (size_t)s * ldkv;
+                    float p = sc[s];
+                    if (p == 0.0f) // padding
+                        continue;
+#pragma omp simd
+                    for (int i = 0; i < D; i++)
+                        obh[i] += p * vs[i];
+                }
+                continue;
+            }
             // S (T,S) = scale * Q (T,D) . K^T (D,S)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, qbh, ldq, kbh,
                         ldkv, 0.0f, sc, S);
