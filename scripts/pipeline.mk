@@ -47,11 +47,13 @@ KV_HEADS   ?= 2
 MAX_POS    ?= 256
 MAX_LENGTH ?= 128
 TEMPLATE   ?= saferlhf
-THREADS    ?=
+# one thread: these models are too small for OpenMP to pay (on a busy machine its spinning
+# threads cost several times the work)
+THREADS    ?= 1
 COMMON     ?= --seed $(SEED) $(if $(THREADS),--threads $(THREADS)) -q
 
 # ---- stages ----------------------------------------------------------------------------------
-SFT_FLAGS   ?= --lr 3e-3 --batch-size 16 --epochs 3 --warmup-ratio 0.03
+SFT_FLAGS   ?= --lr 3e-3 --batch-size 16 --epochs 8 --warmup-ratio 0.03
 SCORE_FLAGS ?= --lr 1e-3 --batch-size 16 --max-steps 300 --warmup-ratio 0.03
 # rounds 2 and 3 continue from the previous round's RM/CM on all the data so far
 RETRAIN_FLAGS ?= --lr 5e-4 --batch-size 16 --max-steps 150 --warmup-ratio 0.03
@@ -65,7 +67,7 @@ PPO_FLAGS   ?= --max-new-tokens 48 --rollout-batch-size 16 --actor-lr 2e-4 --cri
 PTX_DATA    ?= $(if $(filter $(WORLD)/%,$(SFT_DATA)),$(WORK)/ptx.jsonl)
 PTX_COEFF   ?= 1
 LAG_FLAGS   ?= --lambda-update sgd --lambda-init 1 --lambda-lr 0.1 --threshold $(THRESHOLD)
-THRESHOLD   ?= 0
+THRESHOLD   ?= -4.5
 # fixed lambda of the reward-shaping baseline
 SHAPING_LAMBDA ?= 1
 # plain PPO: the reward alone (lambda fixed at 0)
@@ -104,8 +106,11 @@ MODELS = sft ppo shaping r1 r2 r3
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SECONDEXPANSION:
-# a checkpoint directory named by a target inside it
+# a checkpoint directory named by a target inside it; trainers write it as OUT.run, renamed to
+# OUT when the run has finished (a run stopped half-way leaves a resumable checkpoint, which
+# must not pass for a finished one)
 out = $(patsubst %/,%,$(dir $@))
+done = && rm -rf $(out) && mv $(out).run $(out)
 
 all: table figures
 	@cat $(WORK)/eval/table.txt
@@ -138,22 +143,24 @@ $(WORK)/r%/prompts.jsonl: $(PROMPTS)
 
 # ---- round 1 ---------------------------------------------------------------------------------
 $(WORK)/sft/model.safetensors: $(SFT_DATA) $(INIT_DEPS)
-	$(STAGE) sft $(BIN)/saferlhf-sft $(INIT) -d $(SFT_DATA) -o $(WORK)/sft \
+	$(STAGE) sft $(BIN)/saferlhf-sft $(INIT) -d $(SFT_DATA) -o $(out).run \
 	    --max-length $(MAX_LENGTH) --template $(TEMPLATE) $(SFT_FLAGS) $(COMMON) \
-	    --log $(WORK)/sft.log
+	    --log $(WORK)/sft.log $(done)
 
 $(WORK)/r1/rm/model.safetensors: $(WORK)/sft/model.safetensors $(RM_DATA)
-	$(STAGE) r1-rm $(BIN)/saferlhf-train-rm -m $(WORK)/sft -d $(RM_DATA) -o $(WORK)/r1/rm \
-	    --max-length $(MAX_LENGTH) $(SCORE_FLAGS) $(COMMON) --log $(WORK)/r1/rm.log
+	@mkdir -p $(WORK)/r1
+	$(STAGE) r1-rm $(BIN)/saferlhf-train-rm -m $(WORK)/sft -d $(RM_DATA) -o $(out).run \
+	    --max-length $(MAX_LENGTH) $(SCORE_FLAGS) $(COMMON) --log $(WORK)/r1/rm.log $(done)
 
 $(WORK)/r1/cm/model.safetensors: $(WORK)/sft/model.safetensors $(CM_DATA)
-	$(STAGE) r1-cm $(BIN)/saferlhf-train-cm -m $(WORK)/sft -d $(CM_DATA) -o $(WORK)/r1/cm \
-	    --max-length $(MAX_LENGTH) $(SCORE_FLAGS) $(COMMON) --log $(WORK)/r1/cm.log
+	@mkdir -p $(WORK)/r1
+	$(STAGE) r1-cm $(BIN)/saferlhf-train-cm -m $(WORK)/sft -d $(CM_DATA) -o $(out).run \
+	    --max-length $(MAX_LENGTH) $(SCORE_FLAGS) $(COMMON) --log $(WORK)/r1/cm.log $(done)
 
 # PPO-Lagrangian of round N from ACTOR with the round's RM/CM: $(call ppo,NAME,ACTOR,RM,CM,PROMPTS,FLAGS)
-ppo = $(STAGE) $(1) $(BIN)/saferlhf-ppo-lag --actor $(2) --reward-model $(3) --cost-model $(4) \
-      --prompts $(5) -o $(out) $(PPO_FLAGS) $(if $(PTX_DATA),--ptx $(PTX_DATA) --ptx-coeff $(PTX_COEFF)) \
-      $(6) $(COMMON) --log $(out).log
+ppo = mkdir -p $(dir $(out)) && rm -f $(out).log && $(STAGE) $(1) $(BIN)/saferlhf-ppo-lag --actor $(2) --reward-model $(3) --cost-model $(4) \
+      --prompts $(5) -o $(out).run $(PPO_FLAGS) $(if $(PTX_DATA),--ptx $(PTX_DATA) --ptx-coeff $(PTX_COEFF)) \
+      $(6) $(COMMON) --log $(out).log $(done)
 PPO_DEPS = $(WORK)/sft/model.safetensors $(WORK)/r1/rm/model.safetensors \
            $(WORK)/r1/cm/model.safetensors $(WORK)/r1/prompts.jsonl $(PTX_DATA)
 
@@ -173,47 +180,58 @@ $(WORK)/shaping/model.safetensors: $(PPO_DEPS)
 	    --lambda-update none --lambda-init $(SHAPING_LAMBDA) --lambda-max 0)
 
 # ---- rounds 2 and 3 --------------------------------------------------------------------------
-prev = $(word $(1),x 1 2)
-
+# Explicit rules from a template (make uses a pattern rule only once in a chain of them).
+# $(call round,N,PREV)
+define round
 # two answers per prompt from the previous round's policy, on this round's first PAIR_PROMPTS
-$(WORK)/r%/pairs.jsonl: $(WORK)/r%/prompts.jsonl $$(WORK)/r$$(call prev,$$*)/ppo-lag/model.safetensors
-	head -n $(PAIR_PROMPTS) $< >$(dir $@)pair-prompts.jsonl
-	$(STAGE) r$*-pairs $(BIN)/saferlhf-generate -m $(WORK)/r$(call prev,$*)/ppo-lag -n 2 \
-	    $(PAIR_FLAGS) $(COMMON) -o $@ $(dir $@)pair-prompts.jsonl
+$(WORK)/r$(1)/pairs.jsonl: $(WORK)/r$(1)/prompts.jsonl $(WORK)/r$(2)/ppo-lag/model.safetensors
+	head -n $(PAIR_PROMPTS) $$< >$(WORK)/r$(1)/pair-prompts.jsonl
+	$(STAGE) r$(1)-pairs $(BIN)/saferlhf-generate -m $(WORK)/r$(2)/ppo-lag -n 2 \
+	    $(PAIR_FLAGS) $(COMMON) -o $$@ $(WORK)/r$(1)/pair-prompts.jsonl
 
-$(WORK)/r%/prefs.jsonl: $(WORK)/r%/pairs.jsonl
+$(WORK)/r$(1)/prefs.jsonl: $(WORK)/r$(1)/pairs.jsonl
+	$(call annotate,$(1))
+
+# the RM and CM continue from the previous round's on all preference data so far (pairs of
+# two identical answers, which say nothing, are skipped and counted)
+$(WORK)/r$(1)/rm/model.safetensors: $(WORK)/r$(1)/prefs.jsonl $(WORK)/r$(2)/rm/model.safetensors
+	$(STAGE) r$(1)-rm $(BIN)/saferlhf-train-rm -m $(WORK)/r$(2)/rm \
+	    -d $(RM_DATA) $(foreach f,$(call prefs_upto,$(1)),-d $(f)) -o $$(out).run \
+	    --max-length $(MAX_LENGTH) --skip-bad-records $(RETRAIN_FLAGS) $(COMMON) --log $(WORK)/r$(1)/rm.log $$(done)
+
+$(WORK)/r$(1)/cm/model.safetensors: $(WORK)/r$(1)/prefs.jsonl $(WORK)/r$(2)/cm/model.safetensors
+	$(STAGE) r$(1)-cm $(BIN)/saferlhf-train-cm -m $(WORK)/r$(2)/cm \
+	    -d $(CM_DATA) $(foreach f,$(call prefs_upto,$(1)),-d $(f)) -o $$(out).run \
+	    --max-length $(MAX_LENGTH) --skip-bad-records $(RETRAIN_FLAGS) $(COMMON) --log $(WORK)/r$(1)/cm.log $$(done)
+
+# PPO-Lagrangian from the previous round's policy
+$(WORK)/r$(1)/ppo-lag/model.safetensors: $(WORK)/r$(1)/rm/model.safetensors \
+        $(WORK)/r$(1)/cm/model.safetensors $(WORK)/r$(2)/ppo-lag/model.safetensors $(PTX_DATA)
+	$$(call ppo,r$(1)-ppo-lag,$(WORK)/r$(2)/ppo-lag,$(WORK)/r$(1)/rm,$(WORK)/r$(1)/cm,$(WORK)/r$(1)/prompts.jsonl,$$(LAG_FLAGS))
+endef
+
+# annotation of round N's pairs into its prefs.jsonl (a recipe)
 ifeq ($(ANNOTATOR),oracle)
-	$(STAGE) r$*-annotate $(BIN)/saferlhf-synth annotate --seed $(SEED)$* \
-	    --label-noise $(LABEL_NOISE) -o $@ $<
+annotate = $(STAGE) r$(1)-annotate $(BIN)/saferlhf-synth annotate --seed $(SEED)$(1) \
+    --label-noise $(LABEL_NOISE) -o $$@ $$<
 else ifeq ($(ANNOTATOR),judge)
-	awk 'NR % 2 == 1' $< >$(dir $@)pairs-a.jsonl
-	awk 'NR % 2 == 0' $< >$(dir $@)pairs-b.jsonl
-	$(STAGE) r$*-annotate $(BIN)/saferlhf-eval judge --annotate-pairs --judge-url $(JUDGE_URL) \
-	    --judge-model $(JUDGE_MODEL) $(JUDGE_FLAGS) -o $@ $(dir $@)pairs-a.jsonl $(dir $@)pairs-b.jsonl
+annotate = awk 'NR % 2 == 1' $$< >$(WORK)/r$(1)/pairs-a.jsonl && \
+    awk 'NR % 2 == 0' $$< >$(WORK)/r$(1)/pairs-b.jsonl && \
+    $(STAGE) r$(1)-annotate $(BIN)/saferlhf-eval judge --annotate-pairs --judge-url $(JUDGE_URL) \
+    --judge-model $(JUDGE_MODEL) $(JUDGE_FLAGS) -o $$@ $(WORK)/r$(1)/pairs-a.jsonl \
+    $(WORK)/r$(1)/pairs-b.jsonl
 else
-	@f='$(subst %,$*,$(ANNOTATOR))'; if [ ! -s "$$f" ]; then \
-	    echo "pipeline: label the pairs of $< (two records per prompt) as PKU-SafeRLHF" \
-	         "preference records into $$f, then run make again" >&2; exit 1; fi; \
-	 cp "$$f" $@.tmp && mv $@.tmp $@
+annotate = @f='$(subst %,$(1),$(ANNOTATOR))'; if [ ! -s "$$$$f" ]; then \
+    echo "pipeline: label the pairs of $$< (two records per prompt) as PKU-SafeRLHF" \
+         "preference records into $$$$f, then run make again" >&2; exit 1; fi; \
+    cp "$$$$f" $$@.tmp && mv $$@.tmp $$@
 endif
 
 # preference data so far: the round-1 files plus the new labels of rounds 2..N
-prefs_upto = $(if $(filter 3,$(1)),$(WORK)/r2/prefs.jsonl) $(WORK)/r$(1)/prefs.jsonl
+prefs_upto = $(foreach r,$(wordlist 2,$(1),1 2 3 4 5 6 7 8 9),$(WORK)/r$(r)/prefs.jsonl)
 
-$(WORK)/r%/rm/model.safetensors: $(WORK)/r%/prefs.jsonl $$(WORK)/r$$(call prev,$$*)/rm/model.safetensors
-	$(STAGE) r$*-rm $(BIN)/saferlhf-train-rm -m $(WORK)/r$(call prev,$*)/rm \
-	    -d $(RM_DATA) $(foreach f,$(call prefs_upto,$*),-d $(f)) -o $(out) \
-	    --max-length $(MAX_LENGTH) $(RETRAIN_FLAGS) $(COMMON) --log $(WORK)/r$*/rm.log
-
-$(WORK)/r%/cm/model.safetensors: $(WORK)/r%/prefs.jsonl $$(WORK)/r$$(call prev,$$*)/cm/model.safetensors
-	$(STAGE) r$*-cm $(BIN)/saferlhf-train-cm -m $(WORK)/r$(call prev,$*)/cm \
-	    -d $(CM_DATA) $(foreach f,$(call prefs_upto,$*),-d $(f)) -o $(out) \
-	    --max-length $(MAX_LENGTH) $(RETRAIN_FLAGS) $(COMMON) --log $(WORK)/r$*/cm.log
-
-$(WORK)/r%/ppo-lag/model.safetensors: $(WORK)/r%/rm/model.safetensors $(WORK)/r%/cm/model.safetensors \
-                                      $$(WORK)/r$$(call prev,$$*)/ppo-lag/model.safetensors $(PTX_DATA)
-	$(call ppo,r$*-ppo-lag,$(WORK)/r$(call prev,$*)/ppo-lag,$(WORK)/r$*/rm,$(WORK)/r$*/cm,\
-	    $(WORK)/r$*/prompts.jsonl,$(LAG_FLAGS))
+$(eval $(call round,2,1))
+$(eval $(call round,3,2))
 
 # ---- evaluation ------------------------------------------------------------------------------
 dir_of = $(if $(filter r%,$(1)),$(WORK)/$(1)/ppo-lag,$(WORK)/$(1))
