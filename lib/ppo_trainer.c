@@ -388,6 +388,14 @@ static int log_step(struct srl_ppo_run *r, struct srl_json *m, double tok_s)
     if (rc == 0) rc = srl_json_object_set_integer(m, "epoch", r->tr.st.epoch);
     if (rc == 0) rc = srl_json_object_set_integer(m, "rollout", r->rollouts);
     if (rc == 0) rc = srl_json_object_set_number(m, "rollout_tokens_per_s", tok_s);
+    /* seconds of each phase since the last line (rollout and scoring on a batch's first step) */
+    const struct srl_ppo_timing *a = &r->tm, *b = &r->tm_logged;
+    const char *k[6] = {"rollout_s", "scoring_s", "advantage_s", "actor_s", "ptx_s", "critics_s"};
+    double v[6] = {a->rollout - b->rollout, a->scoring - b->scoring, a->advantage - b->advantage,
+                   a->actor - b->actor, a->ptx - b->ptx, a->critics - b->critics};
+    for (int i = 0; rc == 0 && i < 6; i++)
+        rc = srl_json_object_set_number(m, k[i], v[i]);
+    r->tm_logged = r->tm;
     if (rc == 0 && r->tr.log && (srl_json_dump(m, r->tr.log) < 0 || fflush(r->tr.log) != 0)) {
         srl_log_error("cannot write the log '%s'", r->o->log_path);
         rc = SRL_EIO;

@@ -52,7 +52,7 @@ struct srl_ppo_run {
     int64_t rollouts;                 /* rollout batches done */
     int64_t steps_per_rollout, total_steps;
     struct srl_ppo_batch b;
-    struct srl_ppo_timing tm;
+    struct srl_ppo_timing tm, tm_logged; /* totals; totals at the last log line */
     double t_start, t_progress;
     bool tty, progress_open;
 };

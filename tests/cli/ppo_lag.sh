@@ -72,7 +72,8 @@ n=$(wc -l <"$tmp/lag.log")
 [ "$n" -eq 100 ] && ok "log has 100 lines" || bad "log has $n lines, expected 100"
 keys="reward cost lambda episode_cost kl_divergence mean_generated_length max_generated_length
       actor_loss reward_critic_loss cost_critic_loss reward_advantage reward_return
-      cost_advantage cost_return clip_frac rollout_tokens_per_s"
+      cost_advantage cost_return clip_frac rollout_tokens_per_s rollout_s scoring_s
+      advantage_s actor_s critics_s"
 missing=""
 for k in $keys; do grep -q "\"$k\":" "$tmp/lag.log" || missing="$missing $k"; done
 [ -z "$missing" ] && ok "log keys" || bad "log lacks:$missing"
@@ -139,8 +140,9 @@ cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors" &&
     cmp -s "$tmp/a/cost_critic/model.safetensors" "$tmp/b/cost_critic/model.safetensors" &&
     ok "resumed actor and critic equal the uninterrupted run's" ||
     bad "resumed weights differ"
-sed 's/"rollout_tokens_per_s":[^,}]*//' "$tmp/a.log" >"$tmp/a2"
-sed 's/"rollout_tokens_per_s":[^,}]*//' "$tmp/b.log" >"$tmp/b2"
+notime() { sed -E 's/"(rollout_tokens_per_s|[a-z]+_s)":[^,}]*//g' "$1"; }
+notime "$tmp/a.log" >"$tmp/a2"
+notime "$tmp/b.log" >"$tmp/b2"
 cmp -s "$tmp/a2" "$tmp/b2" && ok "resumed log equals the uninterrupted run's (lambda included)" ||
     bad "resumed log differs"
 
