@@ -148,9 +148,10 @@ cmp -s "$tmp/a2" "$tmp/b2" && ok "resumed log equals the uninterrupted run's (la
 
 # --- SIGTERM: resumable checkpoint, exit 143 ---
 "$ppo" $models --max-new-tokens 3 --threads 1 -q --rollout-batch-size 4 --max-steps 100000 \
-    -o "$tmp/t" 2>"$tmp/t.err" &
+    -o "$tmp/t" --log "$tmp/t.log" 2>"$tmp/t.err" &
 pid=$!
-sleep 2
+i=0 # signal once training runs (the handler is installed before the first step)
+while [ ! -s "$tmp/t.log" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 kill -TERM $pid
 wait $pid
 rc=$?
