@@ -183,7 +183,10 @@ int srl_generate(struct srl_model *m, const struct srl_gen_params *p, struct srl
             pos[(size_t)b * P + t] = i < 0 ? -1 : i;
         }
     }
-    if ((rc = srl_model_cache_reset(m, B, P + max_new)) < 0)
+    int cap = P + max_new; /* a big enough cache of the same batch is reused, not reallocated */
+    if (m->cache_B == B && m->cache_cap >= cap)
+        cap = m->cache_cap;
+    if ((rc = srl_model_cache_reset(m, B, cap)) < 0)
         goto out;
     if ((rc = srl_model_decode(m, tok, pos, P, true)) < 0)
         goto out;

@@ -64,7 +64,7 @@ struct srl_gen_seq {
 };
 
 /* Generate for seqs[0..B).  The model's KV cache is reset to (B, longest prompt +
- * max_new_tokens).  Returns 0 or SRL_E* (bad parameters, a prompt that does not fit the model's
+ * max_new_tokens), or kept at its size when it already has B rows and enough slots.  Returns 0 or SRL_E* (bad parameters, a prompt that does not fit the model's
  * positions, out of memory); on failure the sequences' outputs are cleared. */
 int srl_generate(struct srl_model *m, const struct srl_gen_params *p, struct srl_gen_seq *seqs,
                  int B);
