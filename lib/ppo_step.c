@@ -99,8 +99,13 @@ int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t
     int L = 0;
     double ntok = 0;
     for (int i = 0; i < N; i++) {
-        int len = b->seqs[i].prompt_len + b->seqs[i].n_tokens;
-        if (b->seqs[i].n_tokens <= 0) {
+        struct srl_gen_seq *s = &b->seqs[i];
+        if (s->prompt_len + s->n_tokens > r->max_len) { /* a scoring model has fewer positions */
+            s->n_tokens = r->max_len - s->prompt_len;
+            s->finish = SRL_FINISH_LENGTH;
+        }
+        int len = s->prompt_len + s->n_tokens;
+        if (s->n_tokens <= 0) {
             srl_log_error("a rollout produced no response token (the prompt fills the model)");
             return SRL_EINVAL;
         }

@@ -526,9 +526,9 @@ static int setup(struct srl_ppo_run *r)
     r->gp.tok = r->tok;
     r->gp.seed = o->seed;
     r->gp.logprobs = true;
-    /* the generation stops at the smallest max_position_embeddings of the six models */
-    int room = maxpos - max_prompt;
-    if (r->gp.max_new_tokens > room) r->gp.max_new_tokens = room;
+    /* the actor's generation stops at its own positions; the rollout cuts responses to the
+     * smallest max_position_embeddings of the six models */
+    r->max_len = maxpos;
 
     struct srl_train_opts to;
     srl_train_opts_default(&to);

@@ -48,6 +48,7 @@ struct srl_ppo_run {
     struct srl_batch_plan ptx_plan;
     int64_t ptx_epoch, ptx_batch, ptx_plan_epoch;
     int ptx_B;
+    int max_len;                      /* smallest max_position_embeddings of the six models */
     int32_t pad_id;
     int64_t rollouts;                 /* rollout batches done */
     int64_t steps_per_rollout, total_steps;

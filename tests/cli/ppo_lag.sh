@@ -124,6 +124,25 @@ head -n 1 "$tmp/a.log" | awk -F'"approx_kl":' '{ split($2, a, ","); k = a[1] }
     ok "first step on-policy: rollout log-probs equal the forward's" ||
     bad "first step off-policy: $(head -n 1 "$tmp/a.log" | cut -c 1-300)"
 
+# a GPT-2 actor (absolute positions: generation and scoring must agree on them) with 128
+# positions: prompts of ~63 tokens leave room for 64 answer tokens at most
+cat >"$tmp/gpt2.json" <<'EOF2'
+{"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": 32, "n_layer": 2,
+ "n_head": 4, "n_positions": 128, "vocab_size": 384, "bos_token_id": 0, "eos_token_id": 0}
+EOF2
+if [ -x "$bin/saferlhf-sft" ] && "$bin/saferlhf-sft" --init-config "$tmp/gpt2.json" \
+    --tokenizer tests/data/sft_demo_tokenizer -d tests/data/sft_demo.jsonl -o "$tmp/g2" \
+    --max-steps 1 -q --threads 1; then
+    expect_rc "GPT-2 actor exits 0" 0 "$ppo" --actor "$tmp/g2" --reward-model "$w/rm" \
+        --cost-model "$w/cm" -p "$w/prompts.jsonl" --max-new-tokens 100 --threads 1 -q \
+        --rollout-batch-size 8 --max-steps 2 -o "$tmp/g2ppo" --log "$tmp/g2.log"
+    head -n 1 "$tmp/g2.log" | awk -F'"approx_kl":' '{ split($2, a, ","); k = a[1] }
+        END { exit !(k < 1e-5 && k > -1e-5) }' &&
+        grep -q '"max_generated_length":64' "$tmp/g2.log" &&
+        ok "GPT-2: first step on-policy, answers cut at the model's 128 positions" ||
+        bad "GPT-2: $(head -n 1 "$tmp/g2.log" | cut -c 1-300)"
+fi
+
 # --- PTX: the SFT mix is trained and logged ---
 expect_rc "PTX run exits 0" 0 "$ppo" $models $short -o "$tmp/ptx" --log "$tmp/ptx.log" \
     --ptx tests/data/sft_demo.jsonl --ptx-coeff 4
