@@ -37,7 +37,8 @@ NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH)
 KERNEL_SRC  = $(wildcard kernels/*.cu)
 KERNEL_OBJ  = $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
 CFLAGS     += -DSRL_CUDA=1
-LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -ldl -lrt -lpthread
+LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ \
+              -ldl -lrt -lpthread
 else
 KERNEL_OBJ  =
 endif

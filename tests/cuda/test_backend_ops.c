@@ -37,13 +37,6 @@ static void *dcopy(const void *h, size_t bytes)
     return d;
 }
 
-static float *hdup(const float *h, size_t n)
-{
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    memcpy(p, h, sizeof(float) * n);
-    return p;
-}
-
 /* Compare the device result d against the CPU result h (n floats); PASS when the NMSE is at
  * most tol.  Prints the errors either way. */
 static int cmp(const char *what, const float *h, const float *d, size_t n, double tol)
@@ -304,7 +297,8 @@ static void test_activations(void)
     NEED_GPU();
     int N = 33, F = 100;
     size_t nf = (size_t)N * F;
-    float *gu = hrand(2 * nf, 2), *out = hrand(nf, 1), *dout = hrand(nf, 1), *dgu = hrand(2 * nf, 1);
+    float *gu = hrand(2 * nf, 2), *out = hrand(nf, 1), *dout = hrand(nf, 1);
+    float *dgu = hrand(2 * nf, 1);
     float *gu_d = dcopy(gu, 2 * nf * 4), *out_d = gpu->alloc(2 * nf * 4);
     float *dout_d = dcopy(dout, nf * 4), *dgu_d = gpu->alloc(2 * nf * 4);
     cpu->swiglu_fwd(out, gu, N, F);
@@ -395,6 +389,13 @@ static void test_optim(void)
 // --- the sampler's distribution --------------------------------------------------------------
 
 #ifdef SRL_CUDA
+static float *hdup(const float *h, size_t n)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    memcpy(p, h, sizeof(float) * n);
+    return p;
+}
+
 static int by_prob_desc(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
