@@ -99,8 +99,12 @@ INIT       = -m $(BASE)
 INIT_DEPS  =
 endif
 
+# rounds of PPO-Lagrangian (1 to 3; rounds 2 and 3 need an ANNOTATOR)
+LAST_ROUND ?= 3
+ROUND_NAMES = $(wordlist 1,$(LAST_ROUND),r1 r2 r3)
+LAST = $(WORK)/r$(LAST_ROUND)
 # the models evaluated, in table order
-MODELS = sft ppo shaping r1 r2 r3
+MODELS = sft ppo shaping $(ROUND_NAMES)
 
 .PHONY: all models eval table figures clean-eval
 .DELETE_ON_ERROR:
@@ -114,10 +118,10 @@ done = && rm -rf $(out) && mv $(out).run $(out)
 
 all: table figures
 	@cat $(WORK)/eval/table.txt
-	@echo "figures: $(addprefix $(WORK)/eval/,curves.svg lambda.svg scatter.svg oracle.svg scores.svg)"
+	@echo "figures: $(FIGURES)"
 	@echo "timings: $(WORK)/timings.tsv"
 
-models: $(WORK)/r3/ppo-lag/model.safetensors $(WORK)/ppo/model.safetensors \
+models: $(LAST)/ppo-lag/model.safetensors $(WORK)/ppo/model.safetensors \
         $(WORK)/shaping/model.safetensors
 
 # ---- data, tokenizer, model shape ------------------------------------------------------------
@@ -242,9 +246,9 @@ $(WORK)/eval/%.gen.jsonl: $(EVAL_PROMPTS) $$(call dir_of,$$*)/model.safetensors
 	    -o $@ $(EVAL_PROMPTS)
 
 # scores by the last round's RM and CM (the paper's helpfulness-harmlessness plane)
-$(WORK)/eval/%.score.json: $(WORK)/eval/%.gen.jsonl $(WORK)/r3/rm/model.safetensors \
-                           $(WORK)/r3/cm/model.safetensors
-	$(STAGE) eval-score-$* $(BIN)/saferlhf-eval score -r $(WORK)/r3/rm -c $(WORK)/r3/cm \
+$(WORK)/eval/%.score.json: $(WORK)/eval/%.gen.jsonl $(LAST)/rm/model.safetensors \
+                           $(LAST)/cm/model.safetensors
+	$(STAGE) eval-score-$* $(BIN)/saferlhf-eval score -r $(LAST)/rm -c $(LAST)/cm \
 	    --name $* --summary $@ -o $(WORK)/eval/$*.scored.jsonl $< $(COMMON)
 
 # the oracle's rates
@@ -260,10 +264,11 @@ table: $(WORK)/eval/table.txt
 $(WORK)/eval/table.txt: $(EVAL_FILES) scripts/pipeline-table.sh
 	scripts/pipeline-table.sh $(WORK) $(MODELS) >$@.tmp && mv $@.tmp $@
 
-PPO_LOGS = $(WORK)/ppo.log $(WORK)/shaping.log $(WORK)/r1/ppo-lag.log $(WORK)/r2/ppo-lag.log \
-           $(WORK)/r3/ppo-lag.log
+PPO_LOGS = $(WORK)/ppo.log $(WORK)/shaping.log $(foreach r,$(ROUND_NAMES),$(WORK)/$(r)/ppo-lag.log)
 
-figures: $(addprefix $(WORK)/eval/,curves.svg lambda.svg scatter.svg oracle.svg scores.svg)
+FIGURES = $(addprefix $(WORK)/eval/,curves.svg lambda.svg scatter.svg scores.svg \
+            $(if $(filter 1,$(ORACLE_EVAL)),oracle.svg))
+figures: $(FIGURES)
 
 $(WORK)/eval/curves.svg: $(EVAL_FILES)
 	$(BIN)/saferlhf-eval plot curves $(PPO_LOGS) -o $@ --metrics reward,cost,kl $(COMMON)
@@ -283,7 +288,8 @@ $(WORK)/eval/oracle.svg: $(EVAL_FILES)
 	$(BIN)/saferlhf-eval plot scatter $(foreach m,$(MODELS),$(WORK)/eval/$(m).oracle-plane.json) \
 	    -o $@ $(COMMON)
 $(WORK)/eval/scores.svg: $(EVAL_FILES)
-	$(BIN)/saferlhf-eval plot scores $(WORK)/eval/sft.scored.jsonl $(WORK)/eval/r3.scored.jsonl \
+	$(BIN)/saferlhf-eval plot scores $(WORK)/eval/sft.scored.jsonl \
+	    $(WORK)/eval/r$(LAST_ROUND).scored.jsonl \
 	    -o $@ $(COMMON)
 
 clean-eval:
