@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_cuda.h"
 #include "device.h"
 #include "generate.h"
 #include "jsonl.h"
@@ -313,9 +314,10 @@ static int run(struct gen_opts *o)
     int err, rc = SRL_EXIT_FAILURE;
     if ((err = srl_device_resolve(o->common.device, &dev)) < 0)
         return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
-    if (dev.kind != SRL_DEVICE_CPU)
-        return print_error("device '%s': only the CPU backend is available", o->common.device);
-    if ((err = srl_model_load(o->model, srl_backend_cpu(), &m)) < 0)
+    const struct srl_backend *be;
+    if ((err = srl_backend_for_device(&dev, &be)) < 0)
+        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
+    if ((err = srl_model_load(o->model, be, &m)) < 0)
         return print_error("cannot load model '%s'", o->model);
     if (!(tok = srl_tokenizer_load(o->model, &err))) {
         print_error("cannot load the tokenizer of '%s'", o->model);
