@@ -469,6 +469,9 @@ int main(void)
         else srl_backend_cuda_set_math("fp32"); // exact products to compare with OpenBLAS
     }
 #endif
+#ifdef SRL_TEST_SELF
+    gpu = cpu; // -DSRL_TEST_SELF: the CPU stands in for the GPU, to check the harness itself
+#endif
     RUN(test_matmul);
     RUN(test_matmul_bf16);
     RUN(test_embedding);
