@@ -51,7 +51,8 @@ TESTS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 # CUDA-vs-CPU op tests: built always (so they cannot rot), SKIP where there is no GPU
 CUDA_TESTS = $(patsubst tests/cuda/%.c,$(BUILD)/tests/%,$(wildcard tests/cuda/test_*.c))
 TESTS    += $(CUDA_TESTS)
-BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c)) \
+            $(BUILD)/bench/bench_cuda
 # helper programs the CLI tests run (e.g. a loopback chat-completions server)
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
@@ -90,6 +91,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 $(BUILD)/tests/%: tests/cuda/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
+
+# the GPU benchmark lives with the CUDA tests; it prints a "skipped" line without a GPU
+$(BUILD)/bench/bench_cuda: tests/cuda/bench_cuda.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
