@@ -87,7 +87,8 @@ echo '{"bench":"score","model":"chance","eval_accuracy":0.5,"eval_accuracy_sign"
 if python3 -c 'import sklearn' 2>/dev/null; then
     python3 scripts/bow_baseline.py cm "$pku/safety-pairs-train.jsonl" \
         "$pku/safety-pairs-test.jsonl"
-    python3 scripts/bow_baseline.py rm "$out/hh-train.jsonl" "$out/hh-test.jsonl"
+    python3 scripts/bow_baseline.py rm "$out/hh-train.jsonl" "$out/hh-test.jsonl" \
+        --tokenizer "$out/tok-hh" --max-length "${RM_MAXLEN:-512}"
 else
     echo "bench_score_models: no scikit-learn: bag-of-words baseline skipped" >&2
 fi

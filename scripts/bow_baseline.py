@@ -4,6 +4,11 @@ on the same train/test split as scripts/bench_score_models.sh, so that a score m
 can be read against what word counts alone achieve.
 
 Usage: python3 scripts/bow_baseline.py rm|cm TRAIN.jsonl[.gz] TEST.jsonl[.gz]
+                                       [--tokenizer DIR --max-length N]
+
+With --tokenizer and --max-length, HH test pairs that the trainer drops (the two dialogues the
+same within N tokens: saferlhf-train-rm cuts sequences there) are left out, so that both are
+scored on the same pairs.
 
 Pairwise: a logistic regression without intercept on x = bow(low) - bow(high) (the better /
 safer answer minus the other; each pair also enters mirrored with the opposite label), so
@@ -16,6 +21,7 @@ HH dialogues: the answer is the text after the last "\\n\\nAssistant:".
 Prints one JSON line.  Needs scikit-learn (PyPI)."""
 import gzip
 import json
+import os
 import sys
 import warnings
 
@@ -55,11 +61,36 @@ def pairs(path, cost):
     return out
 
 
+def same_within(tok_dir, n, test_path):
+    """For HH records: whether the trainer drops the pair (chosen and rejected, tokenized with
+    BOS from the post-processor and EOS appended, equal in their first n tokens)."""
+    from transformers import PreTrainedTokenizerFast
+    tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(tok_dir, "tokenizer.json"))
+    eos = json.load(open(os.path.join(tok_dir, "tokenizer_config.json"))).get("eos_token", "")
+    drop = []
+    for r in records(test_path):
+        if "chosen" in r and "prompt" not in r:
+            a = tok(r["chosen"] + eos)["input_ids"][:n]
+            b = tok(r["rejected"] + eos)["input_ids"][:n]
+            drop.append(a == b)
+    return drop
+
+
 def main():
     warnings.filterwarnings("ignore", category=FutureWarning)
     kind, train_path, test_path = sys.argv[1:4]
     cost = kind == "cm"
     tr, te = pairs(train_path, cost), pairs(test_path, cost)
+    opts = dict(zip(sys.argv[4::2], sys.argv[5::2]))
+    dropped = 0
+    if "--tokenizer" in opts:  # HH test records only, as pairs() reads them
+        drop = same_within(opts["--tokenizer"], int(opts["--max-length"]), test_path)
+        hh = [r for r in records(test_path) if "chosen" in r and "prompt" not in r]
+        flags = [d for d, r in zip(drop, hh)
+                 if last_answer(r["chosen"]) != last_answer(r["rejected"])]
+        assert len(flags) == len(te)
+        te = [p for p, d in zip(te, flags) if not d]
+        dropped = sum(flags)
     vec = CountVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, binary=True)
     vec.fit([p[0] for p in tr] + [p[1] for p in tr])
     lo_tr, hi_tr = vec.transform([p[0] for p in tr]), vec.transform([p[1] for p in tr])
@@ -72,6 +103,7 @@ def main():
                                max_iter=2000).fit(X, y)
     margin = (lo_te - hi_te) @ clf.coef_[0]
     res = {"model": kind, "train_pairs": len(tr), "test_pairs": len(te),
+           "test_pairs_dropped": dropped,
            "features": len(vec.vocabulary_), "C": float(clf.C_[0]),
            "pairwise_accuracy": float(np.mean(margin > 0))}
     if cost:
