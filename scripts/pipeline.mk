@@ -108,7 +108,6 @@ MODELS = sft ppo shaping $(ROUND_NAMES)
 
 .PHONY: all models eval table figures clean-eval
 .DELETE_ON_ERROR:
-.SECONDARY:
 .SECONDEXPANSION:
 # a checkpoint directory named by a target inside it; trainers write it as OUT.run, renamed to
 # OUT when the run has finished (a run stopped half-way leaves a resumable checkpoint, which
@@ -291,6 +290,14 @@ $(WORK)/eval/scores.svg: $(EVAL_FILES)
 	$(BIN)/saferlhf-eval plot scores $(WORK)/eval/sft.scored.jsonl \
 	    $(WORK)/eval/r$(LAST_ROUND).scored.jsonl \
 	    -o $@ $(COMMON)
+
+# Every file is named in an explicit rule, so that make treats none as intermediate: a deleted
+# output is remade (and what depends on it), and nothing is deleted after a run.
+NAMED = $(foreach m,$(MODELS),$(WORK)/eval/$(m).gen.jsonl) \
+        $(foreach r,1 2 3,$(WORK)/r$(r)/prompts.jsonl) \
+        $(SFT_DATA) $(RM_DATA) $(CM_DATA) $(PROMPTS) $(EVAL_PROMPTS)
+.PHONY: named
+named: $(NAMED)
 
 clean-eval:
 	rm -rf $(WORK)/eval

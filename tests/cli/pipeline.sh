@@ -35,7 +35,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 pipe() { # pipe [ARG...]: make -f scripts/pipeline.mk with the reduced variables
     make --no-print-directory -f scripts/pipeline.mk BIN="$bin" WORK="$tmp/w" SEED=3 \
         WORLD_FLAGS="--n-sft 4000 --n-pref 1200 --n-prompts 900 --n-eval 200" \
-        SFT_FLAGS="--lr 3e-3 --batch-size 16 --epochs 2 --warmup-ratio 0.03" \
+        SFT_FLAGS="--lr 3e-3 --batch-size 16 --epochs 3 --warmup-ratio 0.03" \
         SCORE_FLAGS="--lr 1e-3 --batch-size 16 --max-steps 120 --warmup-ratio 0.03" \
         RETRAIN_FLAGS="--lr 5e-4 --batch-size 16 --max-steps 40 --warmup-ratio 0.03" \
         PAIR_PROMPTS=150 "$@"
