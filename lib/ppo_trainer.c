@@ -197,6 +197,50 @@ static int read_prompts(struct srl_ppo_run *r, int max)
     return rc;
 }
 
+/* Order prompts by their tokens, then by index (qsort_r context: the run). */
+static int cmp_prompt(const void *a, const void *b, void *ctx)
+{
+    const struct srl_ppo_run *r = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    size_t li = r->plens[i], lj = r->plens[j];
+    int c = memcmp(r->pids + r->pstart[i], r->pids + r->pstart[j],
+                   (li < lj ? li : lj) * sizeof(int32_t));
+    if (c) return c;
+    if (li != lj) return li < lj ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+/* Drop repeated prompts, keeping the last occurrence of each (the reference's
+ * PromptOnlyDataset); the others keep their order.  Returns how many were dropped, or
+ * SRL_ENOMEM. */
+static long dedup_prompts(struct srl_ppo_run *r)
+{
+    size_t n = r->n_prompts, *idx = malloc(n * sizeof *idx), k = 0;
+    unsigned char *drop = calloc(n, 1);
+    if (!idx || !drop) {
+        free(idx), free(drop);
+        return SRL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    qsort_r(idx, n, sizeof *idx, cmp_prompt, r);
+    for (size_t i = 0; i + 1 < n; i++) {
+        size_t a = idx[i], b = idx[i + 1];
+        if (r->plens[a] == r->plens[b] &&
+            !memcmp(r->pids + r->pstart[a], r->pids + r->pstart[b],
+                    r->plens[a] * sizeof(int32_t)))
+            drop[a] = 1; /* a < b: an earlier copy */
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i]) {
+            r->pstart[k] = r->pstart[i];
+            r->plens[k++] = r->plens[i];
+        }
+    r->n_prompts = k;
+    free(idx), free(drop);
+    return (long)(n - k);
+}
+
 static int read_ptx(struct srl_ppo_run *r, int max_len)
 {
     struct srl_sft_opts so = {r->tok, r->tmpl, max_len, false};
@@ -518,6 +562,9 @@ static int setup(struct srl_ppo_run *r)
     if (r->pad_id < 0) r->pad_id = srl_tokenizer_eos_id(r->tok) >= 0 ? srl_tokenizer_eos_id(r->tok)
                                                                       : 0;
     if ((rc = read_prompts(r, max_prompt)) < 0) return rc;
+    long dups = dedup_prompts(r);
+    if (dups < 0) return (int)dups;
+    if (dups > 0) srl_log_info("%ld repeated prompts dropped (the last copy kept)", dups);
     if ((rc = read_ptx(r, maxpos)) < 0) return rc;
     r->gp.sample = o->sample;
     r->gp.max_new_tokens = o->max_new_tokens;

@@ -179,6 +179,14 @@ rc=$?
     ok "SIGTERM exits 143 with a resumable checkpoint" ||
     bad "SIGTERM: exit $rc, $(tail -c 300 "$tmp/t.err")"
 
+# --- repeated prompts are dropped as the reference's prompt-only dataset does ---
+cat "$w/prompts.jsonl" "$w/prompts.jsonl" >"$tmp/dup.jsonl"
+"$ppo" --actor "$w/actor" --reward-model "$w/rm" --cost-model "$w/cm" -p "$tmp/dup.jsonl" \
+    --max-new-tokens 2 --threads 1 --rollout-batch-size 8 --max-steps 1 -o "$tmp/d" -v \
+    >/dev/null 2>"$tmp/d.err"
+grep -q "32 repeated prompts dropped" "$tmp/d.err" && grep -q "info: 32 prompts" "$tmp/d.err" &&
+    ok "repeated prompts dropped" || bad "dedup: $(grep prompts "$tmp/d.err")"
+
 # --- numerical failure and data errors ---
 expect_rc "a diverging run exits 3" 3 "$ppo" $models $short -o "$tmp/n" --actor-lr 1e30
 [ ! -e "$tmp/n" ] && ok "nothing written by the diverging run" || bad "diverging run wrote $tmp/n"
