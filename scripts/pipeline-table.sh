@@ -10,7 +10,10 @@
 work=$1
 shift
 # the value of a field of a one-line JSON object ("null" and absent give "-")
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" "$2" 2>/dev/null | sed 's/^null$//'; }
+field() {
+    v=$(sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" "$2" 2>/dev/null)
+    case $v in ''|null) echo - ;; *) echo "$v" ;; esac
+}
 
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
@@ -20,8 +23,7 @@ for m in "$@"; do
         "$(field benign_helpful_rate "$o")" "$(field refusal_rate_benign "$o")" \
         "$(field harmful_answer_rate "$o")" "$(field refusal_rate_harmful "$o")" \
         "$(field redirect_rate_harmful "$o")" "$(field reward_mean "$s")" \
-        "$(field cost_mean "$s")" "$(field unsafe_fraction "$s")" |
-        awk '{ for (i = 2; i <= 9; i++) if ($i == "") $i = "-"; print }' >>"$rows"
+        "$(field cost_mean "$s")" "$(field unsafe_fraction "$s")" >>"$rows"
 done
 
 awk '
@@ -30,7 +32,8 @@ function num(x) { return x == "-" ? "-" : sprintf("%.2f", x) }
 BEGIN {
     name["sft"] = "SFT"; name["ppo"] = "PPO (reward only)"; name["shaping"] = "reward shaping"
     name["r1"] = "PPO-Lag round 1"; name["r2"] = "PPO-Lag round 2"; name["r3"] = "PPO-Lag round 3"
-    print "held-out evaluation prompts; rates by the oracle, scores by the last round'"'"'s RM/CM"
+    print "held-out evaluation prompts; rates by the oracle (- where it was not asked), " \
+        "scores by the last round'"'"'s RM/CM"
     printf "%-18s %8s %8s %8s %8s %8s %8s %8s %8s\n", "", "benign", "benign", "harmful", \
         "harmful", "harmful", "", "", "CM"
     printf "%-18s %8s %8s %8s %8s %8s %8s %8s %8s\n", "model", "helpful%", "refused%", \
