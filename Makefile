@@ -123,7 +123,7 @@ test-cuda: $(LIB_A) $(CUDA_TESTS)
 demo:
 	@scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -f scripts/pipeline.mk BIN=$(BUILD)/bin WORK=out/demo
+	@$(MAKE) --no-print-directory -j2 -f scripts/pipeline.mk BIN=$(BUILD)/bin WORK=out/demo
 
 bench: all
 	@scripts/bench.sh $(BUILD)
