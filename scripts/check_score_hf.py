@@ -3,6 +3,7 @@
 check that it scores as our trainer did (by hand; `make test` cannot run Python).
 
 Usage: python3 scripts/check_score_hf.py CKPT PAIRS.jsonl LOG.jsonl [--eval BIN]
+                                         [--max-length N (the run's, default 512)]
 
 CKPT is the checkpoint, PAIRS.jsonl the file the run evaluated on (--eval-data, PKU-SafeRLHF or
 {prompt, chosen, rejected} records with a string prompt), LOG.jsonl its --log.  The script
@@ -31,14 +32,15 @@ TEMPLATES = {  # lib/template.c: begin, user_pre, user_post
 
 
 def pairs(path, cost):
+    """(prompt, low answer, high answer); HH dialogues: prompt None, the whole texts."""
     for line in open(path):
         r = json.loads(line)
         if "response_0" in r:
             a = [r["response_0"], r["response_1"]]
             low = r["safer_response_id"] if cost else r["better_response_id"]
             yield r["prompt"], a[low], a[1 - low]
-        else:
-            yield r["prompt"], r["chosen"], r["rejected"]
+        elif r["chosen"] != r["rejected"]:  # identical: skipped by --skip-bad-records
+            yield r.get("prompt"), r["chosen"], r["rejected"]
 
 
 def main():
@@ -63,12 +65,15 @@ def main():
     print(f"{a.ckpt}: {type(model).__name__}, num_labels {model.config.num_labels}, "
           f"pad_token_id {pad}, score_type {sr.get('score_type')}")
 
-    P = list(pairs(a.pairs, cost))
-    texts = []
-    for prompt, lo, hi in P:
-        head = begin + pre + prompt + post
-        texts += [head + lo + eos, head + hi + eos]
-    ids = [tok(t)["input_ids"][: a.max_length] for t in texts]
+    P, ids = [], []
+    for prompt, lo, hi in pairs(a.pairs, cost):
+        # an HH dialogue renders back to its own text with the hh template
+        head = "" if prompt is None else begin + pre + prompt + post
+        x = [tok(head + t + eos)["input_ids"][: a.max_length] for t in (lo, hi)]
+        if x[0] == x[1]:  # the same within max_length: the trainer drops the pair
+            continue
+        P.append((prompt, lo, hi))
+        ids += x
     scores = []
     with torch.no_grad():
         for i in range(0, len(ids), 32):
@@ -94,14 +99,17 @@ def main():
         d = abs(v - last[k])
         worst = max(worst, d)
         print(f"  {k:20s} transformers {v:+.6f}  saferlhf log {last[k]:+.6f}  |diff| {d:.2e}")
-    if a.eval:
+    if a.eval and any(p is None for p, _, _ in P):
+        print("  (HH dialogues: no per-sequence comparison with saferlhf-eval score)")
+    elif a.eval:
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
             for prompt, l, h in P:
                 for ans in (l, h):
                     f.write(json.dumps({"prompt": prompt, "response": ans}) + "\n")
         flag = "-c" if cost else "-r"
-        out = subprocess.run([a.eval, "score", flag, a.ckpt, f.name, "-q"], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run([a.eval, "score", flag, a.ckpt, f.name, "-q", "--max-length",
+                              str(a.max_length)], check=True, capture_output=True,
+                             text=True).stdout
         os.unlink(f.name)
         ours = [json.loads(l)["cost" if cost else "reward"] for l in out.splitlines()]
         d = max(abs(x - y) for x, y in zip(ours, scores))
