@@ -58,9 +58,10 @@ SCORE_FLAGS ?= --lr 1e-3 --batch-size 16 --max-steps 300 --warmup-ratio 0.03
 # rounds 2 and 3 continue from the previous round's RM/CM on all the data so far
 RETRAIN_FLAGS ?= --lr 5e-4 --batch-size 16 --max-steps 150 --warmup-ratio 0.03
 # every PPO run (PPO-Lag rounds and both baselines); the reference's values are tuned for 7B
-# models: a tiny model from scratch needs larger learning rates and short answers
+# models: a tiny model from scratch needs larger learning rates and short answers.  Two passes:
+# saferlhf-ppo-lag drops repeated prompts, and the world's repeat (about 510 distinct a round)
 PPO_FLAGS   ?= --max-new-tokens 48 --rollout-batch-size 16 --actor-lr 2e-4 --critic-lr 2e-4 \
-               --kl-coeff 0.02 --epochs 1
+               --kl-coeff 0.02 --epochs 2
 # PTX: instruction data mixed into the actor loss (the reference mixes Alpaca); empty: none.
 # The default is the benign half of the SFT data (the oracle tells which), so PTX does not
 # rehearse the harmful answers the SFT data holds.
