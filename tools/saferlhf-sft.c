@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "backend_cuda.h"
 #include "device.h"
 #include "model.h"
 #include "template.h"
@@ -144,10 +145,9 @@ static int parse_args(int argc, char **argv, struct sft_opts *o)
 }
 
 /* The model: loaded from a checkpoint, or random for a config (from scratch). */
-static int load_model(const struct sft_opts *o, const struct srl_tokenizer *tok,
-                      struct srl_model **m)
+static int load_model(const struct sft_opts *o, const struct srl_backend *be,
+                      const struct srl_tokenizer *tok, struct srl_model **m)
 {
-    const struct srl_backend *be = srl_backend_cpu();
     const char *dir = o->model ? o->model : o->resume;
     int rc;
     if (dir) {
@@ -202,6 +202,7 @@ int main(int argc, char **argv)
     struct srl_lm_task task = { 0 };
     struct srl_trainer tr = { 0 };
     struct srl_device dev;
+    const struct srl_backend *be = NULL;
     int rc, ret = SRL_EXIT_FAILURE, err;
 
     tool_init(argv[0]);
@@ -209,15 +210,15 @@ int main(int argc, char **argv)
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
     tool_common_apply(&o.common);
     if (srl_device_resolve(o.common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if (dev.kind != SRL_DEVICE_CPU && strcmp(o.common.device, "auto") != 0)
-        return print_error("the CUDA training backend is not available yet; use --device cpu");
+    if ((err = srl_backend_for_device(&dev, &be)) < 0)
+        return print_error("cannot use device '%s': %s", o.common.device, srl_strerror(err));
 
     const char *tok_dir = o.tokenizer ? o.tokenizer : o.model ? o.model : o.resume;
     if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
         print_error("cannot load the tokenizer of '%s'", tok_dir);
         goto out;
     }
-    if (load_model(&o, tok, &m) != 0) goto out;
+    if (load_model(&o, be, tok, &m) != 0) goto out;
     if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size) {
         print_error("the tokenizer has %d tokens but the model only %d",
                     srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "backend_cuda.h"
 #include "device.h"
 #include "model.h"
 #include "template.h"
@@ -187,10 +188,9 @@ static int parse_args(int argc, char **argv, struct score_opts *o)
 /* The score model: a score checkpoint as it is; an LM checkpoint or a config with its head
  * replaced by a random hidden -> 1 one.  HF's score layout has no bias: the reference's bias
  * starts at zero, and a zero bias is the same function (the man page says so). */
-static int load_model(const struct score_opts *o, const struct srl_tokenizer *tok,
-                      struct srl_model **m)
+static int load_model(const struct score_opts *o, const struct srl_backend *be,
+                      const struct srl_tokenizer *tok, struct srl_model **m)
 {
-    const struct srl_backend *be = srl_backend_cpu();
     const char *dir = o->model ? o->model : o->resume;
     struct srl_config cfg;
     char path[4096];
@@ -291,6 +291,7 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
     struct srl_score_task task = { 0 };
     struct srl_trainer tr = { 0 };
     struct srl_device dev;
+    const struct srl_backend *be = NULL;
     const struct srl_template *tmpl;
     int32_t pad = 0;
     int rc, ret = SRL_EXIT_FAILURE, err;
@@ -300,15 +301,15 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
     tool_common_apply(&o.common);
     if (srl_device_resolve(o.common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if (dev.kind != SRL_DEVICE_CPU && strcmp(o.common.device, "auto") != 0)
-        return print_error("the CUDA training backend is not available yet; use --device cpu");
+    if ((err = srl_backend_for_device(&dev, &be)) < 0)
+        return print_error("cannot use device '%s': %s", o.common.device, srl_strerror(err));
 
     const char *tok_dir = o.tokenizer ? o.tokenizer : o.model ? o.model : o.resume;
     if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
         print_error("cannot load the tokenizer of '%s'", tok_dir);
         goto out;
     }
-    if (load_model(&o, tok, &m) != 0 || setup_model(&o, tok, m, &tmpl, &pad) != 0) goto out;
+    if (load_model(&o, be, tok, &m) != 0 || setup_model(&o, tok, m, &tmpl, &pad) != 0) goto out;
     struct srl_pair_opts po = { kind, tok, tmpl, (int)o.max_length, o.skip_bad };
     if (read_data(&o, &po, &train, &eval) != 0) goto out;
     if (srl_score_task_init(&task, kind, o.loss_type, (float)o.reg, &train, &eval, pad,
