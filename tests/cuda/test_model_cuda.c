@@ -2,19 +2,25 @@
  * fixtures of tests/ref (GPT-2, Llama with grouped-query attention, tied embeddings, Qwen2
  * biases) through forward, loss, backward, a few AdamW steps (a short SFT run) and KV-cache
  * decoding, first with exact fp32 products, then the training steps again in bf16, whose
- * losses must match the CPU run within bf16 tolerance.
+ * losses must match the CPU run within bf16 tolerance; and stories260K's greedy output decoded
+ * with the KV cache on the GPU, against llama2.c's golden text.
  * Without a CUDA build or a visible device every test prints SKIP and the binary passes. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <sys/stat.h>
+
 #include "backend.h"
 #include "backend_cuda.h"
+#include "fileio.h"
+#include "llama2c.h"
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
 #include "srl.h"
 #include "test.h"
+#include "tokenizer.h"
 #ifdef SRL_CUDA
 #include "kernels.h"
 #endif
@@ -189,6 +195,54 @@ static void test_sft_bf16(void)
 #endif
 }
 
+/* stories260K (../shared) converted, greedy from BOS with the KV cache on the GPU (fp32):
+ * the text of llama2.c's run.c -t 0 -n 200. */
+static void test_stories260k_greedy(void)
+{
+    NEED_GPU();
+    char model[400], tok[400], expected[400], tmp[] = "/tmp/test_model_cuda.XXXXXX";
+    const char *sh = test_shared_dir();
+    snprintf(model, sizeof model, "%s/models/stories260K/stories260K.bin", sh);
+    snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", sh);
+    snprintf(expected, sizeof expected, "%s/models/stories260K/expected_run_c_t0_n200.txt", sh);
+    if (!test_file_exists(model) || !test_file_exists(expected)) SKIP("%s absent", model);
+    REQUIRE(mkdtemp(tmp), "mkdtemp");
+    REQUIRE(srl_llama2c_convert(model, tok, tmp, SRL_DTYPE_F32, NULL) == 0);
+    struct srl_model *m = NULL;
+    REQUIRE(srl_model_load(tmp, gpu, &m) == 0);
+    struct srl_tokenizer *t = srl_tokenizer_load(tmp, NULL);
+    REQUIRE(t);
+    int V = m->cfg.vocab_size, n = 0, ids[200];
+    float *logits = malloc(sizeof(float) * V);
+    int32_t cur = 1, pos = 0; // BOS
+    REQUIRE(srl_model_cache_reset(m, 1, 201) == 0);
+    while (n < 200) {
+        REQUIRE(srl_model_decode(m, &cur, &pos, 1, true) == 0);
+        gpu->download(logits, m->dec_out, sizeof(float) * V);
+        int best = 0;
+        for (int i = 1; i < V; i++)
+            if (logits[i] > logits[best]) best = i;
+        if (best == 1) break;
+        ids[n++] = cur = best;
+        pos++;
+    }
+    char *text = NULL, *want = NULL;
+    size_t wlen = 0;
+    REQUIRE(srl_tokenizer_decode(t, ids, (size_t)n, 1, &text) >= 0);
+    REQUIRE(srl_read_file(expected, &want, &wlen) == 0);
+    if (wlen && want[wlen - 1] == '\n') want[--wlen] = '\0';
+    size_t i = 0;
+    while (text[i] && text[i] == want[i]) i++;
+    EXPECT(strcmp(text, want) == 0,
+           "greedy text differs at byte %zu:\n   got  %.60s\n   want %.60s", i, text + (i > 20 ? i - 20 : 0), want + (i > 20 ? i - 20 : 0));
+    free(text), free(want), free(logits);
+    srl_tokenizer_free(t);
+    srl_model_free(m);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) printf("  cannot remove %s\n", tmp);
+}
+
 int main(void)
 {
     cpu = srl_backend_cpu();
@@ -207,5 +261,6 @@ int main(void)
     RUN(test_llama_tied);
     RUN(test_qwen2_bias);
     RUN(test_sft_bf16);
+    RUN(test_stories260k_greedy);
     return test_summary();
 }
