@@ -234,7 +234,8 @@ static void test_stories260k_greedy(void)
     size_t i = 0;
     while (text[i] && text[i] == want[i]) i++;
     EXPECT(strcmp(text, want) == 0,
-           "greedy text differs at byte %zu:\n   got  %.60s\n   want %.60s", i, text + (i > 20 ? i - 20 : 0), want + (i > 20 ? i - 20 : 0));
+           "greedy text differs at byte %zu:\n   got  %.60s\n   want %.60s", i,
+           text + (i > 20 ? i - 20 : 0), want + (i > 20 ? i - 20 : 0));
     free(text), free(want), free(logits);
     srl_tokenizer_free(t);
     srl_model_free(m);
