@@ -33,7 +33,7 @@ CUDA_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=
 ifeq ($(CUDA_ARCH),native)
 override CUDA_ARCH := -arch=native
 endif
-NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH)
+NVCCFLAGS  ?= -O2 -g -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Wno-unused-parameter
 KERNEL_SRC  = $(wildcard kernels/*.cu)
 KERNEL_OBJ  = $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
 CFLAGS     += -DSRL_CUDA=1

@@ -1,4 +1,4 @@
-/* cuda_common.h -- what every kernels/*.cu shares: error checks, launch helpers and the
+/* cuda_common.h -- what the kernel files share: error checks, launch helpers and the
  * warp/block reductions.  Private to kernels/ (lib/ includes only kernels.h). */
 #ifndef SRL_CUDA_COMMON_H
 #define SRL_CUDA_COMMON_H
