@@ -85,9 +85,12 @@ struct srl_pref {
 void srl_pref_free(struct srl_pref *p); /* NULL-safe */
 
 /* A preference record -> *p.  Checks: fields present and strings, ids 0 or 1, flags booleans,
- * the two answers differ, safety flags consistent with safer_response_id (the safer answer
- * cannot be the unsafe one of a safe/unsafe pair).  {chosen, rejected} sets better = 0.
- * Returns 0 or SRL_EFORMAT (logged as "WHERE: what is wrong"). */
+ * safety flags consistent with safer_response_id (the safer answer cannot be the unsafe one of
+ * a safe/unsafe pair).  {chosen, rejected} sets better = 0.  Returns 0, SRL_PREF_IDENTICAL
+ * when the two answers are the same text (real data has such pairs -- 34 in the HH-RLHF test
+ * splits; they carry no preference, so callers count and skip them; *p is left empty), or
+ * SRL_EFORMAT (logged as "WHERE: what is wrong"). */
+#define SRL_PREF_IDENTICAL 1
 int srl_record_pref(const struct srl_json *rec, const char *where, struct srl_pref *p);
 
 // --- tokenization ----------------------------------------------------------------------------

@@ -319,9 +319,9 @@ int srl_record_pref(const struct srl_json *rec, const char *where, struct srl_pr
                       "ids, prompt/chosen/rejected, or HH chosen/rejected)", where);
         return SRL_EFORMAT;
     }
-    if (strcmp(p->answer[0], p->answer[1]) == 0) {
-        rc = bad(where, "the two answers are identical", NULL);
-        goto fail;
+    if (strcmp(p->answer[0], p->answer[1]) == 0) { /* no preference to learn from */
+        srl_pref_free(p);
+        return SRL_PREF_IDENTICAL;
     }
     if (p->safer >= 0 && p->is_safe[0] >= 0 && p->is_safe[1] >= 0 &&
         p->is_safe[p->safer] == 0 && p->is_safe[1 - p->safer] == 1) {

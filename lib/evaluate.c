@@ -251,6 +251,10 @@ int srl_eval_accuracy(const char *in, struct srl_scorer *m, struct srl_accuracy 
             snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
             e = srl_record_pref(rec, where, &p[n]);
             srl_json_decref(rec);
+            if (e == SRL_PREF_IDENTICAL) { /* no preference: neither right nor wrong */
+                a->n_skipped++;
+                continue;
+            }
             if (e < 0) {
                 err = e;
                 break;

@@ -74,6 +74,10 @@ static int pair_record(struct srl_pair_set *s, const struct srl_json *rec, const
     int8_t sign[2];
     bool trunc[2] = { false, false };
     int rc = srl_record_pref(rec, where, &p);
+    if (rc == SRL_PREF_IDENTICAL) {
+        s->n_identical++;
+        return 0;
+    }
     if (rc < 0) return rc;
     if ((rc = pair_labels(rec, &p, where, o->kind, &low, sign)) < 0) goto out;
     const char **turns = malloc((p.prompt.n + 1) * sizeof *turns);
@@ -94,12 +98,10 @@ static int pair_record(struct srl_pair_set *s, const struct srl_json *rec, const
     free(turns);
     if (rc < 0) goto out;
     if (len[0] == len[1] && memcmp(ids[0], ids[1], (size_t)len[0] * sizeof *ids[0]) == 0) {
-        if (trunc[0] || trunc[1]) { /* the answers differ only past max_length */
+        if (trunc[0] || trunc[1]) /* the answers differ only past max_length */
             s->n_dropped++;
-            goto out;
-        }
-        srl_log_error("%s: the two answers give the same tokens", where);
-        rc = SRL_EFORMAT;
+        else /* different text, same tokens (e.g. normalisation) */
+            s->n_identical++;
         goto out;
     }
     if ((rc = pair_append(s, ids, train, len, sign, line)) < 0) goto out;
@@ -177,6 +179,7 @@ int srl_pair_split(struct srl_pair_set *s, double ratio, uint64_t seed,
     keep.n_skipped = s->n_skipped;
     keep.n_truncated = s->n_truncated;
     keep.n_dropped = s->n_dropped;
+    keep.n_identical = s->n_identical;
     srl_pair_set_free(s);
     *s = keep;
     memset(&keep, 0, sizeof keep);

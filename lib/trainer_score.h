@@ -15,10 +15,10 @@
  *           rejected} and HH {chosen, rejected}: chosen is the safer (HH harmless-base), no
  *           signs.  Contradicting labels (the safer answer flagged unsafe, the other safe) are
  *           bad input, as is a PKU record without safer_response_id.
- * Both: a pair whose two sequences tokenize identically is bad input (the reference raises);
- * when they are identical only because max_length cut both before the answers differ, the
- * pair is dropped and counted instead (the reference would raise: one long HH dialogue would
- * stop a whole run).  Bad input is "FILE:LINE: what is wrong" (SRL_EFORMAT), or counted and
+ * Both: a pair whose two answers are the same (text or tokens) carries no preference and is
+ * dropped and counted (the reference raises, but the real HH-RLHF files hold such pairs and
+ * must load as they are); so is a pair left identical because max_length cut both before the
+ * answers differ.  Bad input is "FILE:LINE: what is wrong" (SRL_EFORMAT), or counted and
  * skipped with skip_bad.
  *
  * The task runs a micro-batch of B pairs as ONE forward of 2B rows [low rows; high rows],
@@ -50,6 +50,7 @@ struct srl_pair_set {
     size_t n_skipped;       /* bad records skipped (skip_bad) */
     size_t n_truncated;     /* pairs with a sequence cut to max_length (kept) */
     size_t n_dropped;       /* pairs left identical by truncation (not kept) */
+    size_t n_identical;     /* pairs whose two answers are the same (not kept) */
     size_t n_unsigned;      /* pairs with no safety label at all (cost model: no sign terms) */
 };
 

@@ -234,6 +234,9 @@ static int read_data(const struct score_opts *o, const struct srl_pair_opts *po,
     if (train->n_dropped + eval->n_dropped)
         fprintf(stderr, ", %zu dropped (identical within %d tokens)",
                 train->n_dropped + eval->n_dropped, po->max_length);
+    if (train->n_identical + eval->n_identical)
+        fprintf(stderr, ", %zu dropped (the two answers are the same)",
+                train->n_identical + eval->n_identical);
     if (train->n_skipped + eval->n_skipped)
         fprintf(stderr, ", %zu bad records skipped", train->n_skipped + eval->n_skipped);
     fputc('\n', stderr);

@@ -138,8 +138,9 @@ grep -q "bad.jsonl:3: " "$tmp/err" && ok "cm: error names FILE:LINE (line 3)" ||
     bad "no FILE:LINE in: $(cat "$tmp/err")"
 expect_rc "cm: --skip-bad-records exits 0" 0 "$cm" $scratch -d "$tmp/bad.jsonl" \
     -o "$tmp/badrun" --skip-bad-records --max-steps 1 --batch-size 2
-grep -q "3 bad records skipped" "$tmp/err" && grep -q "6 training pairs" "$tmp/err" &&
-    ok "cm: identical answers, contradicting labels, no safer id: 3 skipped" ||
+grep -q "2 bad records skipped" "$tmp/err" && grep -q "6 training pairs" "$tmp/err" &&
+    grep -q "1 dropped (the two answers are the same)" "$tmp/err" &&
+    ok "cm: contradicting labels, no safer id: 2 skipped; identical answers: 1 dropped" ||
     bad "cm summary: $(cat "$tmp/err")"
 sed -n 5p "$tmp/bad.jsonl" >"$tmp/bad_rm.jsonl"
 echo "{$pr}" >>"$tmp/bad_rm.jsonl"
@@ -169,7 +170,7 @@ pku=$shared/data/pku-saferlhf
 for f in "$hh"/*/test.jsonl.gz; do
     [ -f "$f" ] || break
     d=$(basename "$(dirname "$f")")
-    real "$rm_" "rm: hh-rlhf $d" "$f" --skip-bad-records
+    real "$rm_" "rm: hh-rlhf $d" "$f"
 done
 if real "$cm" "cm: hh-rlhf harmless-base" "$hh/harmless-base/test.jsonl.gz"; then
     grep -q "have no safety labels.*sign term is dropped" "$tmp/err" &&

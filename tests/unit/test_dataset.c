@@ -118,7 +118,7 @@ static void test_preferences(void)
     EXPECT(pref("{\"prompt\": \"q\", \"response_0\": \"a\", \"response_1\": \"b\", "
                 "\"better_response_id\": 2}", &p) == SRL_EFORMAT, "id 2");
     EXPECT(pref("{\"prompt\": \"q\", \"response_0\": \"a\", \"response_1\": \"a\", "
-                "\"better_response_id\": 0}", &p) == SRL_EFORMAT, "identical answers");
+                "\"better_response_id\": 0}", &p) == SRL_PREF_IDENTICAL, "identical answers");
     EXPECT(pref("{\"prompt\": \"q\", \"response_0\": \"a\", \"response_1\": \"b\"}", &p) ==
            SRL_EFORMAT, "no label");
     EXPECT(pref("{\"response_0\": \"a\", \"response_1\": \"b\", \"better_response_id\": 0}",

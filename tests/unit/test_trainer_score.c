@@ -116,9 +116,9 @@ static void test_pairs_bad_input(void)
                "\"is_response_1_safe\": true}\n");
     EXPECT(srl_pair_read(&s, TMP_JSONL, &co) == SRL_EFORMAT && s.n == 0);
     srl_pair_set_free(&s);
-    /* identical answers */
+    /* identical answers: no preference, dropped and counted (real HH files hold such pairs) */
     write_file(TMP_JSONL, "{\"prompt\": \"Hi?\", \"chosen\": \" A.\", \"rejected\": \" A.\"}\n");
-    EXPECT(srl_pair_read(&s, TMP_JSONL, &co) == SRL_EFORMAT && s.n == 0);
+    EXPECT(srl_pair_read(&s, TMP_JSONL, &co) == 0 && s.n == 0 && s.n_identical == 1);
     srl_pair_set_free(&s);
     /* answers that differ only past max_length: dropped and counted, not an error */
     write_file(TMP_JSONL, "{\"prompt\": \"Hi?\", \"chosen\": \" A long answer one\", "
