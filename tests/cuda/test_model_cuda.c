@@ -118,7 +118,8 @@ static void model_case(const char *dir)
         printf("  step %d loss cpu %.7f gpu %.7f\n", step + 1, lc, lg);
         EXPECT(fabsf(lc - lg) <= 1e-4f * fabsf(lc), "%s step %d loss", dir, step + 1);
     }
-    EXPECT(nmse("params after 3 steps", mc->params, mg->params, mc->n_params) < 1e-8, "%s", dir);
+    // AdamW's first steps are nearly sign(g) * lr: a gradient within rounding of 0 may flip
+    EXPECT(nmse("params after 3 steps", mc->params, mg->params, mc->n_params) < 1e-6, "%s", dir);
 
     // KV-cache decoding: the prompt at once, then one token
     srl_model_cache_reset(mc, B, T + 2), srl_model_cache_reset(mg, B, T + 2);
