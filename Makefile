@@ -78,9 +78,15 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
 
-# the reward- and cost-model trainers share their body (tools/train_score.c)
+# the trainers share their options (tools/train_common.c); the reward- and cost-model ones
+# their whole body (tools/train_score.c)
+TRAIN_OBJ = $(BUILD)/tools/train_common.o
+$(BUILD)/bin/saferlhf-sft: $(BUILD)/tools/saferlhf-sft.o $(TRAIN_OBJ) $(TOOL_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/bin/saferlhf-train-%m: $(BUILD)/tools/saferlhf-train-%m.o $(BUILD)/tools/train_score.o \
-                                $(TOOL_OBJ) $(LIB_A)
+                                $(TRAIN_OBJ) $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
 

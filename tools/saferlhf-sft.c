@@ -12,26 +12,7 @@
 #include "model.h"
 #include "template.h"
 #include "tokenizer.h"
-#include "tool.h"
-#include "trainer.h"
-
-enum {
-    OPT_INIT_CONFIG = TOOL_OPT_USER, OPT_TOKENIZER, OPT_EVAL_DATA, OPT_EVAL_SPLIT, OPT_MAX_LEN,
-    OPT_RESUME, OPT_TEMPLATE, OPT_SKIP_BAD,
-};
-
-#define MAX_DATA 64
-
-struct sft_opts {
-    struct tool_common common;
-    struct srl_train_opts train;
-    const char *model, *init_config, *tokenizer, *resume, *template_name, *eval_data;
-    const char *data[MAX_DATA];
-    int n_data;
-    double eval_split;
-    long max_length;
-    bool skip_bad;
-};
+#include "train_common.h"
 
 static void usage(FILE *fp, const struct srl_train_opts *defaults)
 {
@@ -64,88 +45,30 @@ static void usage(FILE *fp, const struct srl_train_opts *defaults)
     tool_common_help(fp);
 }
 
-static int parse_args(int argc, char **argv, struct sft_opts *o)
+static int parse_args(int argc, char **argv, struct train_common *o)
 {
     static const struct option lopts[] = {
         TOOL_COMMON_OPTIONS,
         SRL_TRAIN_LONG_OPTIONS,
-        { "model", required_argument, NULL, 'm' },
-        { "init-config", required_argument, NULL, OPT_INIT_CONFIG },
-        { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
-        { "data", required_argument, NULL, 'd' },
-        { "eval-data", required_argument, NULL, OPT_EVAL_DATA },
-        { "eval-split", required_argument, NULL, OPT_EVAL_SPLIT },
-        { "output", required_argument, NULL, 'o' },
-        { "max-length", required_argument, NULL, OPT_MAX_LEN },
-        { "resume", required_argument, NULL, OPT_RESUME },
-        { "template", required_argument, NULL, OPT_TEMPLATE },
-        { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
+        TRAIN_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     struct srl_train_opts defaults;
-    char why[256];
     int c, rc;
     srl_train_opts_default(&defaults);
-    while ((c = getopt_long(argc, argv, "m:d:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': o->model = optarg; break;
-        case OPT_INIT_CONFIG: o->init_config = optarg; break;
-        case OPT_TOKENIZER: o->tokenizer = optarg; break;
-        case 'd':
-            if (o->n_data == MAX_DATA) return usage_error("at most %d --data files", MAX_DATA);
-            o->data[o->n_data++] = optarg;
-            break;
-        case OPT_EVAL_DATA: o->eval_data = optarg; break;
-        case OPT_EVAL_SPLIT:
-            if (parse_float(optarg, &o->eval_split) < 0 || o->eval_split <= 0 ||
-                o->eval_split >= 1)
-                return usage_error("invalid --eval-split '%s' (expected a number between 0 "
-                                   "and 1)", optarg);
-            break;
-        case 'o': o->train.output = optarg; break;
-        case OPT_MAX_LEN:
-            if (parse_int(optarg, 2, 1 << 24, &o->max_length) < 0)
-                return usage_error("invalid --max-length '%s' (expected an integer >= 2)",
-                                   optarg);
-            break;
-        case OPT_RESUME: o->resume = optarg; break;
-        case OPT_TEMPLATE:
-            if (!srl_template_find(optarg))
-                return usage_error("unknown --template '%s' (expected one of %s)", optarg,
-                                   srl_template_names());
-            o->template_name = optarg;
-            break;
-        case OPT_SKIP_BAD: o->skip_bad = true; break;
-        case 'h': usage(stdout, &defaults); return -1;
-        default:
-            if ((rc = srl_train_opt(&o->train, c, optarg, why, sizeof why)) == 0) break;
-            if (rc < 0) return usage_error("%s", why);
-            rc = tool_common_opt(c, optarg, &o->common);
-            if (rc == 0) break;
-            if (rc == 1) return -1;
-            if (c == '?')
-                fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
-            return SRL_EXIT_USAGE;
+    while ((c = getopt_long(argc, argv, TRAIN_COMMON_SHORT TOOL_COMMON_SHORT, lopts, NULL))
+           != -1) {
+        if (c == 'h') {
+            usage(stdout, &defaults);
+            return -1;
         }
+        if ((rc = train_common_opt(o, c, optarg)) != 0) return rc;
     }
-    if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->train.output) return usage_error("no output directory (-o)");
-    if (o->n_data == 0) return usage_error("no training data (-d)");
-    if (!!o->model + !!o->init_config + !!o->resume != 1)
-        return usage_error("give exactly one of -m, --init-config and --resume");
-    if (o->init_config && !o->tokenizer)
-        return usage_error("--init-config needs --tokenizer");
-    if (o->tokenizer && !o->init_config)
-        return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
-    if (o->eval_data && o->eval_split > 0)
-        return usage_error("give --eval-data or --eval-split, not both");
-    o->train.seed = o->common.seed;
-    o->train.quiet = o->common.verbosity < 0;
-    return 0;
+    return train_common_check(o, argc, argv);
 }
 
 /* The model: loaded from a checkpoint, or random for a config (from scratch). */
-static int load_model(const struct sft_opts *o, const struct srl_backend *be,
+static int load_model(const struct train_common *o, const struct srl_backend *be,
                       const struct srl_tokenizer *tok, struct srl_model **m)
 {
     const char *dir = o->model ? o->model : o->resume;
@@ -168,7 +91,7 @@ static int load_model(const struct sft_opts *o, const struct srl_backend *be,
     return 0;
 }
 
-static int read_data(const struct sft_opts *o, const struct srl_sft_opts *so,
+static int read_data(const struct train_common *o, const struct srl_sft_opts *so,
                      struct srl_sft_set *train, struct srl_sft_set *eval)
 {
     for (int i = 0; i < o->n_data; i++)
@@ -195,7 +118,7 @@ static int read_data(const struct sft_opts *o, const struct srl_sft_opts *so,
 
 int main(int argc, char **argv)
 {
-    struct sft_opts o = { .common = TOOL_COMMON_INIT, .max_length = 512 };
+    struct train_common o = { .common = TOOL_COMMON_INIT, .max_length = 512 };
     struct srl_tokenizer *tok = NULL;
     struct srl_model *m = NULL;
     struct srl_sft_set train = { 0 }, eval = { 0 };

@@ -13,36 +13,26 @@
 #include "model.h"
 #include "template.h"
 #include "tokenizer.h"
+#include "train_common.h"
 #include "trainer_score.h"
 
-enum {
-    OPT_INIT_CONFIG = TOOL_OPT_USER, OPT_TOKENIZER, OPT_EVAL_DATA, OPT_EVAL_SPLIT, OPT_MAX_LEN,
-    OPT_RESUME, OPT_TEMPLATE, OPT_SKIP_BAD, OPT_REG, OPT_LOSS_TYPE,
-};
-
-#define MAX_DATA 64
+enum { OPT_REG = TRAIN_OPT_USER, OPT_LOSS_TYPE };
 
 struct score_opts {
-    struct tool_common common;
-    struct srl_train_opts train;
+    struct train_common t;
     enum srl_score_kind kind;
-    const char *model, *init_config, *tokenizer, *resume, *template_name, *eval_data;
-    const char *data[MAX_DATA];
-    int n_data;
-    double eval_split, reg;
-    long max_length;
+    double reg;
     enum srl_score_loss_type loss_type;
-    bool skip_bad;
 };
 
 static void defaults(struct score_opts *o)
 {
-    srl_train_opts_default(&o->train);
-    o->train.epochs = 2; /* scripts/{reward,cost}-model.sh (reference section 10.3) */
-    o->train.warmup_ratio = 0.03;
-    o->train.adam.weight_decay = 0.1;
+    srl_train_opts_default(&o->t.train);
+    o->t.train.epochs = 2; /* scripts/{reward,cost}-model.sh (reference section 10.3) */
+    o->t.train.warmup_ratio = 0.03;
+    o->t.train.adam.weight_decay = 0.1;
     o->reg = 0.001;
-    o->max_length = 512;
+    o->t.max_length = 512;
 }
 
 static void usage(FILE *fp, const struct score_opts *o)
@@ -80,32 +70,16 @@ static void usage(FILE *fp, const struct score_opts *o)
             "      --template NAME   %s\n"
             "                        [the checkpoint's, else saferlhf]\n"
             "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
-            o->max_length, o->reg, srl_template_names());
-    srl_train_help(fp, &o->train);
+            o->t.max_length, o->reg, srl_template_names());
+    srl_train_help(fp, &o->t.train);
     tool_common_help(fp);
 }
 
+/* The options of score models only: 0 when handled, 1 when c is not one, else the exit
+ * status of a usage error (printed). */
 static int parse_opt(struct score_opts *o, int c, const char *arg)
 {
     switch (c) {
-    case 'm': o->model = arg; return 0;
-    case OPT_INIT_CONFIG: o->init_config = arg; return 0;
-    case OPT_TOKENIZER: o->tokenizer = arg; return 0;
-    case 'd':
-        if (o->n_data == MAX_DATA) return usage_error("at most %d --data files", MAX_DATA);
-        o->data[o->n_data++] = arg;
-        return 0;
-    case OPT_EVAL_DATA: o->eval_data = arg; return 0;
-    case OPT_EVAL_SPLIT:
-        if (parse_float(arg, &o->eval_split) < 0 || o->eval_split <= 0 || o->eval_split >= 1)
-            return usage_error("invalid --eval-split '%s' (expected a number between 0 and 1)",
-                               arg);
-        return 0;
-    case 'o': o->train.output = arg; return 0;
-    case OPT_MAX_LEN:
-        if (parse_int(arg, 2, 1 << 24, &o->max_length) < 0)
-            return usage_error("invalid --max-length '%s' (expected an integer >= 2)", arg);
-        return 0;
     case OPT_REG:
         if (parse_float(arg, &o->reg) < 0 || o->reg < 0)
             return usage_error("invalid --regularization '%s' (expected a number >= 0)", arg);
@@ -117,14 +91,6 @@ static int parse_opt(struct score_opts *o, int c, const char *arg)
             return usage_error("invalid --loss-type '%s' (expected sequence-wise or "
                                "token-wise)", arg);
         return 0;
-    case OPT_RESUME: o->resume = arg; return 0;
-    case OPT_TEMPLATE:
-        if (!srl_template_find(arg))
-            return usage_error("unknown --template '%s' (expected one of %s)", arg,
-                               srl_template_names());
-        o->template_name = arg;
-        return 0;
-    case OPT_SKIP_BAD: o->skip_bad = true; return 0;
     }
     return 1;
 }
@@ -134,55 +100,25 @@ static int parse_args(int argc, char **argv, struct score_opts *o)
     static const struct option lopts[] = {
         TOOL_COMMON_OPTIONS,
         SRL_TRAIN_LONG_OPTIONS,
-        { "model", required_argument, NULL, 'm' },
-        { "init-config", required_argument, NULL, OPT_INIT_CONFIG },
-        { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
-        { "data", required_argument, NULL, 'd' },
-        { "eval-data", required_argument, NULL, OPT_EVAL_DATA },
-        { "eval-split", required_argument, NULL, OPT_EVAL_SPLIT },
-        { "output", required_argument, NULL, 'o' },
-        { "max-length", required_argument, NULL, OPT_MAX_LEN },
+        TRAIN_COMMON_OPTIONS,
         { "regularization", required_argument, NULL, OPT_REG },
         { "loss-type", required_argument, NULL, OPT_LOSS_TYPE },
-        { "resume", required_argument, NULL, OPT_RESUME },
-        { "template", required_argument, NULL, OPT_TEMPLATE },
-        { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
         { NULL, 0, NULL, 0 }
     };
     struct score_opts dflt = { .kind = o->kind };
-    char why[256];
     int c, rc;
     defaults(&dflt);
-    while ((c = getopt_long(argc, argv, "m:d:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, TRAIN_COMMON_SHORT TOOL_COMMON_SHORT, lopts, NULL))
+           != -1) {
         if (c == 'h') {
             usage(stdout, &dflt);
             return -1;
         }
         if ((rc = parse_opt(o, c, optarg)) == 0) continue;
         if (rc != 1) return rc;
-        if ((rc = srl_train_opt(&o->train, c, optarg, why, sizeof why)) == 0) continue;
-        if (rc < 0) return usage_error("%s", why);
-        rc = tool_common_opt(c, optarg, &o->common);
-        if (rc == 0) continue;
-        if (rc == 1) return -1;
-        if (c == '?')
-            fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
-        return SRL_EXIT_USAGE;
+        if ((rc = train_common_opt(&o->t, c, optarg)) != 0) return rc;
     }
-    if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->train.output) return usage_error("no output directory (-o)");
-    if (o->n_data == 0) return usage_error("no training data (-d)");
-    if (!!o->model + !!o->init_config + !!o->resume != 1)
-        return usage_error("give exactly one of -m, --init-config and --resume");
-    if (o->init_config && !o->tokenizer)
-        return usage_error("--init-config needs --tokenizer");
-    if (o->tokenizer && !o->init_config)
-        return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
-    if (o->eval_data && o->eval_split > 0)
-        return usage_error("give --eval-data or --eval-split, not both");
-    o->train.seed = o->common.seed;
-    o->train.quiet = o->common.verbosity < 0;
-    return 0;
+    return train_common_check(&o->t, argc, argv);
 }
 
 /* The score model: a score checkpoint as it is; an LM checkpoint or a config with its head
@@ -191,13 +127,13 @@ static int parse_args(int argc, char **argv, struct score_opts *o)
 static int load_model(const struct score_opts *o, const struct srl_backend *be,
                       const struct srl_tokenizer *tok, struct srl_model **m)
 {
-    const char *dir = o->model ? o->model : o->resume;
+    const char *dir = o->t.model ? o->t.model : o->t.resume;
     struct srl_config cfg;
     char path[4096];
     int rc;
     if (dir) snprintf(path, sizeof path, "%s/config.json", dir);
-    if (srl_config_load(dir ? path : o->init_config, &cfg) < 0)
-        return print_error("cannot read the config of '%s'", dir ? dir : o->init_config);
+    if (srl_config_load(dir ? path : o->t.init_config, &cfg) < 0)
+        return print_error("cannot read the config of '%s'", dir ? dir : o->t.init_config);
     if (dir && cfg.head == SRL_HEAD_SCORE) {
         if (srl_model_load(dir, be, m) < 0) return print_error("cannot load the model '%s'", dir);
         return 0;
@@ -210,7 +146,7 @@ static int load_model(const struct score_opts *o, const struct srl_backend *be,
         cfg.pad_token_id = srl_tokenizer_pad_id(tok);
     }
     if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
-    srl_model_init_random(*m, o->common.seed);
+    srl_model_init_random(*m, o->t.common.seed);
     if (dir && srl_model_load_weights(*m, dir, SRL_LOAD_ALLOW_MISSING_HEAD) < 0)
         return print_error("cannot load the weights of '%s'", dir);
     return 0;
@@ -219,12 +155,12 @@ static int load_model(const struct score_opts *o, const struct srl_backend *be,
 static int read_data(const struct score_opts *o, const struct srl_pair_opts *po,
                      struct srl_pair_set *train, struct srl_pair_set *eval)
 {
-    for (int i = 0; i < o->n_data; i++)
-        if (srl_pair_read(train, o->data[i], po) < 0)
-            return print_error("cannot read the training data '%s'", o->data[i]);
-    if (o->eval_data && srl_pair_read(eval, o->eval_data, po) < 0)
-        return print_error("cannot read the evaluation data '%s'", o->eval_data);
-    if (o->eval_split > 0 && srl_pair_split(train, o->eval_split, o->common.seed, eval) < 0)
+    for (int i = 0; i < o->t.n_data; i++)
+        if (srl_pair_read(train, o->t.data[i], po) < 0)
+            return print_error("cannot read the training data '%s'", o->t.data[i]);
+    if (o->t.eval_data && srl_pair_read(eval, o->t.eval_data, po) < 0)
+        return print_error("cannot read the evaluation data '%s'", o->t.eval_data);
+    if (o->t.eval_split > 0 && srl_pair_split(train, o->t.eval_split, o->t.common.seed, eval) < 0)
         return print_error("out of memory");
     fprintf(stderr, "%s: %zu records: %zu training pairs", srl_log_get_prog(),
             train->n_records, train->n);
@@ -256,7 +192,7 @@ static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
     if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return print_error("the tokenizer has %d tokens but the model only %d",
                            srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);
-    const char *tname = o->template_name ? o->template_name
+    const char *tname = o->t.template_name ? o->t.template_name
                         : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
     if (!(*tmpl = srl_template_find(tname)))
         return print_error("the checkpoint's template '%s' is unknown; choose one with "
@@ -276,18 +212,18 @@ static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
                      "pad with it when scoring batches in transformers", *pad);
     }
     m->cfg.pad_token_id = *pad;
-    if (o->max_length > m->cfg.max_position_embeddings) {
+    if (o->t.max_length > m->cfg.max_position_embeddings) {
         srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
-                     o->max_length, m->cfg.max_position_embeddings,
+                     o->t.max_length, m->cfg.max_position_embeddings,
                      m->cfg.max_position_embeddings);
-        o->max_length = m->cfg.max_position_embeddings;
+        o->t.max_length = m->cfg.max_position_embeddings;
     }
     return 0;
 }
 
 int train_score_main(int argc, char **argv, enum srl_score_kind kind)
 {
-    struct score_opts o = { .common = TOOL_COMMON_INIT, .kind = kind };
+    struct score_opts o = { .t = { .common = TOOL_COMMON_INIT }, .kind = kind };
     struct srl_tokenizer *tok = NULL;
     struct srl_model *m = NULL;
     struct srl_pair_set train = { 0 }, eval = { 0 };
@@ -302,26 +238,26 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
     tool_init(argv[0]);
     defaults(&o);
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
-    tool_common_apply(&o.common);
-    if (srl_device_resolve(o.common.device, &dev) < 0) return SRL_EXIT_USAGE;
+    tool_common_apply(&o.t.common);
+    if (srl_device_resolve(o.t.common.device, &dev) < 0) return SRL_EXIT_USAGE;
     if ((err = srl_backend_for_device(&dev, &be)) < 0)
-        return print_error("cannot use device '%s': %s", o.common.device, srl_strerror(err));
+        return print_error("cannot use device '%s': %s", o.t.common.device, srl_strerror(err));
 
-    const char *tok_dir = o.tokenizer ? o.tokenizer : o.model ? o.model : o.resume;
+    const char *tok_dir = o.t.tokenizer ? o.t.tokenizer : o.t.model ? o.t.model : o.t.resume;
     if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
         print_error("cannot load the tokenizer of '%s'", tok_dir);
         goto out;
     }
     if (load_model(&o, be, tok, &m) != 0 || setup_model(&o, tok, m, &tmpl, &pad) != 0) goto out;
-    struct srl_pair_opts po = { kind, tok, tmpl, (int)o.max_length, o.skip_bad };
+    struct srl_pair_opts po = { kind, tok, tmpl, (int)o.t.max_length, o.t.skip_bad };
     if (read_data(&o, &po, &train, &eval) != 0) goto out;
     if (srl_score_task_init(&task, kind, o.loss_type, (float)o.reg, &train, &eval, pad,
-                            o.train.batch_size) < 0) {
+                            o.t.train.batch_size) < 0) {
         print_error("out of memory");
         goto out;
     }
-    if ((rc = srl_trainer_init(&tr, &o.train, m, tok_dir, o.resume)) < 0) {
-        ret = print_error("cannot %s", o.resume ? "resume the run" : "set up training");
+    if ((rc = srl_trainer_init(&tr, &o.t.train, m, tok_dir, o.t.resume)) < 0) {
+        ret = print_error("cannot %s", o.t.resume ? "resume the run" : "set up training");
         goto out;
     }
     srl_trainer_catch_signals();
@@ -330,7 +266,7 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
     else if (rc == SRL_TRAIN_STOPPED || rc == 0) ret = SRL_EXIT_OK;
     else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
     else print_error("training failed");
-    if (rc == 0) srl_log_info("wrote %s (step %lld)", o.train.output, (long long)tr.st.step);
+    if (rc == 0) srl_log_info("wrote %s (step %lld)", o.t.train.output, (long long)tr.st.step);
 out:
     srl_trainer_free(&tr);
     srl_score_task_free(&task);

@@ -1,0 +1,65 @@
+/* train_common.c -- the options saferlhf-sft and saferlhf-train-{rm,cm} share.  See
+ * train_common.h. */
+#include "train_common.h"
+
+#include "template.h"
+
+int train_common_opt(struct train_common *o, int c, const char *arg)
+{
+    char why[256];
+    int rc;
+    switch (c) {
+    case 'm': o->model = arg; return 0;
+    case TRAIN_OPT_INIT_CONFIG: o->init_config = arg; return 0;
+    case TRAIN_OPT_TOKENIZER: o->tokenizer = arg; return 0;
+    case 'd':
+        if (o->n_data == TRAIN_MAX_DATA)
+            return usage_error("at most %d --data files", TRAIN_MAX_DATA);
+        o->data[o->n_data++] = arg;
+        return 0;
+    case TRAIN_OPT_EVAL_DATA: o->eval_data = arg; return 0;
+    case TRAIN_OPT_EVAL_SPLIT:
+        if (parse_float(arg, &o->eval_split) < 0 || o->eval_split <= 0 || o->eval_split >= 1)
+            return usage_error("invalid --eval-split '%s' (expected a number between 0 and 1)",
+                               arg);
+        return 0;
+    case 'o': o->train.output = arg; return 0;
+    case TRAIN_OPT_MAX_LEN:
+        if (parse_int(arg, 2, 1 << 24, &o->max_length) < 0)
+            return usage_error("invalid --max-length '%s' (expected an integer >= 2)", arg);
+        return 0;
+    case TRAIN_OPT_RESUME: o->resume = arg; return 0;
+    case TRAIN_OPT_TEMPLATE:
+        if (!srl_template_find(arg))
+            return usage_error("unknown --template '%s' (expected one of %s)", arg,
+                               srl_template_names());
+        o->template_name = arg;
+        return 0;
+    case TRAIN_OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    }
+    if ((rc = srl_train_opt(&o->train, c, arg, why, sizeof why)) == 0) return 0;
+    if (rc < 0) return usage_error("%s", why);
+    rc = tool_common_opt(c, arg, &o->common);
+    if (rc == 0) return 0;
+    if (rc == 1) return -1;
+    if (c == '?') fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
+    return SRL_EXIT_USAGE;
+}
+
+int train_common_check(struct train_common *o, int argc, char **argv)
+{
+    if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->train.output) return usage_error("no output directory (-o)");
+    if (o->n_data == 0) return usage_error("no training data (-d)");
+    if (!!o->model + !!o->init_config + !!o->resume != 1)
+        return usage_error("give exactly one of -m, --init-config and --resume");
+    if (o->init_config && !o->tokenizer)
+        return usage_error("--init-config needs --tokenizer");
+    if (o->tokenizer && !o->init_config)
+        return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
+    if (o->eval_data && o->eval_split > 0)
+        return usage_error("give --eval-data or --eval-split, not both");
+    o->train.seed = o->common.seed;
+    o->train.quiet = o->common.verbosity < 0;
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* train_common.h -- what saferlhf-sft and saferlhf-train-{rm,cm} share: where the model comes
+ * from (-m, --init-config, --resume), the data files, and the parsing and checking of those
+ * options and of the training ones (srl_train_opt). */
+#ifndef SRL_TRAIN_COMMON_TOOL_H
+#define SRL_TRAIN_COMMON_TOOL_H
+
+#include "tool.h"
+#include "trainer.h"
+
+/* Option codes of the shared options; a trainer numbers its own from TRAIN_OPT_USER. */
+enum {
+    TRAIN_OPT_INIT_CONFIG = TOOL_OPT_USER, TRAIN_OPT_TOKENIZER, TRAIN_OPT_EVAL_DATA,
+    TRAIN_OPT_EVAL_SPLIT, TRAIN_OPT_MAX_LEN, TRAIN_OPT_RESUME, TRAIN_OPT_TEMPLATE,
+    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_USER,
+};
+
+#define TRAIN_MAX_DATA 64
+
+struct train_common {
+    struct tool_common common;
+    struct srl_train_opts train;
+    const char *model, *init_config, *tokenizer, *resume, *template_name, *eval_data;
+    const char *data[TRAIN_MAX_DATA];
+    int n_data;
+    double eval_split;
+    long max_length;
+    bool skip_bad;
+};
+
+/* Entries for struct option arrays (with TOOL_COMMON_OPTIONS and SRL_TRAIN_LONG_OPTIONS) and
+ * the letters for getopt's short string (with TOOL_COMMON_SHORT). */
+#define TRAIN_COMMON_OPTIONS                                             \
+    { "model", required_argument, NULL, 'm' },                           \
+    { "init-config", required_argument, NULL, TRAIN_OPT_INIT_CONFIG },   \
+    { "tokenizer", required_argument, NULL, TRAIN_OPT_TOKENIZER },       \
+    { "data", required_argument, NULL, 'd' },                            \
+    { "eval-data", required_argument, NULL, TRAIN_OPT_EVAL_DATA },       \
+    { "eval-split", required_argument, NULL, TRAIN_OPT_EVAL_SPLIT },     \
+    { "output", required_argument, NULL, 'o' },                          \
+    { "max-length", required_argument, NULL, TRAIN_OPT_MAX_LEN },        \
+    { "resume", required_argument, NULL, TRAIN_OPT_RESUME },             \
+    { "template", required_argument, NULL, TRAIN_OPT_TEMPLATE },         \
+    { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD }
+#define TRAIN_COMMON_SHORT "m:d:o:"
+
+/* Handle a shared, training or common option (not -h).  Returns 0 when handled, -1 when it
+ * was --version (printed; exit 0), otherwise the exit status of a usage error (printed). */
+int train_common_opt(struct train_common *o, int c, const char *arg);
+
+/* After the options: check that they go together (a usage error is printed) and pass the
+ * seed and quietness on to the training options.  Returns 0 or SRL_EXIT_USAGE. */
+int train_common_check(struct train_common *o, int argc, char **argv);
+
+#endif
