@@ -213,15 +213,17 @@ int srl_sft_read(struct srl_sft_set *s, const char *path, const struct srl_sft_o
     return err == SRL_EOF ? 0 : err;
 }
 
-int srl_sft_split(struct srl_sft_set *s, double ratio, uint64_t seed, struct srl_sft_set *eval)
+uint8_t *srl_split_mask(size_t n, double ratio, uint64_t seed)
 {
-    size_t n = s->n, k = (size_t)(ratio * (double)n + 0.5);
-    struct srl_sft_set keep = { 0 };
-    struct srl_rng rng;
-    uint8_t *to_eval = calloc(n ? n : 1, 1);
+    size_t k = (size_t)(ratio * (double)n + 0.5);
+    uint8_t *mask = calloc(n ? n : 1, 1);
     size_t *perm = malloc((n ? n : 1) * sizeof *perm);
-    int rc = SRL_ENOMEM;
-    if (!to_eval || !perm) goto out;
+    struct srl_rng rng;
+    if (!mask || !perm) {
+        free(mask);
+        free(perm);
+        return NULL;
+    }
     if (k > n) k = n;
     srl_rng_seed(&rng, seed ^ 0x5e1f5b117ULL);
     for (size_t i = 0; i < n; i++) perm[i] = i;
@@ -230,7 +232,18 @@ int srl_sft_split(struct srl_sft_set *s, double ratio, uint64_t seed, struct srl
         perm[i - 1] = perm[j];
         perm[j] = t;
     }
-    for (size_t i = 0; i < k; i++) to_eval[perm[i]] = 1;
+    for (size_t i = 0; i < k; i++) mask[perm[i]] = 1;
+    free(perm);
+    return mask;
+}
+
+int srl_sft_split(struct srl_sft_set *s, double ratio, uint64_t seed, struct srl_sft_set *eval)
+{
+    size_t n = s->n;
+    struct srl_sft_set keep = { 0 };
+    uint8_t *to_eval = srl_split_mask(n, ratio, seed);
+    int rc = SRL_ENOMEM;
+    if (!to_eval) goto out;
     for (size_t i = 0; i < n; i++) {
         struct srl_sft_set *dst = to_eval[i] ? eval : &keep;
         rc = srl_sft_append(dst, s->ids + s->start[i], s->train + s->start[i], srl_sft_len(s, i),
@@ -249,7 +262,6 @@ int srl_sft_split(struct srl_sft_set *s, double ratio, uint64_t seed, struct srl
 out:
     srl_sft_set_free(&keep);
     free(to_eval);
-    free(perm);
     return rc;
 }
 

@@ -142,7 +142,11 @@ static inline size_t srl_sft_len(const struct srl_sft_set *s, size_t i)
 {
     return s->start[i + 1] - s->start[i];
 }
-/* Move round(ratio * n) examples chosen by a seeded shuffle into *eval (zero-initialised),
+/* The eval side of a seeded split of n items: a mask of n bytes (free() it), 1 for the
+ * round(ratio * n) items (all, at most) that come first in a Fisher-Yates shuffle; NULL when out
+ * of memory.  The same n, ratio and seed choose the same items. */
+uint8_t *srl_split_mask(size_t n, double ratio, uint64_t seed);
+/* Move round(ratio * n) examples chosen by srl_split_mask into *eval (zero-initialised),
  * keeping both sets in their original order.  Returns 0 or SRL_E*. */
 int srl_sft_split(struct srl_sft_set *s, double ratio, uint64_t seed, struct srl_sft_set *eval);
 void srl_sft_set_free(struct srl_sft_set *s);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "batching.h"
-#include "rng.h"
 #include "srl.h"
 
 // --- pair sets -------------------------------------------------------------------------------
@@ -149,22 +148,11 @@ int srl_pair_read(struct srl_pair_set *s, const char *path, const struct srl_pai
 int srl_pair_split(struct srl_pair_set *s, double ratio, uint64_t seed,
                    struct srl_pair_set *eval)
 {
-    size_t n = s->n, k = (size_t)(ratio * (double)n + 0.5);
+    size_t n = s->n;
     struct srl_pair_set keep = { 0 };
-    struct srl_rng rng;
-    uint8_t *to_eval = calloc(n ? n : 1, 1);
-    size_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    uint8_t *to_eval = srl_split_mask(n, ratio, seed);
     int rc = SRL_ENOMEM;
-    if (!to_eval || !perm) goto out;
-    if (k > n) k = n;
-    srl_rng_seed(&rng, seed ^ 0x5e1f5b117ULL);
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-        size_t j = (size_t)srl_rng_below(&rng, i), t = perm[i - 1];
-        perm[i - 1] = perm[j];
-        perm[j] = t;
-    }
-    for (size_t i = 0; i < k; i++) to_eval[perm[i]] = 1;
+    if (!to_eval) goto out;
     for (size_t i = 0; i < n; i++) {
         struct srl_pair_set *dst = to_eval[i] ? eval : &keep;
         const struct srl_sft_set *q = &s->seq;
@@ -187,7 +175,6 @@ int srl_pair_split(struct srl_pair_set *s, double ratio, uint64_t seed,
 out:
     srl_pair_set_free(&keep);
     free(to_eval);
-    free(perm);
     return rc;
 }
 

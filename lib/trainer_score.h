@@ -65,7 +65,7 @@ struct srl_pair_opts {
 /* Append the pairs of PATH ("-" stdin; JSONL, JSON array, .gz).  Returns 0 or SRL_E* (a bad
  * record: SRL_EFORMAT, logged "FILE:LINE: ..."). */
 int srl_pair_read(struct srl_pair_set *s, const char *path, const struct srl_pair_opts *o);
-/* Move round(ratio * n) pairs chosen by a seeded shuffle into *eval (zero-initialised).
+/* Move round(ratio * n) pairs chosen by srl_split_mask into *eval (zero-initialised).
  * Returns 0 or SRL_ENOMEM. */
 int srl_pair_split(struct srl_pair_set *s, double ratio, uint64_t seed,
                    struct srl_pair_set *eval);
