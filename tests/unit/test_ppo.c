@@ -13,6 +13,7 @@
 #include "safetensors.h"
 #include "srl.h"
 #include "test.h"
+#include "test_ref.h"
 
 #define PPO_DIR "tests/ref/rlhf/ppo"
 
@@ -307,15 +308,7 @@ struct ppo_fix {
 
 static float *fx(const struct ppo_fix *f, const char *name, size_t n)
 {
-    const struct srl_st_tensor *t = f->ref ? srl_st_find(f->ref, name) : NULL;
-    if (!t || t->numel != n) {
-        printf("  reference tensor %s %s\n", name, t ? "has the wrong size" : "is missing");
-        return NULL;
-    }
-    float *x = malloc(n * sizeof *x);
-    if (x)
-        srl_st_to_f32(t, x);
-    return x;
+    return test_ref_get(f->ref, name, n);
 }
 
 static double fnum(const struct ppo_fix *f, const char *k)

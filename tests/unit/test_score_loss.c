@@ -11,6 +11,7 @@
 #include "score_loss.h"
 #include "srl.h"
 #include "test.h"
+#include "test_ref.h"
 
 #define REF_DIR "tests/ref/rlhf"
 
@@ -142,19 +143,6 @@ static void test_end_gather_scatter(void)
 
 // --- the PyTorch fixtures --------------------------------------------------------------------
 
-static float *ref_get(struct srl_st_file *f, const char *name, size_t n)
-{
-    const struct srl_st_tensor *t = srl_st_find(f, name);
-    if (!t || t->numel != n) {
-        printf("  reference tensor %s %s\n", name, t ? "has the wrong size" : "is missing");
-        return NULL;
-    }
-    float *x = malloc(n * sizeof *x);
-    if (x)
-        srl_st_to_f32(t, x);
-    return x;
-}
-
 static double jnum(json_t *o, const char *k)
 {
     return json_number_value(json_object_get(o, k));
@@ -193,10 +181,10 @@ static void run_fixture(const char *name)
     struct srl_st_file *ref = srl_st_open(path, &err);
     struct srl_model *m = NULL;
     int rc = srl_model_load(dir, srl_backend_cpu(), &m);
-    float *ids_f = ref ? ref_get(ref, "input_ids", N) : NULL;
-    float *len_f = ref ? ref_get(ref, "lengths", R) : NULL;
-    float *sign_f = ref ? ref_get(ref, "sign", R) : NULL;
-    float *want_scores = ref ? ref_get(ref, "scores", N) : NULL;
+    float *ids_f = ref ? test_ref_get(ref, "input_ids", N) : NULL;
+    float *len_f = ref ? test_ref_get(ref, "lengths", R) : NULL;
+    float *sign_f = ref ? test_ref_get(ref, "sign", R) : NULL;
+    float *want_scores = ref ? test_ref_get(ref, "scores", N) : NULL;
     int32_t *ids = malloc(N * sizeof *ids);
     int *len = malloc(R * sizeof *len), *end = malloc(R * sizeof *end);
     int8_t *sign = malloc(R);
@@ -227,7 +215,7 @@ static void run_fixture(const char *name)
     snprintf(path, sizeof path, "%s scores", name);
     test_close(path, tmp, want_scores, N, 2e-5f, 1e-4f);
     srl_score_gather_end(sc, end, R, T, end_sc);
-    float *want_end = ref_get(ref, "end_scores", R);
+    float *want_end = test_ref_get(ref, "end_scores", R);
     snprintf(path, sizeof path, "%s end_scores", name);
     if (want_end)
         test_close(path, end_sc, want_end, R, 2e-5f, 1e-4f);
@@ -261,7 +249,7 @@ static void run_fixture(const char *name)
         snprintf(path, sizeof path, "%s %s", name, ln);
         check_metrics(path, &met, json_object_get(losses, ln), cm);
         snprintf(key, sizeof key, "%s.dscores", ln);
-        float *want = ref_get(ref, key, N);
+        float *want = test_ref_get(ref, key, N);
         snprintf(path, sizeof path, "%s %s dL/dscores", name, ln);
         if (want)
             test_close(path, dsc, want, N, 1e-6f, 1e-4f);
@@ -278,7 +266,7 @@ static void run_fixture(const char *name)
             const char *pn = json_string_value(g);
             const struct srl_param_view *v = srl_model_find(m, pn);
             snprintf(key, sizeof key, "%s.grad.%s", ln, pn);
-            float *wg = v ? ref_get(ref, key, v->numel) : NULL;
+            float *wg = v ? test_ref_get(ref, key, v->numel) : NULL;
             EXPECT(v && wg, "%s: no view or reference %s", name, pn);
             if (!v || !wg) {
                 free(wg);

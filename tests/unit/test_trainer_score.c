@@ -12,6 +12,7 @@
 #include "safetensors.h"
 #include "srl.h"
 #include "test.h"
+#include "test_ref.h"
 #include "trainer_score.h"
 
 #define REF_DIR "tests/ref/rlhf"
@@ -141,19 +142,6 @@ static void test_pairs_bad_input(void)
 
 // --- the task against PyTorch ----------------------------------------------------------------
 
-static float *ref_get(struct srl_st_file *f, const char *name, size_t n)
-{
-    const struct srl_st_tensor *t = srl_st_find(f, name);
-    if (!t || t->numel != n) {
-        printf("  reference tensor %s %s\n", name, t ? "has the wrong size" : "is missing");
-        return NULL;
-    }
-    float *x = malloc(n * sizeof *x);
-    if (x)
-        srl_st_to_f32(t, x);
-    return x;
-}
-
 static void run_fixture(const char *name)
 {
     char dir[160], path[400];
@@ -172,8 +160,8 @@ static void run_fixture(const char *name)
     struct srl_st_file *ref = srl_st_open(path, &err);
     struct srl_model *m = NULL;
     REQUIRE(ref && srl_model_load(dir, srl_backend_cpu(), &m) == 0, "%s", dir);
-    float *ids_f = ref_get(ref, "input_ids", N), *len_f = ref_get(ref, "lengths", 2 * B);
-    float *sign_f = ref_get(ref, "sign", 2 * B), *want_end = ref_get(ref, "end_scores", 2 * B);
+    float *ids_f = test_ref_get(ref, "input_ids", N), *len_f = test_ref_get(ref, "lengths", 2 * B);
+    float *sign_f = test_ref_get(ref, "sign", 2 * B), *want_end = test_ref_get(ref, "end_scores", 2 * B);
     struct srl_pair_set s = { 0 };
     s.sign = malloc(2 * (size_t)B);
     float *low = malloc(2 * (size_t)B * sizeof *low), *high = low + B;
@@ -221,7 +209,7 @@ static void run_fixture(const char *name)
             const char *pn = json_string_value(g);
             const struct srl_param_view *v = srl_model_find(m, pn);
             snprintf(key, sizeof key, "%s.grad.%s", ln, pn);
-            float *wg = v ? ref_get(ref, key, v->numel) : NULL;
+            float *wg = v ? test_ref_get(ref, key, v->numel) : NULL;
             if (!v || !wg) {
                 EXPECT(0, "%s: %s", name, pn);
                 free(wg);
