@@ -15,13 +15,8 @@ if [ ! -x "$conv" ]; then
     exit 0
 fi
 
-ok() { echo "PASS convert $1"; }
-bad() { echo "FAIL convert $1"; }
-check() { # check NAME COMMAND...: PASS when the command succeeds
-    name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
+suite=convert
+. "$(dirname "$0")/lib.sh"
 
 # int32 little-endian as printf octal escapes
 le32() {

@@ -26,15 +26,10 @@ for f in "$ev" "$server" "$mkscore"; do
     fi
 done
 
-ok() { echo "PASS eval $1"; }
-bad() { echo "FAIL eval $1"; }
+suite=eval
+. "$(dirname "$0")/lib.sh"
 res() { # res NAME: PASS when the last command (list) succeeded
     if [ $? -eq 0 ]; then ok "$1"; else bad "$1"; fi
-}
-check() { # check NAME COMMAND...: PASS when the command succeeds
-    name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
 }
 # same_nums A B: the numbers of two files agree to 1e-4 (relative), token by token
 same_nums() {

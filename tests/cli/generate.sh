@@ -17,13 +17,8 @@ if [ ! -x "$gen" ] || [ ! -x "$conv" ]; then
     exit 0
 fi
 
-ok() { echo "PASS generate $1"; }
-bad() { echo "FAIL generate $1"; }
-check() { # check NAME COMMAND...: PASS when the command succeeds
-    name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
+suite=generate
+. "$(dirname "$0")/lib.sh"
 differ() { ! cmp -s "$1" "$2"; }
 status() { # status WANT NAME COMMAND...: PASS when the command exits with WANT
     want=$1 name=$2

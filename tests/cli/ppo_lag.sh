@@ -20,16 +20,8 @@ if [ ! -x "$ppo" ] || [ ! -x "$mk" ]; then
     exit 0
 fi
 
-ok() { echo "PASS ppo-lag $1"; }
-bad() { echo "FAIL ppo-lag $1"; }
-expect_rc() { # expect_rc NAME WANT COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$name"; else
-        bad "$name: exit $rc, expected $want: $(tail -c 400 "$tmp/err")"; fi
-}
+suite=ppo-lag
+. "$(dirname "$0")/lib.sh"
 # num FILE KEY: the values of KEY, one per line
 num() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
 

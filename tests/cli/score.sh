@@ -20,16 +20,8 @@ if [ ! -x "$rm_" ] || [ ! -x "$cm" ] || [ ! -x "$synth" ]; then
     exit 0
 fi
 
-ok() { echo "PASS score $1"; }
-bad() { echo "FAIL score $1"; }
-expect_rc() { # expect_rc NAME WANT COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$name"; else
-        bad "$name: exit $rc, expected $want: $(tail -c 400 "$tmp/err")"; fi
-}
+suite=score
+. "$(dirname "$0")/lib.sh"
 # last value of KEY in a JSONL log
 last() { grep -o "\"$2\":[-0-9.e]*" "$1" | tail -1 | cut -d: -f2; }
 first() { grep -o "\"$2\":[-0-9.e]*" "$1" | head -1 | cut -d: -f2; }

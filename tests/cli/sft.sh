@@ -18,16 +18,8 @@ if [ ! -x "$sft" ]; then
     exit 0
 fi
 
-ok() { echo "PASS sft $1"; }
-bad() { echo "FAIL sft $1"; }
-expect_rc() { # expect_rc NAME WANT COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$name"; else
-        bad "$name: exit $rc, expected $want: $(tail -c 400 "$tmp/err")"; fi
-}
+suite=sft
+. "$(dirname "$0")/lib.sh"
 
 data=tests/data/sft_demo.jsonl
 scratch="--init-config tests/data/sft_tiny_config.json --tokenizer tests/data/sft_demo_tokenizer"

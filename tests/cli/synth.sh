@@ -13,13 +13,8 @@ if [ ! -x "$synth" ]; then
     echo "SKIP synth: $synth not built"
     exit 0
 fi
-ok() { echo "PASS synth $1"; }
-bad() { echo "FAIL synth $1"; }
-check() { # check NAME COMMAND...: PASS when the command succeeds
-    name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
+suite=synth
+. "$(dirname "$0")/lib.sh"
 # the value of a numeric or boolean JSON field of one line
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
 # |a - b| <= tol for decimal numbers
