@@ -108,21 +108,6 @@ size_t srl_optim_use_safe_rlhf_groups(struct srl_optim *o)
     return n;
 }
 
-/* The reference loop, for a backend without an adamw_step slot (host memory). */
-static void adamw_host(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                       float b1, float b2, float eps, float wd, float bc1, float bc2)
-{
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float mi = b1 * m[i] + (1.0f - b1) * g[i];
-        float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= lr * wd * p[i];
-        p[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
-    }
-}
-
 int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float lr)
 {
     if (!(lr >= 0.0f) || !isfinite(lr)) {
@@ -133,8 +118,10 @@ int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float
     double t = (double)o->step;
     float bc1 = (float)(1.0 - pow((double)o->hp.beta1, t));
     float bc2 = (float)(1.0 - pow((double)o->hp.beta2, t));
+    // a backend without an adamw_step slot works in host memory: the CPU backend's loop
     void (*step)(float *, const float *, float *, float *, size_t, float, float, float, float,
-                 float, float, float) = o->be->adamw_step ? o->be->adamw_step : adamw_host;
+                 float, float, float) =
+        o->be->adamw_step ? o->be->adamw_step : srl_backend_cpu()->adamw_step;
     // Runs of adjacent views with the same decay flag go to the backend as one call.
     size_t i = 0;
     while (i < o->n_views) {
