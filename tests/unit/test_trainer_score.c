@@ -161,7 +161,8 @@ static void run_fixture(const char *name)
     struct srl_model *m = NULL;
     REQUIRE(ref && srl_model_load(dir, srl_backend_cpu(), &m) == 0, "%s", dir);
     float *ids_f = test_ref_get(ref, "input_ids", N), *len_f = test_ref_get(ref, "lengths", 2 * B);
-    float *sign_f = test_ref_get(ref, "sign", 2 * B), *want_end = test_ref_get(ref, "end_scores", 2 * B);
+    float *sign_f = test_ref_get(ref, "sign", 2 * B);
+    float *want_end = test_ref_get(ref, "end_scores", 2 * B);
     struct srl_pair_set s = { 0 };
     s.sign = malloc(2 * (size_t)B);
     float *low = malloc(2 * (size_t)B * sizeof *low), *high = low + B;
