@@ -1,14 +1,11 @@
 /* saferlhf-sft.c -- supervised fine-tuning of a checkpoint (or a model from scratch) on SFT data,
  * with the loss on response tokens (+ EOS) only.  The work is in lib/dataset.c, lib/batching.c
  * and lib/trainer*.c; this file wires options to them. */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "dataset.h"
-#include "backend_cuda.h"
-#include "device.h"
 #include "model.h"
 #include "template.h"
 #include "tokenizer.h"
@@ -123,44 +120,24 @@ int main(int argc, char **argv)
     struct srl_model *m = NULL;
     struct srl_sft_set train = { 0 }, eval = { 0 };
     struct srl_lm_task task = { 0 };
-    struct srl_trainer tr = { 0 };
-    struct srl_device dev;
     const struct srl_backend *be = NULL;
+    const struct srl_template *tmpl;
+    const char *tname;
     int rc, ret = SRL_EXIT_FAILURE, err;
 
     tool_init(argv[0]);
     srl_train_opts_default(&o.train);
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
-    tool_common_apply(&o.common);
-    if (srl_device_resolve(o.common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if ((err = srl_backend_for_device(&dev, &be)) < 0)
-        return print_error("cannot use device '%s': %s", o.common.device, srl_strerror(err));
+    if ((rc = train_common_backend(&o, &be)) != 0) return rc;
 
-    const char *tok_dir = o.tokenizer ? o.tokenizer : o.model ? o.model : o.resume;
+    const char *tok_dir = train_common_tokenizer_dir(&o);
     if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
         print_error("cannot load the tokenizer of '%s'", tok_dir);
         goto out;
     }
-    if (load_model(&o, be, tok, &m) != 0) goto out;
-    if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size) {
-        print_error("the tokenizer has %d tokens but the model only %d",
-                    srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);
+    if (load_model(&o, be, tok, &m) != 0 || train_common_check_model(&o, tok, m, &tname, &tmpl))
         goto out;
-    }
-    const char *tname = o.template_name ? o.template_name
-                        : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
-    const struct srl_template *tmpl = srl_template_find(tname);
-    if (!tmpl) {
-        print_error("the checkpoint's template '%s' is unknown; choose one with --template",
-                    tname);
-        goto out;
-    }
-    if (o.max_length > m->cfg.max_position_embeddings) {
-        srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
-                     o.max_length, m->cfg.max_position_embeddings,
-                     m->cfg.max_position_embeddings);
-        o.max_length = m->cfg.max_position_embeddings;
-    }
+    train_common_cap_length(&o, m);
 
     struct srl_sft_opts so = { tok, tmpl, (int)o.max_length, o.skip_bad };
     if (read_data(&o, &so, &train, &eval) != 0) goto out;
@@ -174,19 +151,8 @@ int main(int argc, char **argv)
         print_error("out of memory");
         goto out;
     }
-    if ((rc = srl_trainer_init(&tr, &o.train, m, tok_dir, o.resume)) < 0) {
-        ret = print_error("cannot %s", o.resume ? "resume the run" : "set up training");
-        goto out;
-    }
-    srl_trainer_catch_signals();
-    rc = srl_trainer_run(&tr, &task.task);
-    if (rc == SRL_TRAIN_INTERRUPTED) ret = 128 + srl_trainer_signal();
-    else if (rc == SRL_TRAIN_STOPPED || rc == 0) ret = SRL_EXIT_OK;
-    else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
-    else print_error("training failed");
-    if (rc == 0) srl_log_info("wrote %s (step %lld)", o.train.output, (long long)tr.st.step);
+    ret = train_common_run(&o, m, tok_dir, &task.task);
 out:
-    srl_trainer_free(&tr);
     srl_lm_task_free(&task);
     srl_sft_set_free(&train);
     srl_sft_set_free(&eval);

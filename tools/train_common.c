@@ -2,7 +2,8 @@
  * train_common.h. */
 #include "train_common.h"
 
-#include "template.h"
+#include "backend_cuda.h"
+#include "device.h"
 
 int train_common_opt(struct train_common *o, int c, const char *arg)
 {
@@ -62,4 +63,66 @@ int train_common_check(struct train_common *o, int argc, char **argv)
     o->train.seed = o->common.seed;
     o->train.quiet = o->common.verbosity < 0;
     return 0;
+}
+
+int train_common_backend(const struct train_common *o, const struct srl_backend **be)
+{
+    struct srl_device dev;
+    int err;
+    tool_common_apply(&o->common);
+    if (srl_device_resolve(o->common.device, &dev) < 0) return SRL_EXIT_USAGE;
+    if ((err = srl_backend_for_device(&dev, be)) < 0)
+        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
+    return 0;
+}
+
+const char *train_common_tokenizer_dir(const struct train_common *o)
+{
+    return o->tokenizer ? o->tokenizer : o->model ? o->model : o->resume;
+}
+
+int train_common_check_model(const struct train_common *o, const struct srl_tokenizer *tok,
+                             const struct srl_model *m, const char **tname,
+                             const struct srl_template **tmpl)
+{
+    if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
+        return print_error("the tokenizer has %d tokens but the model only %d",
+                           srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);
+    *tname = o->template_name ? o->template_name
+             : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
+    if (!(*tmpl = srl_template_find(*tname)))
+        return print_error("the checkpoint's template '%s' is unknown; choose one with "
+                           "--template", *tname);
+    return 0;
+}
+
+void train_common_cap_length(struct train_common *o, const struct srl_model *m)
+{
+    if (o->max_length > m->cfg.max_position_embeddings) {
+        srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
+                     o->max_length, m->cfg.max_position_embeddings,
+                     m->cfg.max_position_embeddings);
+        o->max_length = m->cfg.max_position_embeddings;
+    }
+}
+
+int train_common_run(const struct train_common *o, struct srl_model *m, const char *tok_dir,
+                     const struct srl_train_task *task)
+{
+    struct srl_trainer tr = { 0 };
+    int rc, ret = SRL_EXIT_FAILURE;
+    if ((rc = srl_trainer_init(&tr, &o->train, m, tok_dir, o->resume)) < 0) {
+        ret = print_error("cannot %s", o->resume ? "resume the run" : "set up training");
+        goto out;
+    }
+    srl_trainer_catch_signals();
+    rc = srl_trainer_run(&tr, task);
+    if (rc == SRL_TRAIN_INTERRUPTED) ret = 128 + srl_trainer_signal();
+    else if (rc == SRL_TRAIN_STOPPED || rc == 0) ret = SRL_EXIT_OK;
+    else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
+    else print_error("training failed");
+    if (rc == 0) srl_log_info("wrote %s (step %lld)", o->train.output, (long long)tr.st.step);
+out:
+    srl_trainer_free(&tr);
+    return ret;
 }

@@ -1,9 +1,13 @@
 /* train_common.h -- what saferlhf-sft and saferlhf-train-{rm,cm} share: where the model comes
- * from (-m, --init-config, --resume), the data files, and the parsing and checking of those
- * options and of the training ones (srl_train_opt). */
+ * from (-m, --init-config, --resume), the data files, the parsing and checking of those options
+ * and of the training ones (srl_train_opt), and the steps around the task: backend, tokenizer,
+ * template and the training run with its exit status. */
 #ifndef SRL_TRAIN_COMMON_TOOL_H
 #define SRL_TRAIN_COMMON_TOOL_H
 
+#include "model.h"
+#include "template.h"
+#include "tokenizer.h"
 #include "tool.h"
 #include "trainer.h"
 
@@ -50,5 +54,24 @@ int train_common_opt(struct train_common *o, int c, const char *arg);
 /* After the options: check that they go together (a usage error is printed) and pass the
  * seed and quietness on to the training options.  Returns 0 or SRL_EXIT_USAGE. */
 int train_common_check(struct train_common *o, int argc, char **argv);
+
+/* Apply the common options and pick the backend of --device.  0 or an exit status (the error
+ * printed). */
+int train_common_backend(const struct train_common *o, const struct srl_backend **be);
+
+/* Where the tokenizer comes from: --tokenizer, else the checkpoint of -m or --resume. */
+const char *train_common_tokenizer_dir(const struct train_common *o);
+
+/* The model fits the tokenizer, and *tname (--template, else the checkpoint's, else
+ * "saferlhf") names a template, returned in *tmpl; --max-length is capped at the model's
+ * positions.  0 or SRL_EXIT_FAILURE (the error printed). */
+int train_common_check_model(const struct train_common *o, const struct srl_tokenizer *tok,
+                             const struct srl_model *m, const char **tname,
+                             const struct srl_template **tmpl);
+void train_common_cap_length(struct train_common *o, const struct srl_model *m);
+
+/* Train m on task (resuming --resume), write the checkpoint, and return the exit status. */
+int train_common_run(const struct train_common *o, struct srl_model *m, const char *tok_dir,
+                     const struct srl_train_task *task);
 
 #endif

@@ -8,8 +8,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "backend_cuda.h"
-#include "device.h"
 #include "model.h"
 #include "template.h"
 #include "tokenizer.h"
@@ -189,14 +187,8 @@ static int read_data(const struct score_opts *o, const struct srl_pair_opts *po,
 static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
                        struct srl_model *m, const struct srl_template **tmpl, int32_t *pad)
 {
-    if (srl_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
-        return print_error("the tokenizer has %d tokens but the model only %d",
-                           srl_tokenizer_vocab_size(tok), m->cfg.vocab_size);
-    const char *tname = o->t.template_name ? o->t.template_name
-                        : m->cfg.template_name[0] ? m->cfg.template_name : "saferlhf";
-    if (!(*tmpl = srl_template_find(tname)))
-        return print_error("the checkpoint's template '%s' is unknown; choose one with "
-                           "--template", tname);
+    const char *tname;
+    if (train_common_check_model(&o->t, tok, m, &tname, tmpl) != 0) return SRL_EXIT_FAILURE;
     snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
     snprintf(m->cfg.score_type, sizeof m->cfg.score_type, "%s",
              o->kind == SRL_SCORE_COST ? "cost" : "reward");
@@ -212,12 +204,7 @@ static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
                      "pad with it when scoring batches in transformers", *pad);
     }
     m->cfg.pad_token_id = *pad;
-    if (o->t.max_length > m->cfg.max_position_embeddings) {
-        srl_log_info("--max-length %ld exceeds the model's %d positions: using %d",
-                     o->t.max_length, m->cfg.max_position_embeddings,
-                     m->cfg.max_position_embeddings);
-        o->t.max_length = m->cfg.max_position_embeddings;
-    }
+    train_common_cap_length(&o->t, m);
     return 0;
 }
 
@@ -228,8 +215,6 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
     struct srl_model *m = NULL;
     struct srl_pair_set train = { 0 }, eval = { 0 };
     struct srl_score_task task = { 0 };
-    struct srl_trainer tr = { 0 };
-    struct srl_device dev;
     const struct srl_backend *be = NULL;
     const struct srl_template *tmpl;
     int32_t pad = 0;
@@ -238,12 +223,9 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
     tool_init(argv[0]);
     defaults(&o);
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
-    tool_common_apply(&o.t.common);
-    if (srl_device_resolve(o.t.common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if ((err = srl_backend_for_device(&dev, &be)) < 0)
-        return print_error("cannot use device '%s': %s", o.t.common.device, srl_strerror(err));
+    if ((rc = train_common_backend(&o.t, &be)) != 0) return rc;
 
-    const char *tok_dir = o.t.tokenizer ? o.t.tokenizer : o.t.model ? o.t.model : o.t.resume;
+    const char *tok_dir = train_common_tokenizer_dir(&o.t);
     if (!(tok = srl_tokenizer_load(tok_dir, &err))) {
         print_error("cannot load the tokenizer of '%s'", tok_dir);
         goto out;
@@ -256,19 +238,8 @@ int train_score_main(int argc, char **argv, enum srl_score_kind kind)
         print_error("out of memory");
         goto out;
     }
-    if ((rc = srl_trainer_init(&tr, &o.t.train, m, tok_dir, o.t.resume)) < 0) {
-        ret = print_error("cannot %s", o.t.resume ? "resume the run" : "set up training");
-        goto out;
-    }
-    srl_trainer_catch_signals();
-    rc = srl_trainer_run(&tr, &task.task);
-    if (rc == SRL_TRAIN_INTERRUPTED) ret = 128 + srl_trainer_signal();
-    else if (rc == SRL_TRAIN_STOPPED || rc == 0) ret = SRL_EXIT_OK;
-    else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
-    else print_error("training failed");
-    if (rc == 0) srl_log_info("wrote %s (step %lld)", o.t.train.output, (long long)tr.st.step);
+    ret = train_common_run(&o.t, m, tok_dir, &task.task);
 out:
-    srl_trainer_free(&tr);
     srl_score_task_free(&task);
     srl_pair_set_free(&train);
     srl_pair_set_free(&eval);
