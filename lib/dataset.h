@@ -69,6 +69,14 @@ int srl_record_sft(const struct srl_json *rec, const char *where, struct srl_con
  * srl_prompt_turns() of lib/prompt.h, plus HH dialogues (the final answer, if any, dropped). */
 int srl_record_prompt(const struct srl_json *rec, const char *where, struct srl_conv *c);
 
+/* The tokens of a prompt record: srl_record_prompt rendered with template t (with "hh" for an
+ * HH dialogue when hh is set), encoded with BOS and left-truncated to max tokens (max <= 0: no
+ * limit).  Returns how many tokens *ids (malloc'ed) holds, with *truncated (may be NULL) how
+ * many were cut, or SRL_E* (a prompt of no tokens is SRL_EFORMAT, logged with WHERE). */
+int srl_record_prompt_ids(const struct srl_json *rec, const char *where,
+                          const struct srl_tokenizer *tok, const struct srl_template *t, bool hh,
+                          int max, int32_t **ids, int *truncated);
+
 /* Split an HH dialogue text into turns (must start with "\n\nHuman:", leading whitespace
  * aside).  Returns 0 or SRL_EFORMAT (logged with WHERE). */
 int srl_hh_split(const char *text, const char *where, struct srl_conv *c);

@@ -221,6 +221,37 @@ int srl_record_prompt(const struct srl_json *rec, const char *where, struct srl_
     return rc < 0 ? (srl_conv_free(c), rc) : 0;
 }
 
+int srl_record_prompt_ids(const struct srl_json *rec, const char *where,
+                          const struct srl_tokenizer *tok, const struct srl_template *t, bool hh,
+                          int max, int32_t **ids, int *truncated)
+{
+    struct srl_conv c;
+    int *raw = NULL, err = 0, n;
+    if ((n = srl_record_prompt(rec, where, &c)) < 0) return n;
+    if (c.hh && hh) t = srl_template_find("hh");
+    char *text = srl_template_render(t, (const char *const *)c.turns, c.n,
+                                     srl_tokenizer_eos_string(tok), &err);
+    srl_conv_free(&c);
+    if (!text) return err;
+    n = srl_tokenizer_encode(tok, text, strlen(text), 1, &raw);
+    free(text);
+    if (n <= 0) {
+        free(raw);
+        if (n == 0) srl_log_error("%s: the prompt encodes to no tokens", where);
+        return n < 0 ? n : SRL_EFORMAT;
+    }
+    int keep = max > 0 && n > max ? max : n;
+    if (truncated) *truncated = n - keep;
+    if (!(*ids = malloc(sizeof(int32_t) * (size_t)keep))) {
+        free(raw);
+        return SRL_ENOMEM;
+    }
+    for (int i = 0; i < keep; i++)
+        (*ids)[i] = raw[n - keep + i];
+    free(raw);
+    return keep;
+}
+
 // --- preferences -----------------------------------------------------------------------------
 
 /* An optional 0/1 id (integer or boolean-like integer). */

@@ -111,37 +111,6 @@ out:
     return rc;
 }
 
-/* Tokens of one prompt record, left-truncated to max tokens. */
-static int encode_prompt(struct srl_ppo_run *r, const struct srl_json *rec, const char *where,
-                         int max, int32_t **ids)
-{
-    struct srl_conv c;
-    const struct srl_template *t = r->tmpl;
-    int *raw = NULL, err = 0, n;
-    if ((n = srl_record_prompt(rec, where, &c)) < 0) return n;
-    if (c.hh) t = srl_template_find("hh");
-    char *text = srl_template_render(t, (const char *const *)c.turns, c.n,
-                                     srl_tokenizer_eos_string(r->tok), &err);
-    srl_conv_free(&c);
-    if (!text) return err;
-    n = srl_tokenizer_encode(r->tok, text, strlen(text), 1, &raw);
-    free(text);
-    if (n <= 0) {
-        free(raw);
-        if (n == 0) srl_log_error("%s: the prompt encodes to no tokens", where);
-        return n < 0 ? n : SRL_EFORMAT;
-    }
-    int keep = n > max ? max : n;
-    if (!(*ids = malloc(sizeof(int32_t) * (size_t)keep))) {
-        free(raw);
-        return SRL_ENOMEM;
-    }
-    for (int i = 0; i < keep; i++)
-        (*ids)[i] = raw[n - keep + i];
-    free(raw);
-    return keep;
-}
-
 static int read_prompts(struct srl_ppo_run *r, int max)
 {
     size_t cap = 0, cap_tok = 0, ntok = 0;
@@ -154,7 +123,7 @@ static int read_prompts(struct srl_ppo_run *r, int max)
             char where[512];
             int32_t *ids = NULL;
             snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(j), srl_jsonl_line(j));
-            int n = encode_prompt(r, rec, where, max, &ids);
+            int n = srl_record_prompt_ids(rec, where, r->tok, r->tmpl, true, max, &ids, NULL);
             srl_json_decref(rec);
             if (n < 0) {
                 rc = n;

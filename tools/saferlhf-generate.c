@@ -74,45 +74,6 @@ struct pending {
     char *line;
 };
 
-/* The tokens of record rec's prompt, left-truncated to o->max_prompt_tokens. */
-static int encode_prompt(const struct gen_opts *o, const struct srl_tokenizer *tok,
-                         const struct srl_template *t, const struct srl_json *rec,
-                         const char *where, int32_t **ids, int *truncated)
-{
-    struct srl_conv c;
-    char *text = NULL;
-    int *raw = NULL, err = 0, n;
-    if ((n = srl_record_prompt(rec, where, &c)) < 0)
-        return n;
-    if (c.hh && !o->raw_prompt) /* an HH dialogue's markers are its template */
-        t = srl_template_find("hh");
-    text = srl_template_render(t, (const char *const *)c.turns, c.n,
-                               srl_tokenizer_eos_string(tok), &err);
-    srl_conv_free(&c);
-    if (!text)
-        return err;
-    n = srl_tokenizer_encode(tok, text, strlen(text), 1, &raw);
-    free(text);
-    if (n < 0)
-        return n;
-    if (n == 0) {
-        free(raw);
-        srl_log_error("%s: the prompt encodes to no tokens", where);
-        return SRL_EFORMAT;
-    }
-    int keep = o->max_prompt_tokens > 0 && n > o->max_prompt_tokens ? o->max_prompt_tokens : n;
-    *truncated = n - keep;
-    *ids = malloc(sizeof(int32_t) * (size_t)keep);
-    if (!*ids) {
-        free(raw);
-        return SRL_ENOMEM;
-    }
-    for (int i = 0; i < keep; i++)
-        (*ids)[i] = raw[n - keep + i];
-    free(raw);
-    return keep;
-}
-
 static int set_array(struct srl_json *rec, const char *key, const int32_t *ids, const float *f,
                      int n)
 {
@@ -247,7 +208,9 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
         char where[512];
         snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
         int32_t *ids = NULL;
-        int trunc = 0, len = encode_prompt(o, tok, t, rec, where, &ids, &trunc);
+        /* an HH dialogue's markers are its template */
+        int trunc = 0, len = srl_record_prompt_ids(rec, where, tok, t, !o->raw_prompt,
+                                                   o->max_prompt_tokens, &ids, &trunc);
         if (len >= m->cfg.max_position_embeddings) {
             free(ids);
             srl_log_error("%s: a prompt of %d tokens leaves no room in the model's %d positions "
