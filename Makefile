@@ -135,14 +135,14 @@ bench: all
 	@scripts/bench.sh $(BUILD)
 
 check-man:
-	@for m in man/*.[157]; do groff -man -ww -z "$$m" || exit 1; done; echo "man pages ok"
+	@for m in man/man*/*.[157]; do groff -man -ww -z "$$m" || exit 1; done; echo "man pages ok"
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
-	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7
 
 print-config:
 	@echo "CC=$(CC) CUDA=$(CUDA) NVCC=$(NVCC)"; echo "CFLAGS=$(CFLAGS) $(PKG_CFLAGS)"; \
