@@ -3,20 +3,10 @@
 # stories260K from ../shared when present), tensor names/shapes, the RoPE row permutation
 # (bytes compared with the source), dtypes, truncated inputs, refusing to clobber a directory,
 # gpt2-tokenizer and info.  Run from the repository root; prints PASS/FAIL/SKIP lines.
-bin=${BUILD:-build}/bin
-conv=$bin/saferlhf-convert
-shared=${SAFERLHF_SHARED:-../shared}
-tmp=$(mktemp -d /tmp/test_convert.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-if [ ! -x "$conv" ]; then
-    echo "SKIP convert: $conv not built"
-    exit 0
-fi
-
 suite=convert
 . "$(dirname "$0")/lib.sh"
+conv=$bin/saferlhf-convert
+need_built "$conv"
 
 # int32 little-endian as printf octal escapes
 le32() {

@@ -5,29 +5,19 @@
 # pair records, retries on 429/500, Retry-After, the concurrency limit, timeouts, malformed
 # replies, the API key never in stderr even at -vv), and plots (well-formed SVG with the
 # expected number of lines, bars and points).  Run from the repository root.
+suite=eval
+. "$(dirname "$0")/lib.sh"
 build=${BUILD:-build}
 ev=$build/bin/saferlhf-eval
 server=$build/tests/tools/chat_server
 mkscore=$build/tests/tools/mkscore
 tok=tests/ref/tokenizers/tok512/tokenizer.json
-tmp=$(mktemp -d /tmp/test_eval.XXXXXX)
 spid=
 cleanup() {
     [ -n "$spid" ] && kill "$spid" 2>/dev/null
     rm -rf "$tmp"
 }
-trap cleanup EXIT
-export LC_ALL=C
-
-for f in "$ev" "$server" "$mkscore"; do
-    if [ ! -x "$f" ]; then
-        echo "SKIP eval: $f not built"
-        exit 0
-    fi
-done
-
-suite=eval
-. "$(dirname "$0")/lib.sh"
+need_built "$ev" "$server" "$mkscore"
 res() { # res NAME: PASS when the last command (list) succeeded
     if [ $? -eq 0 ]; then ok "$1"; else bad "$1"; fi
 }

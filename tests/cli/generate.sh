@@ -4,21 +4,11 @@
 # time (greedy and seeded sampling), seeded repeatability, samples per prompt, the prompt
 # schemas, stop strings, prompt truncation, log-probabilities, bad records (FILE:LINE, exit 1).
 # Run from the repository root; prints PASS/FAIL/SKIP lines.
-bin=${BUILD:-build}/bin
-gen=$bin/saferlhf-generate
-conv=$bin/saferlhf-convert
-shared=${SAFERLHF_SHARED:-../shared}
-tmp=$(mktemp -d /tmp/test_generate.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-if [ ! -x "$gen" ] || [ ! -x "$conv" ]; then
-    echo "SKIP generate: $gen not built"
-    exit 0
-fi
-
 suite=generate
 . "$(dirname "$0")/lib.sh"
+gen=$bin/saferlhf-generate
+conv=$bin/saferlhf-convert
+need_built "$gen" "$conv"
 differ() { ! cmp -s "$1" "$2"; }
 status() { # status WANT NAME COMMAND...: PASS when the command exits with WANT
     want=$1 name=$2

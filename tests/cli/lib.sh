@@ -1,6 +1,22 @@
 # lib.sh -- what the CLI test scripts share.  Sourced (not run: it is not executable, so
-# tests/run.sh skips it) after setting suite, the name on the PASS/FAIL lines; expect_rc also
-# needs tmp, a scratch directory.
+# tests/run.sh skips it) after setting suite, the name on the PASS/FAIL lines.  It sets bin (the
+# built tools), shared (the real data, maybe absent) and tmp (a scratch directory removed on
+# exit, by cleanup(), which a script may extend).  Run from the repository root.
+bin=${BUILD:-build}/bin
+shared=${SAFERLHF_SHARED:-../shared}
+tmp=$(mktemp -d "/tmp/test_$suite.XXXXXX")
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+export LC_ALL=C
+
+need_built() { # need_built FILE...: SKIP the whole suite unless every FILE is built
+    for f in "$@"; do
+        if [ ! -x "$f" ]; then
+            echo "SKIP $suite: $f not built"
+            exit 0
+        fi
+    done
+}
 ok() { echo "PASS $suite $1"; }
 bad() { echo "FAIL $suite $1"; }
 check() { # check NAME COMMAND...: PASS when the command succeeds

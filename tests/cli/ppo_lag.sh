@@ -8,20 +8,11 @@
 # bit for bit; SIGTERM leaves a resumable checkpoint; a diverging run exits 3; a bad prompt
 # record is FILE:LINE (exit 1).
 # Run from the repository root; prints PASS/FAIL/SKIP lines.
-bin=${BUILD:-build}/bin
-ppo=$bin/saferlhf-ppo-lag
-mk=${BUILD:-build}/tests/tools/mkppo
-tmp=$(mktemp -d /tmp/test_ppo_lag.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-if [ ! -x "$ppo" ] || [ ! -x "$mk" ]; then
-    echo "SKIP ppo-lag: $ppo or $mk not built"
-    exit 0
-fi
-
 suite=ppo-lag
 . "$(dirname "$0")/lib.sh"
+ppo=$bin/saferlhf-ppo-lag
+mk=${BUILD:-build}/tests/tools/mkppo
+need_built "$ppo" "$mk"
 # num FILE KEY: the values of KEY, one per line
 num() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
 

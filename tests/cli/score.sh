@@ -6,22 +6,12 @@
 # pairs FILE:LINE (exit 1) and --skip-bad-records; the real HH-RLHF and PKU safety-pairs files
 # load (one step; SKIP without ../shared), with the "sign term is dropped" note on HH data.
 # Run from the repository root; prints PASS/FAIL/SKIP lines.
-bin=${BUILD:-build}/bin
+suite=score
+. "$(dirname "$0")/lib.sh"
 rm_=$bin/saferlhf-train-rm
 cm=$bin/saferlhf-train-cm
 synth=$bin/saferlhf-synth
-shared=${SAFERLHF_SHARED:-../shared}
-tmp=$(mktemp -d /tmp/test_score.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-if [ ! -x "$rm_" ] || [ ! -x "$cm" ] || [ ! -x "$synth" ]; then
-    echo "SKIP score: saferlhf-train-rm/-cm or saferlhf-synth not built"
-    exit 0
-fi
-
-suite=score
-. "$(dirname "$0")/lib.sh"
+need_built "$rm_" "$cm" "$synth"
 # last value of KEY in a JSONL log
 last() { grep -o "\"$2\":[-0-9.e]*" "$1" | tail -1 | cut -d: -f2; }
 first() { grep -o "\"$2\":[-0-9.e]*" "$1" | head -1 | cut -d: -f2; }

@@ -5,21 +5,11 @@
 # intact, bad records FILE:LINE (exit 1) and --skip-bad-records, and the real SFT files of
 # ../shared load (one step on stories260K; SKIP when absent).
 # Run from the repository root; prints PASS/FAIL/SKIP lines.
-bin=${BUILD:-build}/bin
-sft=$bin/saferlhf-sft
-conv=$bin/saferlhf-convert
-shared=${SAFERLHF_SHARED:-../shared}
-tmp=$(mktemp -d /tmp/test_sft.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-if [ ! -x "$sft" ]; then
-    echo "SKIP sft: $sft not built"
-    exit 0
-fi
-
 suite=sft
 . "$(dirname "$0")/lib.sh"
+sft=$bin/saferlhf-sft
+conv=$bin/saferlhf-convert
+need_built "$sft"
 
 data=tests/data/sft_demo.jsonl
 scratch="--init-config tests/data/sft_tiny_config.json --tokenizer tests/data/sft_demo_tokenizer"

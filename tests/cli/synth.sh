@@ -3,18 +3,10 @@
 # record counts, the SFT harmful-compliance fraction, held-out eval prompts, the oracle's
 # agreement with the generator's preferences, label-noise rates, a small vocabulary, and the
 # label/annotate/summary commands with their errors.  Prints PASS/FAIL/SKIP lines.
-bin=${BUILD:-build}/bin
-synth=$bin/saferlhf-synth
-tmp=$(mktemp -d /tmp/test_synth.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-if [ ! -x "$synth" ]; then
-    echo "SKIP synth: $synth not built"
-    exit 0
-fi
 suite=synth
 . "$(dirname "$0")/lib.sh"
+synth=$bin/saferlhf-synth
+need_built "$synth"
 # the value of a numeric or boolean JSON field of one line
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
 # |a - b| <= tol for decimal numbers
