@@ -4,6 +4,7 @@
 
 #include "backend_cuda.h"
 #include "device.h"
+#include "fileio.h"
 
 int train_common_opt(struct train_common *o, int c, const char *arg)
 {
@@ -73,6 +74,8 @@ int train_common_backend(const struct train_common *o, const struct srl_backend 
     if (srl_device_resolve(o->common.device, &dev) < 0) return SRL_EXIT_USAGE;
     if ((err = srl_backend_for_device(&dev, be)) < 0)
         return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
+    if (o->resume && srl_dir_recover(o->resume) < 0)
+        return print_error("cannot recover the checkpoint '%s'", o->resume);
     return 0;
 }
 

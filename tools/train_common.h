@@ -55,8 +55,9 @@ int train_common_opt(struct train_common *o, int c, const char *arg);
  * seed and quietness on to the training options.  Returns 0 or SRL_EXIT_USAGE. */
 int train_common_check(struct train_common *o, int argc, char **argv);
 
-/* Apply the common options and pick the backend of --device.  0 or an exit status (the error
- * printed). */
+/* Apply the common options, pick the backend of --device and put back a --resume checkpoint
+ * a killed save left as DIR.old.N / DIR.tmp.N (srl_dir_recover).  0 or an exit status (the
+ * error printed). */
 int train_common_backend(const struct train_common *o, const struct srl_backend **be);
 
 /* Where the tokenizer comes from: --tokenizer, else the checkpoint of -m or --resume. */
