@@ -80,8 +80,8 @@ static int check_entry(void *ctx, const char *name)
     for (const char *const *k = checkpoint_files; *k; k++)
         if (strcmp(name, *k) == 0) return 0;
     if (nm->text && in_manifest(nm->text, name)) return 0;
-    nm->unknown = strdup(name);
-    return 1;
+    if (!nm->unknown && !(nm->unknown = strdup(name))) return SRL_ENOMEM;
+    return 0;
 }
 
 int srl_dir_replaceable(const char *dir)
@@ -100,13 +100,13 @@ int srl_dir_replaceable(const char *dir)
         return SRL_EIO;
     }
     int rc = each_entry(dir, check_entry, &nm);
-    if (rc == 1) {
-        srl_log_error("%s: holds '%s', which saferlhf did not write; refusing to replace the "
-                      "directory (choose another output or move it away)", dir, nm.unknown);
-        rc = SRL_EINVAL;
-    } else if (rc == 0 && nm.count > 0 && !nm.has_config && !nm.text) {
+    if (rc == 0 && nm.count > 0 && !nm.has_config && !nm.text) {
         srl_log_error("%s: is not a checkpoint directory (no config.json); refusing to "
                       "replace it", dir);
+        rc = SRL_EINVAL;
+    } else if (rc == 0 && nm.unknown) {
+        srl_log_error("%s: holds '%s', which saferlhf did not write; refusing to replace the "
+                      "directory (choose another output or move it away)", dir, nm.unknown);
         rc = SRL_EINVAL;
     }
     free((char *)nm.unknown);
