@@ -4,6 +4,7 @@
 
 #include "backend_cuda.h"
 #include "device.h"
+#include "dist.h"
 #include "fileio.h"
 
 int train_common_opt(struct train_common *o, int c, const char *arg)
@@ -61,6 +62,7 @@ int train_common_check(struct train_common *o, int argc, char **argv)
         return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
     if (o->eval_data && o->eval_split > 0)
         return usage_error("give --eval-data or --eval-split, not both");
+    if (!srl_dist_is_root()) o->common.verbosity = -1; /* rank 0 reports */
     o->train.seed = o->common.seed;
     o->train.quiet = o->common.verbosity < 0;
     return 0;
@@ -74,7 +76,8 @@ int train_common_backend(const struct train_common *o, const struct srl_backend 
     if (srl_device_resolve(o->common.device, &dev) < 0) return SRL_EXIT_USAGE;
     if ((err = srl_backend_for_device(&dev, be)) < 0)
         return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
-    if (o->resume && srl_dir_recover(o->resume) < 0)
+    /* rank 0 puts back a checkpoint a killed save left; the others wait for it */
+    if (o->resume && srl_dist_agree(srl_dist_is_root() ? srl_dir_recover(o->resume) : 0) < 0)
         return print_error("cannot recover the checkpoint '%s'", o->resume);
     return 0;
 }

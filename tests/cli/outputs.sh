@@ -145,6 +145,10 @@ check "sft --log SYMLINK: appended to its target, the link kept" [ $res -eq 0 ]
 to_dev "sft -o DEVICE is refused" 1 "$sft" $t -d tests/data/sft_demo.jsonl -o "$dev"
 grep -q "not a directory" "$tmp/err" && ok "sft -o DEVICE says why" ||
     bad "sft -o DEVICE: $(cat "$tmp/err")"
+expect_rc "sft -o - is refused (a checkpoint is a directory)" 1 "$sft" $t \
+    -d tests/data/sft_demo.jsonl -o -
+grep -q "a directory is needed" "$tmp/err" && [ ! -e ./- ] && ok "sft -o - says why" ||
+    bad "sft -o -: $(cat "$tmp/err")"
 to_dev "train-rm --log DEVICE" 0 "$trm" $t -d "$pref" -o "$tmp/rm" --log "$dev"
 to_dev "train-cm --log DEVICE" 0 "$tcm" $t -d "$tmp/syn/safety-prefs.jsonl" -o "$tmp/cm" \
     --log "$dev"
@@ -166,6 +170,8 @@ to_dev "synth annotate -o DEVICE" 0 "$syn" annotate -o "$dev" "$tmp/two.jsonl"
 "$syn" summary -o "$tmp/summary.json" "$tmp/label.jsonl" || bad "synth summary"
 via_fifo "synth summary -o FIFO" "$tmp/summary.json" "$syn" summary -o "$fifo" \
     "$tmp/label.jsonl"
+to_dev "synth summary -o DEVICE" 0 "$syn" summary -o "$dev" "$tmp/label.jsonl"
+via_fifo "synth annotate -o FIFO" "$tmp/ann.jsonl" "$syn" annotate -o "$fifo" "$tmp/two.jsonl"
 to_dev "synth data -o DEVICE is refused" 1 "$syn" data -o "$dev" --n-sft 2 -q
 to_dev "convert train-tokenizer -o DEVICE is refused" 1 "$conv" train-tokenizer \
     tests/data/sft_demo.jsonl --vocab-size 300 -o "$dev" -q
