@@ -45,6 +45,19 @@ const char *srl_strerror(int err);
 /* Map a library error code to a tool exit status. */
 int srl_exit_status(int err);
 
+/* Sizes that stick at SIZE_MAX instead of wrapping: a product of sizes read from a file is
+ * computed with these and bounded before anything is allocated. */
+static inline size_t srl_size_mul(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? (size_t)-1 : r;
+}
+static inline size_t srl_size_add(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_add_overflow(a, b, &r) ? (size_t)-1 : r;
+}
+
 // --- logging ---------------------------------------------------------------------------------
 
 enum srl_log_level {
