@@ -205,6 +205,11 @@ static int ptx_step(struct srl_ppo_run *r, int B, double *loss)
             return rc;
         r->ptx_plan_epoch = r->ptx_epoch;
     }
+    if (r->ptx_batch >= (int64_t)r->ptx_plan.n_batches) { /* resumed past other PTX data */
+        r->ptx_epoch++;
+        r->ptx_batch = 0;
+        return ptx_step(r, B, loss);
+    }
     size_t k = (size_t)r->ptx_batch, lo = r->ptx_plan.first[k], hi = r->ptx_plan.first[k + 1];
     rc = r->ptx_task.task.micro_step(r->ptx_task.task.ctx, r->actor, r->ptx_plan.order + lo,
                                      hi - lo, loss, &ntok);

@@ -326,6 +326,14 @@ static int get_user_state(struct srl_ppo_run *r)
     r->rollouts = srl_json_integer(srl_json_get(u, "rollouts"));
     r->ptx_epoch = srl_json_integer(srl_json_get(u, "ptx_epoch"));
     r->ptx_batch = srl_json_integer(srl_json_get(u, "ptx_batch"));
+    const char *bad = r->rollouts < 0 || r->rollouts > r->tr.st.step ? "rollouts"
+                    : r->ptx_epoch < 0 || r->ptx_epoch > r->tr.st.step ? "ptx_epoch"
+                    : r->ptx_batch < 0 ? "ptx_batch" : NULL;
+    if (bad) {
+        srl_log_error("%s: trainer_state.json: \"user\".\"%s\" is out of range", r->o->resume,
+                      bad);
+        return SRL_EFORMAT;
+    }
     return 0;
 }
 

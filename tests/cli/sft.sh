@@ -77,6 +77,14 @@ else
 fi
 cmp -s "$tmp/full/model.safetensors" "$tmp/part/model.safetensors" &&
     ok "resumed weights bitwise equal" || bad "resumed weights differ"
+# a trainer_state.json with a field out of range is refused, naming the field
+cp -r "$tmp/part" "$tmp/badstate"
+sed 's/"batch": *[0-9]*/"batch": -5/' "$tmp/part/trainer_state.json" \
+    >"$tmp/badstate/trainer_state.json"
+expect_rc "resume from \"batch\": -5 exits 1" 1 "$sft" --resume "$tmp/badstate" -d "$data" \
+    -o "$tmp/badstate" --batch-size 8 --threads 2 -q $rs
+grep -q 'trainer_state.json: "batch" is out of range' "$tmp/err" && ok "the error names the field" ||
+    bad "bad batch: $(cat "$tmp/err")"
 
 # --- SIGTERM mid-run ---
 "$sft" $common -o "$tmp/sig" --max-steps 100000 --log "$tmp/sig.log" 2>"$tmp/sig.err" &
