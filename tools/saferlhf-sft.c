@@ -36,6 +36,7 @@ static void usage(FILE *fp, const struct srl_train_opts *defaults)
             "                        position); give the same data and options\n"
             "      --template NAME   %s\n"
             "                        [the checkpoint's; hh for all-HH data; else saferlhf]\n"
+            "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
             "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
             srl_template_names());
     srl_train_help(fp, defaults);
@@ -71,7 +72,8 @@ static int load_model(const struct train_common *o, const struct srl_backend *be
     const char *dir = o->model ? o->model : o->resume;
     int rc;
     if (dir) {
-        if ((rc = srl_model_load(dir, be, m)) < 0)
+        unsigned flags = o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0;
+        if ((rc = srl_model_load_flags(dir, be, flags, m)) < 0)
             return print_error("cannot load the model '%s'", dir);
         return 0;
     }

@@ -902,6 +902,30 @@ static void test_model_save_load(void)
     if (b)
         EXPECT(!memcmp(a->params, b->params, a->n_params * sizeof(float)), "same parameters");
     srl_model_free(b);
+    // an unexpected tensor is an error unless allowed (it loaded silently)
+    struct srl_st_entry *e2 = calloc(a->n_views + 1, sizeof *e2);
+    memcpy(e2, e, a->n_views * sizeof *e);
+    e2[a->n_views] = e[0];
+    e2[a->n_views].name = "h.0.attn.extra";
+    EXPECT(srl_st_write(st, e2, a->n_views + 1, SRL_DTYPE_F32, NULL) == 0, "write extra");
+    b = NULL;
+    EXPECT(srl_model_load(dir, be, &b) == SRL_EFORMAT && !b, "an extra tensor is an error");
+    EXPECT(srl_model_load_flags(dir, be, SRL_LOAD_ALLOW_EXTRA, &b) == 0 && b,
+           "SRL_LOAD_ALLOW_EXTRA ignores it");
+    srl_model_free(b);
+    free(e2);
+    // a weight stored as I32 (same size as F32) is refused (it was converted silently)
+    EXPECT(srl_st_write(st, e, a->n_views, SRL_DTYPE_F32, NULL) == 0, "write");
+    char *bytes = NULL;
+    size_t len = 0;
+    REQUIRE(srl_read_file(st, &bytes, &len) == 0);
+    char *f32 = memmem(bytes, len, "\"F32\"", 5);
+    REQUIRE(f32, "F32 in the header");
+    memcpy(f32, "\"I32\"", 5);
+    REQUIRE(srl_write_file_atomic(st, bytes, len) == 0);
+    free(bytes);
+    b = NULL;
+    EXPECT(srl_model_load(dir, be, &b) == SRL_EFORMAT && !b, "an I32 weight is an error");
     srl_model_free(a);
     free(e);
     free(st);
