@@ -130,8 +130,18 @@ ASAN_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno
 asan:
 	@scripts/install-deps.sh
 	@CFLAGS="$(ASAN_CFLAGS)" $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CUDA=0 all
-	@BUILD=$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	@BUILD=$(ASAN_BUILD) FUZZ_MEM_MB=0 \
+	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh $(ASAN_BUILD)
+
+# tests/cli/fuzz.sh for minutes: FUZZ_CASES mutated inputs (make test runs 60), failing inputs
+# kept in out/fuzz/fail-N
+FUZZ_CASES ?= 3000
+FUZZ_SEED  ?= 1
+fuzz: all
+	@mkdir -p out/fuzz
+	@FUZZ_CASES=$(FUZZ_CASES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_WORK=$(CURDIR)/out/fuzz \
+	    BUILD=$(BUILD) tests/cli/fuzz.sh | tee out/fuzz/log; ! grep -q '^FAIL' out/fuzz/log
 
 # CUDA against CPU, op by op (tests/cuda/); every test prints SKIP without a device.
 test-cuda: $(LIB_A) $(CUDA_TESTS)

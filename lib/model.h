@@ -112,7 +112,7 @@ void srl_model_free(struct srl_model *m); /* NULL is a no-op */
 
 /* HF-style initialisation: weights ~ normal(0, 0.02) from the deterministic RNG of lib/rng.h
  * seeded with seed (views in table order), norm weights 1, biases 0. */
-void srl_model_init_random(struct srl_model *m, uint64_t seed);
+int srl_model_init_random(struct srl_model *m, uint64_t seed); /* 0 or SRL_E* */
 
 /* The view named name, or NULL. */
 const struct srl_param_view *srl_model_find(const struct srl_model *m, const char *name);

@@ -86,7 +86,8 @@ static int load_model(const struct train_common *o, const struct srl_backend *be
     cfg.eos_token_id = srl_tokenizer_eos_id(tok);
     cfg.pad_token_id = srl_tokenizer_pad_id(tok);
     if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
-    srl_model_init_random(*m, o->common.seed);
+    if (srl_model_init_random(*m, o->common.seed) < 0)
+        return print_error("cannot initialise the model");
     return 0;
 }
 

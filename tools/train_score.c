@@ -147,7 +147,8 @@ static int load_model(const struct score_opts *o, const struct srl_backend *be,
         cfg.pad_token_id = srl_tokenizer_pad_id(tok);
     }
     if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
-    srl_model_init_random(*m, o->t.common.seed);
+    if (srl_model_init_random(*m, o->t.common.seed) < 0)
+        return print_error("cannot initialise the model");
     if (dir && srl_model_load_weights(*m, dir, SRL_LOAD_ALLOW_MISSING_HEAD | extra) < 0)
         return print_error("cannot load the weights of '%s'", dir);
     return 0;

@@ -835,6 +835,30 @@ static void test_stories260k_decode(void)
     free(out);
 }
 
+/* A backend whose transfers fail: every model entry point reports it (the return codes of
+ * upload and download were ignored at 13 call sites). */
+static int failing_transfer(void *dst, const void *src, size_t bytes)
+{
+    (void)dst, (void)src, (void)bytes;
+    return SRL_EIO;
+}
+
+static void test_model_transfer_errors(void)
+{
+    struct srl_backend bad = *srl_backend_cpu();
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    int err;
+    bad.upload = bad.download = failing_transfer;
+    struct srl_model *m = srl_model_new(&cfg, &bad, &err);
+    REQUIRE(m, "model_new");
+    EXPECT(srl_model_init_random(m, 1) == SRL_EIO, "init_random reports the upload");
+    int32_t tok[4] = { 1, 2, 3, 4 };
+    EXPECT(srl_model_forward(m, tok, NULL, 1, 4) == SRL_EIO, "forward reports the upload");
+    EXPECT(srl_model_cache_reset(m, 1, 8) == 0 && srl_model_decode(m, tok, NULL, 4, true) ==
+           SRL_EIO, "decode reports the upload");
+    srl_model_free(m);
+}
+
 static void test_model_save_load(void)
 {
     char dir[] = "/tmp/test_backend_cpu.XXXXXX";
@@ -960,6 +984,7 @@ int main(void)
     RUN(test_model_determinism);
     RUN(test_model_decode);
     RUN(test_model_save_load);
+    RUN(test_model_transfer_errors);
     RUN(test_stories260k_decode);
     return test_summary();
 }
