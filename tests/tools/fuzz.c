@@ -472,6 +472,7 @@ int main(int argc, char **argv)
     long cases = atol(argv[4]), mem_mb = argc > 6 ? atol(argv[6]) : 2048;
     uint64_t seed = strtoull(argv[5], NULL, 10);
     int timeout_s = getenv("FUZZ_TIMEOUT") ? atoi(getenv("FUZZ_TIMEOUT")) : 60;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* FAIL lines as they come */
     setenv("OMP_NUM_THREADS", "1", 1);
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     mkdir(work, 0755);
