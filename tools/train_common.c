@@ -4,6 +4,7 @@
 
 #include "backend_cuda.h"
 #include "device.h"
+#include "dist.h"
 
 int train_common_opt(struct train_common *o, int c, const char *arg)
 {
@@ -61,6 +62,7 @@ int train_common_check(struct train_common *o, int argc, char **argv)
         return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
     if (o->eval_data && o->eval_split > 0)
         return usage_error("give --eval-data or --eval-split, not both");
+    if (!srl_dist_is_root()) o->common.verbosity = -1; /* rank 0 reports */
     o->train.seed = o->common.seed;
     o->train.quiet = o->common.verbosity < 0;
     return 0;
