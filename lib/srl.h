@@ -78,6 +78,10 @@ const char *srl_log_get_prog(void);
 
 /* Write "PROG: [LEVEL] message\n" to stderr when level <= the current level. */
 void srl_log(enum srl_log_level level, const char *fmt, ...) SRL_FORMAT(2, 3);
+/* How many errors srl_log() was given so far (shown or not), less those handled (a bad record
+ * skipped): a tool whose library call failed knows whether the error was already said. */
+int srl_log_error_count(void);
+void srl_log_error_handled(void);
 
 #define srl_log_error(...) srl_log(SRL_LOG_ERROR, __VA_ARGS__)
 #define srl_log_warning(...) srl_log(SRL_LOG_WARNING, __VA_ARGS__)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # fuzz.sh -- mutated safetensors headers, config.json, tokenizer.json, trainer_state.json and
-# JSONL records against the tools (tests/tools/fuzz.c): no signal, no hang, every failure a
-# saferlhf message with exit 1, 2 or 3.  FUZZ_CASES cases [60: a few seconds; `make fuzz` runs
+# JSONL records against the tools (tests/tools/fuzz.c): no signal, no hang, every failure one
+# saferlhf error line with exit 1, 2 or 3.  FUZZ_CASES cases [60: a few seconds; `make fuzz` runs
 # thousands], seeded by FUZZ_SEED [1]; failing inputs are kept in FUZZ_WORK when it is set.
 # Run from the repository root; prints PASS/FAIL/SKIP lines.
 suite=fuzz
