@@ -32,6 +32,21 @@ int srl_trainer_signal(void) { return (int)caught_signal; }
 
 // --- setup -----------------------------------------------------------------------------------
 
+void srl_train_opts_default(struct srl_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 1;
+    o->batch_size = 16;
+    o->grad_accum = 1;
+    o->lr = 2e-5;
+    o->schedule = SRL_LR_COSINE;
+    o->warmup_steps = -1;
+    srl_adamw_defaults(&o->adam);
+    o->clip = 1.0;
+    o->seed = 1234;
+    o->save_dtype = SRL_DTYPE_F32;
+}
+
 static double now(void)
 {
     struct timespec ts;

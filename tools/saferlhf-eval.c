@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "evaluate.h"
 #include "fileio.h"
 #include "judge.h"
@@ -116,19 +115,23 @@ static int write_json(struct srl_json *v, const char *path)
     return out_close(&o, rc == 0, path) == 0 ? SRL_EXIT_OK : SRL_EXIT_FAILURE;
 }
 
-static int load_scorer(const char *dir, const struct eval_opts *o, struct srl_scorer **sc)
+/* Load the score models of dir_a and dir_b (either may be NULL: none) on the backend of
+ * --device.  Returns 0 or the exit status (the error printed). */
+static int load_scorers(const struct eval_opts *o, const char *dir_a, struct srl_scorer **a,
+                        const char *dir_b, struct srl_scorer **b)
 {
-    struct srl_device dev;
-    *sc = NULL;
-    if (!dir) return 0;
-    /* scoring runs on the CPU backend (auto picks it); an explicit cuda is refused */
-    if (strcmp(o->common.device, "auto") != 0
-        && (srl_device_resolve(o->common.device, &dev) < 0 || dev.kind != SRL_DEVICE_CPU))
-        return print_error("device '%s' is not available to saferlhf-eval (use --device cpu)",
-                           o->common.device);
-    if (srl_scorer_load(dir, srl_backend_cpu(), (int)o->batch_size, (int)o->max_length, sc) < 0)
-        return print_error("cannot load the score model '%s'", dir);
-    return 0;
+    const struct srl_backend *be;
+    const char *dirs[2] = { dir_a, dir_b };
+    struct srl_scorer **out[2] = { a, b };
+    int rc = tool_backend(&o->common, "score models run on the CPU backend only (scoring on "
+                          "CUDA is not verified yet)", &be);
+    for (int i = 0; i < 2; i++) {
+        if (out[i]) *out[i] = NULL;
+        if (rc || !dirs[i]) continue;
+        if (srl_scorer_load(dirs[i], be, (int)o->batch_size, (int)o->max_length, out[i]) < 0)
+            rc = print_error("cannot load the score model '%s'", dirs[i]);
+    }
+    return rc;
 }
 
 static void print_summary(const char *what, struct srl_json *s)
@@ -148,7 +151,8 @@ static int cmd_score(const struct eval_opts *o, char **args, int n)
     int ret = SRL_EXIT_FAILURE;
     if (n != 1) return usage_error("score takes one generations file (or -)");
     if (!o->reward_model && !o->cost_model) return usage_error("score needs -r and/or -c");
-    if (load_scorer(o->reward_model, o, &rm) || load_scorer(o->cost_model, o, &cm)) goto done;
+    if ((ret = load_scorers(o, o->reward_model, &rm, o->cost_model, &cm)) != 0) goto done;
+    ret = SRL_EXIT_FAILURE;
     if (out_open(&out, o->output)) goto done;
     int rc = srl_eval_score(args[0], out.fp, rm, cm, &s);
     if (out_close(&out, rc == 0, o->output) < 0 || rc < 0) {
@@ -171,8 +175,9 @@ static int cmd_accuracy(const struct eval_opts *o, char **args, int n)
     struct srl_scorer *m = NULL;
     struct srl_accuracy a;
     if (n != 1 || !o->model) return usage_error("accuracy takes -m DIR and one preference file");
-    if (load_scorer(o->model, o, &m)) return SRL_EXIT_FAILURE;
-    int rc = srl_eval_accuracy(args[0], m, &a), ret;
+    int ret = load_scorers(o, o->model, &m, NULL, NULL);
+    if (ret != 0) return ret;
+    int rc = srl_eval_accuracy(args[0], m, &a);
     srl_scorer_free(m);
     if (rc < 0) return srl_exit_status(rc);
     struct srl_json *j = srl_accuracy_json(&a);
@@ -188,7 +193,7 @@ static int cmd_arena(const struct eval_opts *o, char **args, int n)
     struct srl_arena r;
     int ret = SRL_EXIT_FAILURE;
     if (n != 2) return usage_error("arena takes two generation files");
-    if (load_scorer(o->reward_model, o, &rm) || load_scorer(o->cost_model, o, &cm)) goto done;
+    if ((ret = load_scorers(o, o->reward_model, &rm, o->cost_model, &cm)) != 0) goto done;
     int rc = srl_eval_arena(args[0], args[1], rm, cm, &r);
     if (rc < 0) {
         ret = srl_exit_status(rc);
@@ -315,7 +320,7 @@ static int parse_opt(int c, struct eval_opts *o)
     case OPT_MAXTOK: lp = &o->max_tokens; break;
     case OPT_TIMEOUT: dp = &o->timeout; break;
     case OPT_TEMP: dp = &o->temperature; break;
-    default: return tool_common_opt(c, optarg, &o->common); /* 1: --version printed */
+    default: return -1;
     }
     if (lp && parse_int(optarg, lo, hi, lp) < 0)
         return usage_error("invalid value '%s' (expected an integer from %ld to %ld)", optarg,
@@ -363,14 +368,14 @@ int main(int argc, char **argv)
         argc--;
         argv++;
     }
-    while ((c = getopt_long(argc, argv, "r:c:m:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
-        int k = c == 'h' ? 2 : parse_opt(c, &o);
-        if (k < 0) return SRL_EXIT_USAGE;
-        if (k == 2) {
+    while ((c = tool_getopt(argc, argv, "r:c:m:o:" TOOL_COMMON_SHORT, lopts, &o.common, &ret))
+           != -1) {
+        if (c == TOOL_GETOPT_EXIT) return ret;
+        if (c == 'h') {
             usage(stdout);
             return SRL_EXIT_OK;
         }
-        if (k == 1) return close_stdout() < 0 ? SRL_EXIT_FAILURE : SRL_EXIT_OK; /* --version */
+        if (parse_opt(c, &o) < 0) return SRL_EXIT_USAGE;
     }
     for (int i = 0; cmd < 0 && optind < argc && i < 5; i++) /* options before the command */
         if (strcmp(argv[optind], cmds[i]) == 0) cmd = i, optind++;

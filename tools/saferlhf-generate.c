@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_cuda.h"
-#include "device.h"
 #include "generate.h"
 #include "jsonl.h"
 #include "model.h"
@@ -44,6 +42,7 @@ static void usage(FILE *fp)
             "Options:\n"
             "  -m, --model DIR             checkpoint with tokenizer.json\n"
             "  -o, --output FILE           write here instead of stdout\n"
+
             "      --template NAME         prompt template (%s)\n"
             "                              [the checkpoint's, else saferlhf]\n"
             "      --raw-prompt            use the prompt text as is (--template raw)\n"
@@ -269,17 +268,15 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
 /* Load the model and tokenizer, pick the template, open the output, generate. */
 static int run(struct gen_opts *o)
 {
-    struct srl_device dev;
     struct srl_model *m = NULL;
     struct srl_tokenizer *tok = NULL;
     struct srl_atomic_file af = { 0 };
     FILE *out = stdout;
     int err, rc = SRL_EXIT_FAILURE;
-    if ((err = srl_device_resolve(o->common.device, &dev)) < 0)
-        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
     const struct srl_backend *be;
-    if ((err = srl_backend_for_device(&dev, &be)) < 0)
-        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
+    if ((rc = tool_backend(&o->common, NULL, &be)) != 0)
+        return rc;
+    rc = SRL_EXIT_FAILURE;
     if ((err = srl_model_load(o->model, be, &m)) < 0)
         return print_error("cannot load model '%s'", o->model);
     if (!(tok = srl_tokenizer_load(o->model, &err))) {
@@ -377,7 +374,7 @@ static int parse_opt(struct gen_opts *o, int c, const char *arg)
         o->stop[o->gp.n_stop++] = arg;
         return 0;
     }
-    return -1;
+    return SRL_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -411,26 +408,17 @@ int main(int argc, char **argv)
 
     tool_init(argv[0]);
     o.gp.stop = o.stop;
-    while ((c = getopt_long(argc, argv, "m:o:n:b:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+    while ((c = tool_getopt(argc, argv, "m:o:n:b:" TOOL_COMMON_SHORT, lopts, &o.common, &ret))
+           != -1) {
+        if (c == TOOL_GETOPT_EXIT)
+            return ret;
         if (c == 'h') {
             usage(stdout);
             return SRL_EXIT_OK;
         }
-        ret = parse_opt(&o, c, optarg);
-        if (ret == 0)
-            continue;
-        if (ret > 0)
+        if ((ret = parse_opt(&o, c, optarg)) != 0)
             return ret;
-        ret = tool_common_opt(c, optarg, &o.common);
-        if (ret == 0)
-            continue;
-        if (ret == 1)
-            return SRL_EXIT_OK;
-        if (c == '?')
-            usage(stderr);
-        return SRL_EXIT_USAGE;
     }
-    tool_common_apply(&o.common);
     if (!o.model)
         return usage_error("missing -m/--model");
     if (argc - optind > 1)
