@@ -12,6 +12,7 @@
 enum {
     OPT_SUMMARY = TOOL_OPT_USER, OPT_BATCH, OPT_MAXLEN, OPT_URL, OPT_JMODEL, OPT_KEYENV,
     OPT_CONC, OPT_TIMEOUT, OPT_RETRIES, OPT_TEMP, OPT_MAXTOK, OPT_PAIRS, OPT_METRICS, OPT_NAME,
+    OPT_SKIP_BAD,
 };
 
 struct eval_opts {
@@ -20,7 +21,7 @@ struct eval_opts {
     const char *judge_url, *judge_model, *api_key_env;
     long batch_size, max_length, concurrency, retries, max_tokens;
     double timeout, temperature;
-    bool annotate_pairs;
+    bool annotate_pairs, skip_bad;
 };
 
 static void usage(FILE *fp)
@@ -41,7 +42,10 @@ static void usage(FILE *fp)
         "            pass through); summary (mean reward, mean cost, fraction with cost > 0)\n"
         "            on stderr and as JSON with --summary\n"
         "  accuracy  pairwise accuracy of a reward model (better > worse) or a cost model\n"
-        "            (unsafer > safer, plus sign accuracy) on preference records; JSON\n"
+        "            (unsafer > safer, plus sign accuracy) on preference records; JSON.\n"
+        "            Pairs whose two sequences are the same tokens after --max-length are\n"
+        "            ties (n_tied): accuracy is over the other pairs (as saferlhf-train-rm\n"
+        "            reports), accuracy_tie_as_wrong counts them wrong (the reference)\n"
         "  arena     B against A, matched by prompt: win/tie/lose rate by reward and the 2x2\n"
         "            table of safe (cost <= 0) / unsafe outcomes; JSON\n"
         "  judge     an LLM judge on an OpenAI-compatible chat-completions endpoint: add\n"
@@ -58,6 +62,7 @@ static void usage(FILE *fp)
         "      --name NAME         name of the model in the summary (plot scatter label)\n"
         "      --batch-size N      sequences per forward pass [8]\n"
         "      --max-length N      tokens per sequence at most [512]\n"
+        "      --skip-bad-records  accuracy: skip (and count) bad records instead of failing\n"
         "      --judge-url URL     chat-completions endpoint, e.g.\n"
         "                          https://api.openai.com/v1/chat/completions\n"
         "      --judge-model NAME  model name sent to the endpoint\n"
@@ -177,9 +182,13 @@ static int cmd_accuracy(const struct eval_opts *o, char **args, int n)
     if (n != 1 || !o->model) return usage_error("accuracy takes -m DIR and one preference file");
     int ret = load_scorers(o, o->model, &m, NULL, NULL);
     if (ret != 0) return ret;
-    int rc = srl_eval_accuracy(args[0], m, &a);
+    int rc = srl_eval_accuracy(args[0], m, o->skip_bad, &a);
     srl_scorer_free(m);
     if (rc < 0) return srl_exit_status(rc);
+    if (o->common.verbosity >= 0)
+        fprintf(stderr, "%s: %zu pairs (%zu tied after --max-length %ld); %zu records skipped: "
+                "%zu identical answers, %zu without the label, %zu bad\n", srl_log_get_prog(),
+                a.n, a.n_tied, o->max_length, a.n_skipped, a.n_identical, a.n_no_label, a.n_bad);
     struct srl_json *j = srl_accuracy_json(&a);
     if (j && o->name) srl_json_object_set_string(j, "name", o->name);
     ret = write_json(j, o->output);
@@ -313,6 +322,7 @@ static int parse_opt(int c, struct eval_opts *o)
     case OPT_KEYENV: o->api_key_env = optarg; return 0;
     case OPT_METRICS: o->metrics = optarg; return 0;
     case OPT_PAIRS: o->annotate_pairs = true; return 0;
+    case OPT_SKIP_BAD: o->skip_bad = true; return 0;
     case OPT_BATCH: lp = &o->batch_size; hi = 4096; break;
     case OPT_MAXLEN: lp = &o->max_length; break;
     case OPT_CONC: lp = &o->concurrency; hi = 256; break;
@@ -352,6 +362,7 @@ int main(int argc, char **argv)
         { "temperature", required_argument, NULL, OPT_TEMP },
         { "max-tokens", required_argument, NULL, OPT_MAXTOK },
         { "annotate-pairs", no_argument, NULL, OPT_PAIRS },
+        { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
         { "metrics", required_argument, NULL, OPT_METRICS },
         { NULL, 0, NULL, 0 }
     };

@@ -16,7 +16,7 @@
 
 enum {
     OPT_ACTOR = TOOL_OPT_USER, OPT_RM, OPT_CM, OPT_REF, OPT_RCRIT, OPT_CCRIT, OPT_TEMPLATE,
-    OPT_RESUME, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE,
+    OPT_RESUME, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_PROMPT_FIELD,
     OPT_NUM, /* options of the table nums from here */
 };
 
@@ -106,7 +106,9 @@ static void usage(FILE *fp)
 "      --reward-critic DIR     initial reward critic [--reward-model]\n"
 "      --cost-critic DIR       initial cost critic [--cost-model]\n"
 "Data and output:\n"
-"  -p, --prompts FILE          RL prompts, JSONL (repeatable)\n"
+"  -p, --prompts FILE          RL prompts (repeatable): JSON Lines or a JSON array of\n"
+"                              records or strings, or a JSON object holding a list\n"
+"      --prompt-field NAME     that list [the object's only list of records or strings]\n"
 "      --ptx FILE              SFT data mixed into the actor loss (repeatable)\n"
 "      --ptx-coeff X           weight of the PTX loss [%g]\n"
 "  -o, --output DIR            actor checkpoint written (replaced as a whole)\n"
@@ -175,7 +177,8 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         { "actor", 1, NULL, OPT_ACTOR }, { "reward-model", 1, NULL, OPT_RM },
         { "cost-model", 1, NULL, OPT_CM }, { "ref-model", 1, NULL, OPT_REF },
         { "reward-critic", 1, NULL, OPT_RCRIT }, { "cost-critic", 1, NULL, OPT_CCRIT },
-        { "prompts", 1, NULL, 'p' }, { "output", 1, NULL, 'o' },
+        { "prompts", 1, NULL, 'p' }, { "prompt-field", 1, NULL, OPT_PROMPT_FIELD },
+        { "output", 1, NULL, 'o' },
         { "template", 1, NULL, OPT_TEMPLATE }, { "resume", 1, NULL, OPT_RESUME },
         { "ptx", 1, NULL, OPT_PTX }, { "save-critics", 0, NULL, OPT_SAVE_CRITICS },
         { "lambda-update", 1, NULL, OPT_LAMBDA_UPDATE },
@@ -200,6 +203,10 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         case OPT_CCRIT: o->cost_critic = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_RESUME: o->resume = optarg; break;
+        case OPT_PROMPT_FIELD:
+            if (!*optarg) return usage_error("--prompt-field needs a non-empty name");
+            o->prompt_field = optarg;
+            break;
         case OPT_SAVE_CRITICS: o->save_critics = true; break;
         case 'p':
         case OPT_PTX: {
