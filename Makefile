@@ -1,6 +1,8 @@
 # saferlhf -- Safe RLHF as a C/CUDA toolchain.
 #   make            build the library, the tools and the tests (CUDA sources too when nvcc exists)
 #   make CUDA=0     skip the CUDA sources
+#   make MPI=0      one process only (no Open MPI); MPI=1 (the default when its headers are
+#                   installed) builds the data-parallel trainers for mpirun, and with CUDA NCCL
 #   make test       install missing Debian packages, build, run the test suite
 #   make demo       install, build, run the three-round Safe RLHF pipeline on the built-in world
 #                   (scripts/pipeline.mk, WORK=out/demo), print the table and the figures' paths
@@ -27,6 +29,14 @@ CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -
 LDLIBS   = -fopenmp -lm
 
 LIB_SRC  = $(wildcard lib/*.c)
+
+# MPI (Open MPI from Debian: libopenmpi-dev) for data parallelism across processes (lib/dist.c).
+# Recursively expanded like PKG_CFLAGS: `make test` installs the package before the sub-make.
+MPI     ?= $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo y),1,0)
+ifeq ($(MPI),1)
+CFLAGS  += -DSRL_MPI=1 $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(shell pkg-config --libs ompi-c)
+endif
 ifeq ($(CUDA),1)
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
@@ -39,10 +49,17 @@ KERNEL_OBJ  = $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
 CFLAGS     += -DSRL_CUDA=1
 LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ \
               -ldl -lrt -lpthread
+# NCCL for the gradient collectives between GPUs (bootstrapped through MPI): CUDA 13 ships it
+NCCL       ?= $(if $(and $(filter 1,$(MPI)),$(wildcard $(CUDA_HOME)/include/nccl.h)),1,0)
+ifeq ($(NCCL),1)
+CFLAGS     += -DSRL_NCCL=1 -I$(CUDA_HOME)/include
+LDLIBS     += -lnccl
+endif
 else
 KERNEL_OBJ  =
 endif
 
+NCCL      ?= 0
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o) $(KERNEL_OBJ)
 LIB_A     = $(BUILD)/libsaferlhf.a
 TOOLS     = $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/saferlhf-*.c))
@@ -60,7 +77,7 @@ TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/
 # keep object files that only pattern rules mention (tools, tests) between builds
 .SECONDARY:
 all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS)
-	@echo "built: $(notdir $(TOOLS)) (CUDA=$(CUDA))"
+	@echo "built: $(notdir $(TOOLS)) (CUDA=$(CUDA) MPI=$(MPI) NCCL=$(NCCL))"
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -150,7 +167,7 @@ install: all
 	install -m 644 man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7
 
 print-config:
-	@echo "CC=$(CC) CUDA=$(CUDA) NVCC=$(NVCC)"; echo "CFLAGS=$(CFLAGS) $(PKG_CFLAGS)"; \
+	@echo "CC=$(CC) CUDA=$(CUDA) NVCC=$(NVCC) MPI=$(MPI) NCCL=$(NCCL)"; echo "CFLAGS=$(CFLAGS) $(PKG_CFLAGS)"; \
 	 echo "LIBS=$(PKG_LIBS) $(LDLIBS)"
 
 clean:

@@ -1,6 +1,8 @@
 /* log.c -- error strings and the library's logging (the one piece of global state). */
 #include "srl.h"
 
+#include "dist.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,10 @@ void srl_log(enum srl_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    /* one fprintf call so lines from concurrent threads do not interleave */
-    fprintf(stderr, "%s: %s%s\n", log_prog, tags[level], buf);
+    /* one fprintf call so lines from concurrent threads do not interleave; ranks other than
+     * 0 (lib/dist.h) say which they are */
+    if (srl_dist_rank() > 0)
+        fprintf(stderr, "%s[rank %d]: %s%s\n", log_prog, srl_dist_rank(), tags[level], buf);
+    else
+        fprintf(stderr, "%s: %s%s\n", log_prog, tags[level], buf);
 }

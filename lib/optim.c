@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "safetensors.h"
 #include "srl.h"
 
@@ -51,6 +52,8 @@ int srl_optim_new(const struct srl_backend *be, size_t n, const struct srl_param
     o->hp = *hp;
     o->be = be;
     o->n = n;
+    o->lo = 0;
+    o->hi = n;
     o->n_views = n_views;
     if (n_views && !(o->views = malloc(n_views * sizeof *o->views)))
         goto nomem;
@@ -87,9 +90,32 @@ void srl_optim_free(struct srl_optim *o)
 
 void srl_optim_reset(struct srl_optim *o)
 {
-    o->be->memset0(o->m, o->n * sizeof(float));
-    o->be->memset0(o->v, o->n * sizeof(float));
+    o->be->memset0(o->m, (o->hi - o->lo) * sizeof(float));
+    o->be->memset0(o->v, (o->hi - o->lo) * sizeof(float));
     o->step = 0;
+}
+
+int srl_optim_shard(struct srl_optim *o)
+{
+    size_t lo = srl_dist_shard_lo(o->n, srl_dist_rank()),
+           hi = srl_dist_shard_lo(o->n, srl_dist_rank() + 1);
+    if (lo == o->lo && hi == o->hi) return 0;
+    size_t bytes = (hi > lo ? hi - lo : 1) * sizeof(float);
+    float *m = o->be->alloc(bytes), *v = m ? o->be->alloc(bytes) : NULL;
+    if (!v) {
+        o->be->free(m);
+        srl_log_error("optimiser: out of memory for a shard of %zu moments", hi - lo);
+        return SRL_ENOMEM;
+    }
+    o->be->free(o->m);
+    o->be->free(o->v);
+    o->m = m, o->v = v, o->lo = lo, o->hi = hi;
+    return 0;
+}
+
+size_t srl_optim_state_bytes(const struct srl_optim *o)
+{
+    return 2 * (o->hi - o->lo) * sizeof(float);
 }
 
 size_t srl_optim_use_safe_rlhf_groups(struct srl_optim *o)
@@ -122,7 +148,8 @@ int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float
     void (*step)(float *, const float *, float *, float *, size_t, float, float, float, float,
                  float, float, float) =
         o->be->adamw_step ? o->be->adamw_step : srl_backend_cpu()->adamw_step;
-    // Runs of adjacent views with the same decay flag go to the backend as one call.
+    // Runs of adjacent views with the same decay flag go to the backend as one call, cut to
+    // the shard [lo, hi) this rank updates (the whole arena without ZeRO).
     size_t i = 0;
     while (i < o->n_views) {
         const struct srl_param_view *a = &o->views[i];
@@ -132,9 +159,11 @@ int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float
             len += o->views[j].numel;
             j++;
         }
+        size_t s = off > o->lo ? off : o->lo, e = off + len < o->hi ? off + len : o->hi;
         float wd = a->no_decay ? 0.0f : o->hp.weight_decay;
-        step(params + off, grads + off, o->m + off, o->v + off, len, lr, o->hp.beta1,
-             o->hp.beta2, o->hp.eps, wd, bc1, bc2);
+        if (s < e)
+            step(params + s, grads + s, o->m + (s - o->lo), o->v + (s - o->lo), e - s, lr,
+                 o->hp.beta1, o->hp.beta2, o->hp.eps, wd, bc1, bc2);
         i = j;
     }
     return 0;
@@ -226,19 +255,42 @@ const char *srl_lr_kind_name(enum srl_lr_kind kind)
 
 // --- state files -----------------------------------------------------------------------------
 
+/* host (2n, rank 0) := both moments of the whole arena, from the shards when sharded. */
+static int gather_moments(const struct srl_optim *o, float *host)
+{
+    size_t len = o->hi - o->lo;
+    if (len == o->n)
+        return host ? (o->be->download(host, o->m, len * sizeof(float)) < 0 ||
+                       o->be->download(host + o->n, o->v, len * sizeof(float)) < 0
+                           ? SRL_EIO : 0)
+                    : 0;
+    float *mine = malloc(2 * (len ? len : 1) * sizeof(float));
+    int rc = mine ? 0 : SRL_ENOMEM;
+    if (rc == 0 && (o->be->download(mine, o->m, len * sizeof(float)) < 0 ||
+                    o->be->download(mine + len, o->v, len * sizeof(float)) < 0))
+        rc = SRL_EIO;
+    /* every rank takes part, also after a local failure (the others would wait) */
+    int rc2 = srl_dist_gather_shards(mine, host, o->n);
+    int rc3 = srl_dist_gather_shards(mine + len, host ? host + o->n : NULL, o->n);
+    free(mine);
+    return rc < 0 ? rc : rc2 < 0 ? rc2 : rc3;
+}
+
 int srl_optim_save(const struct srl_optim *o, const char *path)
 {
     int rc = SRL_ENOMEM;
     size_t nv = o->n_views;
+    if (!path) /* another rank's part of a rank-0 save */
+        return o->hi - o->lo == o->n ? 0 : gather_moments(o, NULL);
     float *host = malloc(2 * (o->n ? o->n : 1) * sizeof(float));
     struct srl_st_entry *e = calloc(2 * (nv ? nv : 1), sizeof *e);
     char *names = malloc(2 * (nv ? nv : 1) * (SRL_PARAM_NAME_MAX + 16));
     if (!host || !e || !names) {
         srl_log_error("%s: out of memory", path);
+        if (o->hi - o->lo != o->n) gather_moments(o, NULL); /* the other ranks wait for it */
         goto out;
     }
-    if ((rc = o->be->download(host, o->m, o->n * sizeof(float))) < 0 ||
-        (rc = o->be->download(host + o->n, o->v, o->n * sizeof(float))) < 0) {
+    if ((rc = gather_moments(o, host)) < 0) {
         srl_log_error("%s: cannot read the optimiser moments from the device", path);
         goto out;
     }
@@ -350,8 +402,9 @@ int srl_optim_load(struct srl_optim *o, const char *path)
                 goto out;
         }
     }
-    if ((rc = o->be->upload(o->m, host, o->n * sizeof(float))) < 0 ||
-        (rc = o->be->upload(o->v, host + o->n, o->n * sizeof(float))) < 0) {
+    size_t len = o->hi - o->lo;
+    if ((rc = o->be->upload(o->m, host + o->lo, len * sizeof(float))) < 0 ||
+        (rc = o->be->upload(o->v, host + o->n + o->lo, len * sizeof(float))) < 0) {
         srl_log_error("%s: cannot copy the optimiser moments to the device", path);
         goto out;
     }

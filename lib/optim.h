@@ -40,7 +40,9 @@ struct srl_optim {
     struct srl_adamw_hparams hp;
     const struct srl_backend *be;
     size_t n;                     /* arena size in floats */
-    float *m, *v;                 /* (n) first and second moments, on be */
+    size_t lo, hi;                /* the part of the arena whose moments this rank holds:
+                                   * [0, n), or its ZeRO-1 shard (srl_optim_shard) */
+    float *m, *v;                 /* (hi - lo) first and second moments, on be */
     int64_t step;                 /* completed steps (torch's state["step"]) */
     struct srl_param_view *views; /* own copy of the model's view table */
     size_t n_views;
@@ -55,6 +57,22 @@ int srl_optim_new(const struct srl_backend *be, size_t n, const struct srl_param
 int srl_optim_for_model(const struct srl_model *m, const struct srl_adamw_hparams *hp,
                         struct srl_optim **out);
 void srl_optim_free(struct srl_optim *o); /* NULL is a no-op */
+
+/* ZeRO-1: keep only this rank's shard of the moments (lib/dist.h's shards), so the optimiser
+ * state per rank falls by the rank count.  Call before srl_optim_load; the moments are zero.
+ * With one rank nothing changes.  Returns 0 or SRL_ENOMEM. */
+int srl_optim_shard(struct srl_optim *o);
+/* Bytes of optimiser state this rank holds (both moments). */
+size_t srl_optim_state_bytes(const struct srl_optim *o);
+
+/* The data-parallel step every trainer takes after its backward passes.  grads (n) hold this
+ * rank's gradient sum; they are summed over the ranks (all-reduce, or with a sharded o a
+ * reduce-scatter into the shard), multiplied by scale, clipped to max_norm by the global L2
+ * norm (returned in *norm; <= 0: measured only), then one AdamW step with lr; a sharded o
+ * all-gathers the updated parameters.  One rank: scale, clip and step exactly as before.
+ * A non-finite norm returns SRL_ENUMERIC on every rank, nothing updated. */
+int srl_optim_dist_step(struct srl_optim *o, float *params, float *grads, float scale,
+                        double max_norm, float lr, double *norm);
 
 /* Replace the views' no_decay flags by Safe RLHF's grouping (safe_rlhf/utils.py
  * get_optimizer_grouped_parameters): no decay iff the lower-cased name contains "bias" or
@@ -109,13 +127,15 @@ const char *srl_lr_kind_name(enum srl_lr_kind kind);
 
 // --- state files -----------------------------------------------------------------------------
 
-/* Write the moments to PATH (optimizer.safetensors), atomically: tensors "<name>.exp_avg" and
+/* Write the moments to PATH (optimizer.safetensors), atomically (a sharded o gathers the shards
+ * to rank 0 first: then every rank calls it, and only rank 0's path is used; NULL elsewhere): tensors "<name>.exp_avg" and
  * "<name>.exp_avg_sq" (F32, the view's shape) for every view, metadata {"format": "pt",
  * "optimizer": "adamw", "step": "N", "beta1", "beta2", "eps", "weight_decay"}.
  * Returns 0 or SRL_E*. */
 int srl_optim_save(const struct srl_optim *o, const char *path);
 
-/* Read a file written by srl_optim_save() into o: every view's moments must be present with
+/* Read a file written by srl_optim_save() into o (a sharded o keeps its shard: a run can resume
+ * with another rank count): every view's moments must be present with
  * the view's element count (the error names what is missing).  Sets o->step from the metadata;
  * hyper-parameters stay as configured.  On failure o is unchanged.  Returns 0 or SRL_E*. */
 int srl_optim_load(struct srl_optim *o, const char *path);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "fileio.h"
 #include "srl.h"
 
@@ -29,6 +30,12 @@ void srl_trainer_catch_signals(void)
 }
 
 int srl_trainer_signal(void) { return (int)caught_signal; }
+
+int srl_trainer_signal_agreed(void)
+{
+    double sig = (double)caught_signal;
+    return srl_dist_allreduce_max_f64(&sig, 1) < 0 ? SIGTERM : (int)sig;
+}
 
 // --- setup -----------------------------------------------------------------------------------
 
@@ -84,6 +91,15 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
     if (!(t->st.user = srl_json_new_object())) return SRL_ENOMEM;
     if ((rc = srl_optim_for_model(m, &opts->adam, &t->optim)) < 0) goto fail;
     srl_optim_use_safe_rlhf_groups(t->optim); /* the reference's weight-decay groups */
+    if (opts->zero_stage >= 1 && (rc = srl_optim_shard(t->optim)) < 0) goto fail;
+    if (!srl_dist_is_root()) { /* rank 0 alone reports and writes */
+        t->opts.quiet = true;
+        t->opts.log_path = NULL;
+    }
+    if (srl_dist_size() > 1)
+        srl_log_info("%d ranks (%s), ZeRO stage %d: optimiser state %.1f MiB per rank",
+                     srl_dist_size(), srl_dist_kind(), opts->zero_stage,
+                     (double)srl_optim_state_bytes(t->optim) / 1048576.0);
     if (resume_dir) {
         char *p = srl_path_join(resume_dir, "optimizer.safetensors");
         rc = p ? srl_optim_load(t->optim, p) : SRL_ENOMEM;
@@ -99,11 +115,11 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
             srl_log_info("resuming with the checkpoint's data seed %llu",
                          (unsigned long long)t->st.seed);
     }
-    if (opts->log_path && !(t->log = fopen(opts->log_path, "a"))) {
-        srl_log_error("cannot open the log '%s' for appending", opts->log_path);
+    if (t->opts.log_path && !(t->log = fopen(t->opts.log_path, "a"))) {
+        srl_log_error("cannot open the log '%s' for appending", t->opts.log_path);
         rc = SRL_EIO;
-        goto fail;
     }
+    if ((rc = srl_dist_agree(rc)) < 0) goto fail;
     t->tty = isatty(STDERR_FILENO);
     return 0;
 fail:
@@ -168,6 +184,8 @@ static int log_step(struct srl_trainer *t, double epoch, double loss, double lr,
     if (rc == 0) rc = srl_json_object_set_number(o, "grad_norm", norm);
     if (rc == 0) rc = srl_json_object_set_integer(o, "tokens", (long long)tokens);
     if (rc == 0) rc = srl_json_object_set_number(o, "tokens_per_s", t->tok_s);
+    if (rc == 0 && srl_dist_size() > 1)
+        rc = srl_json_object_set_number(o, "allreduce_s", t->comm_s);
     for (size_t i = 0; rc == 0 && metrics && i < srl_json_object_size(metrics); i++)
         rc = srl_json_object_set(o, srl_json_object_key_at(metrics, i),
                                  srl_json_incref(srl_json_object_value_at(metrics, i)));
@@ -200,13 +218,14 @@ static int ensure_plan(struct srl_trainer *t, const struct srl_train_task *task)
     return 0;
 }
 
-/* One optimiser step: grad_accum micro-batches.  *loss the mean micro-batch loss. */
+/* One optimiser step: grad_accum micro-batches, rank r running those with index r modulo the
+ * rank count.  *loss the mean micro-batch loss over all ranks. */
 static int train_step(struct srl_trainer *t, const struct srl_train_task *task, double *loss,
                       double *norm, size_t *tokens)
 {
     struct srl_model *m = t->model;
     int rc, count = 0;
-    double sum = 0;
+    double sum[2] = {0, 0}; /* loss sum, tokens of this rank's micro-batches */
     *tokens = 0;
     if ((rc = srl_model_zero_grad(m)) < 0) return rc;
     if ((rc = ensure_plan(t, task)) < 0) return rc;
@@ -219,12 +238,11 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
         size_t b = (size_t)t->st.batch, lo = t->plan.first[b], hi = t->plan.first[b + 1];
         double l;
         size_t ntok;
-        if ((rc = task->micro_step(task->ctx, m, t->plan.order + lo, hi - lo, &l, &ntok)) < 0) {
-            if (rc == SRL_ENUMERIC) *loss = NAN; /* the model found the loss not finite */
-            return rc;
+        if (rc == 0 && count % srl_dist_size() == srl_dist_rank()) {
+            rc = task->micro_step(task->ctx, m, t->plan.order + lo, hi - lo, &l, &ntok);
+            sum[0] += l;
+            sum[1] += (double)ntok;
         }
-        sum += l;
-        *tokens += ntok;
         count++;
         t->st.batch++;
     }
@@ -232,29 +250,38 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
         t->st.epoch++;
         t->st.batch = 0;
     }
-    *loss = count ? sum / count : 0.0;
+    if ((rc = srl_dist_agree(rc)) == 0) rc = srl_dist_allreduce_f64(sum, 2);
+    if (rc < 0) {
+        if (rc == SRL_ENUMERIC) *loss = NAN; /* the model found the loss not finite */
+        return rc;
+    }
+    *loss = count ? sum[0] / count : 0.0;
+    *tokens = (size_t)sum[1];
     if (!isfinite(*loss)) return SRL_ENUMERIC;
-    if (count > 1) m->be->scale(m->grads, 1.0f / (float)count, m->n_params);
-    *norm = srl_clip_grad_norm(m->be, m->grads, m->n_params, t->opts.clip);
-    if (!isfinite(*norm)) return SRL_ENUMERIC;
-    double lr = srl_lr_at(&t->sched, t->st.step);
-    if ((rc = srl_optim_step(t->optim, m->params, m->grads, (float)lr)) < 0) return rc;
+    double lr = srl_lr_at(&t->sched, t->st.step), c0 = srl_dist_comm_seconds();
+    rc = srl_optim_dist_step(t->optim, m->params, m->grads, count > 1 ? 1.0f / (float)count : 1.0f,
+                             t->opts.clip, (float)lr, norm);
+    t->comm_s = srl_dist_comm_seconds() - c0;
+    if (rc < 0) return rc;
     t->st.step++;
     t->st.tokens += (double)*tokens;
     return 0;
 }
 
+/* Rank 0 evaluates (the others wait for its verdict: the metrics only go to its log). */
 static int evaluate(struct srl_trainer *t, const struct srl_train_task *task,
                     struct srl_json **metrics)
 {
     *metrics = NULL;
     if (!task->evaluate) return 0;
-    if (!(*metrics = srl_json_new_object())) return SRL_ENOMEM;
-    int rc = task->evaluate(task->ctx, t->model, *metrics);
-    if (rc < 0) return rc;
-    struct srl_json *el = srl_json_get(*metrics, "eval_loss");
-    if (el && !isfinite(srl_json_number(el))) return SRL_ENUMERIC;
-    return 0;
+    int rc = 0;
+    if (srl_dist_is_root()) {
+        if (!(*metrics = srl_json_new_object())) rc = SRL_ENOMEM;
+        if (rc == 0) rc = task->evaluate(task->ctx, t->model, *metrics);
+        struct srl_json *el = srl_json_get(*metrics, "eval_loss");
+        if (rc == 0 && el && !isfinite(srl_json_number(el))) rc = SRL_ENUMERIC;
+    }
+    return srl_dist_agree(rc);
 }
 
 int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
@@ -324,12 +351,12 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
             struct srl_json *el = srl_json_get(metrics, "eval_loss");
             if (el) snprintf(extra, sizeof extra, " eval %.4f", srl_json_number(el));
         }
-        rc = log_step(t, epoch, loss, lr, norm, tokens, metrics);
+        rc = srl_dist_agree(log_step(t, epoch, loss, lr, norm, tokens, metrics));
         srl_json_decref(metrics);
         if (rc < 0) return rc;
         progress(t, epoch, loss, lr, norm, extra, evaluated);
         if (t->st.step >= total) break;
-        int sig = srl_trainer_signal();
+        int sig = srl_trainer_signal_agreed();
         bool stop = o->stop_after > 0 && t->st.step - t->start_step >= o->stop_after;
         if (sig || stop || (o->save_every > 0 && t->st.step % o->save_every == 0)) {
             progress_break(t);

@@ -31,6 +31,15 @@
  * (NaN/Inf loss or gradient norm: nothing is saved, the last good checkpoint is untouched), or
  * another SRL_E*.
  *
+ * Ranks (lib/dist.h, under mpirun): the global batch of a step is the same for any rank count,
+ * grad_accum micro-batches of batch_size; rank r runs micro-batches r, r + size, ... of them, the
+ * gradient sums are added over the ranks (srl_optim_dist_step; ZeRO-1 with zero_stage 1) and the
+ * loss and token counts too, so every rank takes the same step as one process would (to float
+ * rounding of the sum; bitwise when each rank runs one micro-batch of a 2-rank step).  Only
+ * rank 0 writes the log, the progress line and the checkpoint files (srl_trainer_save and run
+ * are called on every rank: they exchange the sharded moments and agree on errors).  The data
+ * position is global, so a run resumes with any rank count.
+ *
  * Output: --log FILE gets one JSON object per step, appended: {"step", "epoch", "loss", "lr",
  * "grad_norm", "tokens", "tokens_per_s", ...eval metrics when evaluated}.  A progress line goes
  * to stderr: rewritten in place with \r on a TTY, otherwise a plain line every 10 s (and at the
@@ -71,6 +80,7 @@ struct srl_train_opts {
     const char *output;       /* checkpoint directory */
     enum srl_dtype save_dtype; /* [float32] */
     bool quiet;               /* no progress line */
+    int zero_stage;           /* 1: ZeRO-1, each rank holds its shard of the moments [0] */
 };
 void srl_train_opts_default(struct srl_train_opts *o);
 
@@ -121,6 +131,7 @@ struct srl_trainer {
      * transaction (PPO's critics); set after srl_trainer_init().  Returns 0 or SRL_E*. */
     int (*save_extra)(void *ctx, const char *tmp_dir, bool complete);
     void *save_extra_ctx;
+    double comm_s;             /* seconds of gradient collectives in the last step */
 };
 
 /* Set up: an AdamW optimiser for m, the state seeded from opts->seed, the log file opened;
@@ -137,7 +148,9 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task);
 int64_t srl_trainer_steps_per_epoch(const struct srl_train_opts *o, size_t n);
 
 /* Write a checkpoint of the current state to dir (one transaction).  A directory there that is
- * not a checkpoint (no config.json) and not empty is refused.  Returns 0 or SRL_E*. */
+ * not a checkpoint (no config.json) and not empty is refused.  Every rank calls it; rank 0
+ * writes (save_extra gets tmp_dir NULL on the others, whose sharded optimisers must still call
+ * srl_optim_save(o, NULL)); the result is agreed.  Returns 0 or SRL_E*. */
 int srl_trainer_save(struct srl_trainer *t, const char *dir, bool complete);
 
 /* Read DIR/trainer_state.json into *st (st->user replaced).  Returns 0 or SRL_E*. */
@@ -148,6 +161,8 @@ void srl_trainer_catch_signals(void);
 /* The caught signal number, or 0.  The flag is the one process-wide global of the library
  * besides the log level (signal handlers cannot reach anything else). */
 int srl_trainer_signal(void);
+/* The largest signal caught on any rank (0: none), the same on every rank: a collective. */
+int srl_trainer_signal_agreed(void);
 
 // --- the causal-LM task (SFT; PPO's PTX term) ------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "fileio.h"
 #include "srl.h"
 #include "trainer.h"
@@ -127,40 +128,53 @@ static struct srl_json *state_json(const struct srl_train_state *st)
     return o;
 }
 
-int srl_trainer_save(struct srl_trainer *t, const char *dir, bool complete)
+/* Rank 0's files of the checkpoint before the optimiser state. */
+static int save_model_files(struct srl_trainer *t, const char *tmp)
 {
-    struct srl_dir_txn txn;
-    struct srl_json *state = NULL;
-    int rc = check_replaceable(dir);
-    if (rc < 0) return rc;
-    if ((rc = srl_dir_begin(&txn, dir)) < 0) return rc;
-    const char *tmp = txn.tmp_dir;
-    char *opt_path = srl_path_join(tmp, "optimizer.safetensors");
-    t->st.complete = complete;
-    if (!opt_path || !(state = state_json(&t->st))) {
-        rc = SRL_ENOMEM;
-        goto fail;
-    }
-    if ((rc = srl_model_save(t->model, tmp, t->opts.save_dtype)) < 0) goto fail;
+    int rc;
+    if ((rc = srl_model_save(t->model, tmp, t->opts.save_dtype)) < 0) return rc;
     if (t->tokenizer_dir) {
         if ((rc = copy_file(t->tokenizer_dir, tmp, "tokenizer.json", true)) < 0 ||
             (rc = copy_file(t->tokenizer_dir, tmp, "tokenizer_config.json", false)) < 0 ||
             (rc = copy_file(t->tokenizer_dir, tmp, "special_tokens_map.json", false)) < 0)
-            goto fail;
+            return rc;
     }
-    if ((rc = write_generation_config(tmp, &t->model->cfg)) < 0) goto fail;
-    if ((rc = srl_optim_save(t->optim, opt_path)) < 0) goto fail;
-    if (t->save_extra && (rc = t->save_extra(t->save_extra_ctx, tmp, complete)) < 0) goto fail;
-    if ((rc = write_json(tmp, "trainer_state.json", state)) < 0) goto fail;
+    return write_generation_config(tmp, &t->model->cfg);
+}
+
+int srl_trainer_save(struct srl_trainer *t, const char *dir, bool complete)
+{
+    struct srl_dir_txn txn;
+    struct srl_json *state = NULL;
+    bool root = srl_dist_is_root(), begun = false;
+    char *opt_path = NULL;
+    int rc = 0;
+    t->st.complete = complete;
+    /* rank 0 writes; every rank takes part in gathering sharded moments, then agrees */
+    if (root && (rc = check_replaceable(dir)) == 0 && (rc = srl_dir_begin(&txn, dir)) == 0) {
+        begun = true;
+        opt_path = srl_path_join(txn.tmp_dir, "optimizer.safetensors");
+        if (!opt_path || !(state = state_json(&t->st))) rc = SRL_ENOMEM;
+        if (rc == 0) rc = save_model_files(t, txn.tmp_dir);
+    }
+    if ((rc = srl_dist_agree(rc)) < 0) goto fail;
+    rc = srl_optim_save(t->optim, root ? opt_path : NULL);
+    if ((rc = srl_dist_agree(rc)) < 0) goto fail;
+    if (t->save_extra) rc = t->save_extra(t->save_extra_ctx, root ? txn.tmp_dir : NULL, complete);
+    if ((rc = srl_dist_agree(rc)) < 0) goto fail;
+    if (root && (rc = write_json(txn.tmp_dir, "trainer_state.json", state)) == 0) {
+        begun = false;
+        rc = srl_dir_commit(&txn);
+    }
+    if ((rc = srl_dist_agree(rc)) < 0) goto fail;
     free(opt_path);
     srl_json_decref(state);
-    if ((rc = srl_dir_commit(&txn)) < 0) srl_log_error("%s: cannot write the checkpoint", dir);
-    return rc;
+    return 0;
 fail:
-    srl_log_error("%s: cannot write the checkpoint", dir);
+    if (root) srl_log_error("%s: cannot write the checkpoint", dir);
     free(opt_path);
     srl_json_decref(state);
-    srl_dir_abort(&txn);
+    if (begun) srl_dir_abort(&txn);
     return rc;
 }
 

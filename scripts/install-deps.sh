@@ -2,7 +2,8 @@
 # install-deps.sh -- install the Debian packages the build needs, where any is missing.
 # Runs apt-get only when a package is absent (as root, or through sudo when available).
 set -e
-pkgs="build-essential pkg-config libopenblas-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
+pkgs="build-essential pkg-config libopenblas-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev
+      libopenmpi-dev openmpi-bin"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "lagrange.h"
 #include "opt_table.h"
 #include "ppo_trainer.h"
@@ -244,6 +245,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         return usage_error("give --reward-model and --cost-model");
     if (o->n_prompts == 0) return usage_error("no prompts (--prompts)");
     if (!o->output) return usage_error("no output directory (-o)");
+    if (!srl_dist_is_root()) common->verbosity = -1; /* rank 0 reports */
     tool_common_apply(common);
     struct srl_lagrange lag = { 0 };
     rc = srl_lagrange_init(&lag, &o->lag); /* logs why it refuses */
@@ -255,7 +257,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
     return 0;
 }
 
-int main(int argc, char **argv)
+static int ppo_main(int argc, char **argv)
 {
     struct srl_ppo_train_opts o;
     struct tool_common common = TOOL_COMMON_INIT;
@@ -283,3 +285,5 @@ int main(int argc, char **argv)
     if (close_stdout() < 0 && ret == SRL_EXIT_OK) ret = SRL_EXIT_FAILURE;
     return ret;
 }
+
+int main(int argc, char **argv) { return srl_dist_main(argc, argv, ppo_main); }

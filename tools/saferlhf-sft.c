@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "dist.h"
 #include "model.h"
 #include "template.h"
 #include "tokenizer.h"
@@ -95,7 +96,7 @@ static int read_data(const struct train_common *o, const struct srl_sft_opts *so
     return train->n ? 0 : print_error("no training examples");
 }
 
-int main(int argc, char **argv)
+static int sft_main(int argc, char **argv)
 {
     struct train_common o = { .common = TOOL_COMMON_INIT, .max_length = 512 };
     struct srl_tokenizer *tok = NULL;
@@ -144,3 +145,5 @@ out:
     if (close_stdout() < 0 && ret == SRL_EXIT_OK) ret = SRL_EXIT_FAILURE;
     return ret;
 }
+
+int main(int argc, char **argv) { return srl_dist_main(argc, argv, sft_main); }

@@ -2,6 +2,8 @@
  * train_common.h. */
 #include "train_common.h"
 
+#include "dist.h"
+
 /* A shared option: 0 handled, 1 not one, else the exit status of a usage error (printed). */
 static int shared_opt(struct train_common *o, int c, const char *arg)
 {
@@ -50,6 +52,7 @@ static int check(struct train_common *o, int argc, char **argv)
         return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
     if (o->eval_data && o->eval_split > 0)
         return usage_error("give --eval-data or --eval-split, not both");
+    if (!srl_dist_is_root()) o->common.verbosity = -1; /* rank 0 reports */
     o->train.seed = o->common.seed;
     o->train.quiet = o->common.verbosity < 0;
     return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dist.h"
 #include "model.h"
 #include "template.h"
 #include "tokenizer.h"
@@ -204,7 +205,7 @@ static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
     return 0;
 }
 
-int train_score_main(int argc, char **argv, enum srl_score_kind kind)
+static int score_main(int argc, char **argv, enum srl_score_kind kind)
 {
     struct score_opts o = { .t = { .common = TOOL_COMMON_INIT }, .kind = kind };
     struct srl_tokenizer *tok = NULL;
@@ -243,4 +244,12 @@ out:
     srl_tokenizer_free(tok);
     if (close_stdout() < 0 && ret == SRL_EXIT_OK) ret = SRL_EXIT_FAILURE;
     return ret;
+}
+
+static int rm_main(int argc, char **argv) { return score_main(argc, argv, SRL_SCORE_REWARD); }
+static int cm_main(int argc, char **argv) { return score_main(argc, argv, SRL_SCORE_COST); }
+
+int train_score_main(int argc, char **argv, enum srl_score_kind kind)
+{
+    return srl_dist_main(argc, argv, kind == SRL_SCORE_REWARD ? rm_main : cm_main);
 }

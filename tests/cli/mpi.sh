@@ -1,0 +1,75 @@
+#!/bin/sh
+# mpi.sh -- the trainers under mpirun -np 2 on this machine (loopback, shared memory): SFT and
+# RM/CM on 2 ranks equal the single-process run with the same global batch (--grad-accum 2
+# micro-batches of --batch-size: one per rank) to float tolerance, only rank 0 logs and writes,
+# and a run resumes with another rank count (2 ranks stopped, 1 rank resumed, and the reverse)
+# to the uninterrupted run's weights.  SKIP when the tools are built without MPI (make MPI=0)
+# or mpirun is absent.  Run from the repository root; prints PASS/FAIL/SKIP lines.
+suite=mpi
+. "$(dirname "$0")/lib.sh"
+sft=$bin/saferlhf-sft
+stdiff=${BUILD:-build}/tests/tools/stdiff
+need_built "$sft" "$stdiff"
+if ! command -v mpirun >/dev/null || ! ldd "$sft" | grep -q libmpi; then
+    echo "SKIP $suite: no mpirun, or the tools are built without MPI (make MPI=0)"
+    exit 0
+fi
+# as root in a container on 2 cores: allow root, more ranks than cores, shared memory only
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+mpi2="mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader"
+
+# same NAME A B: the weights of two checkpoints agree to float tolerance
+same() {
+    if out=$("$stdiff" "$2/model.safetensors" "$3/model.safetensors" 2e-6 1e-4); then
+        ok "$1 ($out)"; else bad "$1: $out"; fi
+}
+
+data=tests/data/sft_demo.jsonl
+scratch="--init-config tests/data/sft_tiny_config.json --tokenizer tests/data/sft_demo_tokenizer"
+common="$scratch -d $data --batch-size 8 --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 6"
+
+# --- SFT: 2 ranks against 1 ---
+expect_rc "sft: 1 rank exits 0" 0 "$sft" $common -o "$tmp/one" --log "$tmp/one.log"
+expect_rc "sft: 2 ranks exit 0" 0 $mpi2 "$sft" $common -o "$tmp/two" --log "$tmp/two.log"
+same "sft: 2 ranks = 1 rank" "$tmp/one" "$tmp/two"
+n=$(wc -l <"$tmp/two.log")
+[ "$n" -eq 6 ] && ok "sft: one log line per step (rank 0 alone writes)" ||
+    bad "sft: the 2-rank log has $n lines, expected 6"
+# the loss of every step: the same global batch, the same loss (the first step bitwise)
+if paste -d' ' "$tmp/one.log" "$tmp/two.log" | awk -F'"loss":' '
+    { split($2, a, ","); split($3, b, ","); d = a[1] - b[1]; if (d < 0) d = -d
+      if (NR == 1 && d != 0) exit 1; if (d > 1e-5) exit 1 }'; then
+    ok "sft: per-step losses equal"; else bad "sft: per-step losses differ"; fi
+grep -q '"allreduce_s"' "$tmp/two.log" && ok "sft: the log has the all-reduce time" ||
+    bad "sft: no allreduce_s in the 2-rank log"
+# rank 1 says nothing on stderr (rank 0 reports)
+$mpi2 "$sft" $common -o "$tmp/two_v" >"$tmp/v.out" 2>"$tmp/v.err"
+grep -q 'rank 1' "$tmp/v.err" && bad "sft: rank 1 writes to stderr: $(head -3 "$tmp/v.err")" ||
+    ok "sft: rank 1 is quiet"
+
+# --- resume with another rank count ---
+expect_rc "sft: 2 ranks stop after 3 steps" 0 $mpi2 "$sft" $common -o "$tmp/r21" --stop-after 3
+expect_rc "sft: 1 rank resumes" 0 "$sft" --resume "$tmp/r21" -d "$data" --batch-size 8 \
+    --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 6 -o "$tmp/r21"
+same "sft: 2 ranks then 1 = uninterrupted" "$tmp/one" "$tmp/r21"
+expect_rc "sft: 1 rank stops after 2 steps" 0 "$sft" $common -o "$tmp/r12" --stop-after 2
+expect_rc "sft: 2 ranks resume" 0 $mpi2 "$sft" --resume "$tmp/r12" -d "$data" --batch-size 8 \
+    --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 6 -o "$tmp/r12"
+same "sft: 1 rank then 2 = uninterrupted" "$tmp/one" "$tmp/r12"
+grep -q '"step":6,' "$tmp/r12/trainer_state.json" && ok "sft: resumed run ends at step 6" ||
+    bad "sft: trainer_state $(cat "$tmp/r12/trainer_state.json")"
+
+# --- reward and cost models: 2 ranks against 1 ---
+synth=$bin/saferlhf-synth
+"$synth" data -o "$tmp/syn" --n-pref 64 --n-sft 4 --n-prompts 4 --n-eval 4 -q ||
+    bad "saferlhf-synth data failed"
+for kind in rm cm; do
+    tool=$bin/saferlhf-train-$kind
+    prefs=$tmp/syn/helpful-prefs.jsonl
+    [ $kind = cm ] && prefs=$tmp/syn/safety-prefs.jsonl
+    opts="$scratch -d $prefs --batch-size 8 --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 3"
+    expect_rc "$kind: 1 rank exits 0" 0 "$tool" $opts -o "$tmp/${kind}1"
+    expect_rc "$kind: 2 ranks exit 0" 0 $mpi2 "$tool" $opts -o "$tmp/${kind}2"
+    same "$kind: 2 ranks = 1 rank" "$tmp/${kind}1" "$tmp/${kind}2"
+done
