@@ -4,12 +4,14 @@
 # the Safe RLHF red-team prompts), JSON arrays of strings and --field, and says what a file is
 # when it is not JSON Lines; saferlhf-eval accuracy skips (--skip-bad-records) and counts by
 # reason an HH record whose rejected dialogue ends with a Human turn, reports the pairs tied by
-# --max-length truncation apart (n_tied), and agrees with saferlhf-train-rm --eval-data.
+# --max-length truncation apart (n_tied), and agrees with saferlhf-train-rm --eval-data;
+# saferlhf-ppo-lag reads the same prompt files.
 # Run from the repository root; prints PASS/FAIL/SKIP lines.
 suite=real_files
 . "$(dirname "$0")/lib.sh"
 gen=$bin/saferlhf-generate
-need_built "$gen" "$bin/saferlhf-convert" "$bin/saferlhf-eval" "$bin/saferlhf-train-rm"
+need_built "$gen" "$bin/saferlhf-convert" "$bin/saferlhf-eval" "$bin/saferlhf-train-rm" \
+    "$bin/saferlhf-ppo-lag"
 model=$shared/models/stories260K/stories260K.bin
 problems=$shared/data/eval-prompts/safe-rlhf-problems.json
 hh=$shared/data/hh-rlhf/helpful-base/test.jsonl.gz
@@ -67,6 +69,7 @@ check "at the element's line" grep -q "bad.json:3: record is not a JSON object o
     "$tmp/err"
 
 # --- eval accuracy: bad HH records, ties, agreement with train-rm ----------------------------
+# (the reward model trained here also serves saferlhf-ppo-lag's prompt files below)
 gzip -dc "$hh" | head -n 200 >"$tmp/hh.jsonl"
 # record 7's rejected dialogue ends with a Human turn (two such records are in HH-RLHF
 # helpful-online test)
@@ -102,3 +105,9 @@ check "tie-as-wrong figures agree ($w1, $w2)" same "$w1" "$w2"
 check "tie-as-wrong = accuracy x distinguishable / all" \
     awk -v a="$a1" -v w="$w1" -v n="$n" -v t="$tied" \
     'BEGIN { d = a * (n - t) / n - w; exit !(d < 1e-9 && d > -1e-9) }'
+
+# --- saferlhf-ppo-lag reads its prompts with the same reader ---------------------------------
+"$bin/saferlhf-ppo-lag" -v --threads 1 --actor "$m" --reward-model "$tmp/rm" --cost-model "$tmp/rm" \
+    -p "$tmp/stl.json" -o "$tmp/ppo" --max-steps 1 --rollout-batch-size 2 --max-new-tokens 4 \
+    --log "$tmp/ppo.log" >/dev/null 2>"$tmp/err"
+check "ppo-lag trains on the safety-tuned-llamas layout" test "$(wc -l <"$tmp/ppo.log")" -eq 1
