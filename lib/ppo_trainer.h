@@ -73,6 +73,7 @@ struct srl_ppo_train_opts {
     int64_t max_steps;           /* > 0: overrides epochs */
     int64_t save_every, stop_after;
     bool save_critics;
+    unsigned load_flags;         /* SRL_LOAD_* for every model loaded (allow extra tensors) */
     uint64_t seed;
     bool quiet;
     int verbosity;

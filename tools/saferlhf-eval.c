@@ -12,16 +12,16 @@
 enum {
     OPT_SUMMARY = TOOL_OPT_USER, OPT_BATCH, OPT_MAXLEN, OPT_URL, OPT_JMODEL, OPT_KEYENV,
     OPT_CONC, OPT_TIMEOUT, OPT_RETRIES, OPT_TEMP, OPT_MAXTOK, OPT_PAIRS, OPT_METRICS, OPT_NAME,
-    OPT_SKIP_BAD,
+    OPT_SKIP_BAD, OPT_MAX_REPLY, OPT_ALLOW_EXTRA,
 };
 
 struct eval_opts {
     struct tool_common common;
     const char *reward_model, *cost_model, *model, *output, *summary, *name, *metrics;
     const char *judge_url, *judge_model, *api_key_env;
-    long batch_size, max_length, concurrency, retries, max_tokens;
+    long batch_size, max_length, concurrency, retries, max_tokens, max_reply_mib;
     double timeout, temperature;
-    bool annotate_pairs, skip_bad;
+    bool annotate_pairs, skip_bad, allow_extra;
 };
 
 static void usage(FILE *fp)
@@ -57,6 +57,7 @@ static void usage(FILE *fp)
         "  -r, --reward-model DIR  reward model checkpoint (score, arena)\n"
         "  -c, --cost-model DIR    cost model checkpoint (score, arena)\n"
         "  -m, --model DIR         score model to evaluate (accuracy)\n"
+        "      --allow-extra-tensors  ignore (with a warning) tensors a model does not use\n"
         "  -o, --output FILE       output file [stdout]\n"
         "      --summary FILE      score, judge: write the summary as JSON\n"
         "      --name NAME         name of the model in the summary (plot scatter label)\n"
@@ -72,6 +73,7 @@ static void usage(FILE *fp)
         "      --retries N         extra attempts on 429, 5xx, timeouts, connection errors [5]\n"
         "      --temperature T     judge sampling temperature [0.7]\n"
         "      --max-tokens N      judge reply length limit [2048]\n"
+        "      --max-reply-size MIB  a larger judge reply fails its request [8]\n"
         "      --annotate-pairs    judge: label pairs {prompt, response_0, response_1} (or\n"
         "                          records of IN and B in step) as preference records\n"
         "      --metrics LIST      plot curves: comma-separated log keys\n"
@@ -133,7 +135,8 @@ static int load_scorers(const struct eval_opts *o, const char *dir_a, struct srl
     for (int i = 0; i < 2; i++) {
         if (out[i]) *out[i] = NULL;
         if (rc || !dirs[i]) continue;
-        if (srl_scorer_load(dirs[i], be, (int)o->batch_size, (int)o->max_length, out[i]) < 0)
+        if (srl_scorer_load(dirs[i], be, (int)o->batch_size, (int)o->max_length,
+                            o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0, out[i]) < 0)
             rc = print_error("cannot load the score model '%s'", dirs[i]);
     }
     return rc;
@@ -241,6 +244,7 @@ static int cmd_judge(const struct eval_opts *o, char **args, int n)
     jo.http.concurrency = (int)o->concurrency;
     jo.http.timeout_s = o->timeout;
     jo.http.retries = (int)o->retries;
+    jo.http.max_reply = (size_t)o->max_reply_mib << 20;
     jo.http.seed = o->common.seed;
     jo.model = o->judge_model;
     jo.temperature = o->temperature;
@@ -323,6 +327,8 @@ static int parse_opt(int c, struct eval_opts *o)
     case OPT_METRICS: o->metrics = optarg; return 0;
     case OPT_PAIRS: o->annotate_pairs = true; return 0;
     case OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    case OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
+    case OPT_MAX_REPLY: lp = &o->max_reply_mib; hi = 4096; break;
     case OPT_BATCH: lp = &o->batch_size; hi = 4096; break;
     case OPT_MAXLEN: lp = &o->max_length; break;
     case OPT_CONC: lp = &o->concurrency; hi = 256; break;
@@ -364,11 +370,14 @@ int main(int argc, char **argv)
         { "annotate-pairs", no_argument, NULL, OPT_PAIRS },
         { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
         { "metrics", required_argument, NULL, OPT_METRICS },
+        { "max-reply-size", required_argument, NULL, OPT_MAX_REPLY },
+        { "allow-extra-tensors", no_argument, NULL, OPT_ALLOW_EXTRA },
         { NULL, 0, NULL, 0 }
     };
     struct eval_opts o = { .common = TOOL_COMMON_INIT, .batch_size = 8, .max_length = 512,
                            .api_key_env = "OPENAI_API_KEY", .concurrency = 4, .retries = 5,
-                           .max_tokens = 2048, .timeout = 60, .temperature = 0.7,
+                           .max_tokens = 2048, .max_reply_mib = 8, .timeout = 60,
+                           .temperature = 0.7,
                            .metrics = "reward,cost,lambda,kl" };
     static const char *const cmds[] = { "score", "accuracy", "arena", "judge", "plot" };
     int c, cmd = -1, ret;

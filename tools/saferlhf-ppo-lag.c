@@ -17,7 +17,7 @@
 
 enum {
     OPT_ACTOR = TOOL_OPT_USER, OPT_RM, OPT_CM, OPT_REF, OPT_RCRIT, OPT_CCRIT, OPT_TEMPLATE,
-    OPT_RESUME, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_PROMPT_FIELD,
+    OPT_RESUME, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_PROMPT_FIELD, OPT_ALLOW_EXTRA,
     OPT_NUM, /* options of the table nums from here */
 };
 
@@ -106,6 +106,7 @@ static void usage(FILE *fp)
 "      --ref-model DIR         reference policy for the KL penalty [--actor]\n"
 "      --reward-critic DIR     initial reward critic [--reward-model]\n"
 "      --cost-critic DIR       initial cost critic [--cost-model]\n"
+"      --allow-extra-tensors   ignore (with a warning) tensors a model does not use\n"
 "Data and output:\n"
 "  -p, --prompts FILE          RL prompts (repeatable): JSON Lines or a JSON array of\n"
 "                              records or strings, or a JSON object holding a list\n"
@@ -182,6 +183,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         { "output", 1, NULL, 'o' },
         { "template", 1, NULL, OPT_TEMPLATE }, { "resume", 1, NULL, OPT_RESUME },
         { "ptx", 1, NULL, OPT_PTX }, { "save-critics", 0, NULL, OPT_SAVE_CRITICS },
+        { "allow-extra-tensors", 0, NULL, OPT_ALLOW_EXTRA },
         { "lambda-update", 1, NULL, OPT_LAMBDA_UPDATE },
     };
     enum { N_NAMED = sizeof named / sizeof *named };
@@ -209,6 +211,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
             o->prompt_field = optarg;
             break;
         case OPT_SAVE_CRITICS: o->save_critics = true; break;
+        case OPT_ALLOW_EXTRA: o->load_flags |= SRL_LOAD_ALLOW_EXTRA; break;
         case 'p':
         case OPT_PTX: {
             const char **list = c == 'p' ? o->prompts : o->ptx;

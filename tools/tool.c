@@ -27,7 +27,13 @@ int print_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmessage(fmt, ap);
+    if (srl_log_error_count() == 0) {
+        vmessage(fmt, ap);
+    } else if (srl_log_get_level() >= SRL_LOG_INFO) { /* the error is said: context at -v */
+        char buf[4096];
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        srl_log_info("%s", buf);
+    }
     va_end(ap);
     return SRL_EXIT_FAILURE;
 }
@@ -163,9 +169,9 @@ int tool_backend(const struct tool_common *o, const char *cpu_only,
                SRL_EXIT_USAGE;
     if (is_auto && o->verbosity >= 0) {
         if (dev.kind == SRL_DEVICE_CUDA)
-            fprintf(stderr, "%s: --device auto: cuda:%d\n", srl_log_get_prog(), dev.index);
+            fprintf(stderr, "%s: info: --device auto: cuda:%d\n", srl_log_get_prog(), dev.index);
         else
-            fprintf(stderr, "%s: --device auto: cpu (%s)\n", srl_log_get_prog(), why);
+            fprintf(stderr, "%s: info: --device auto: cpu (%s)\n", srl_log_get_prog(), why);
     }
     return 0;
 }

@@ -35,6 +35,7 @@ static int shared_opt(struct train_common *o, int c, const char *arg)
         o->template_name = arg;
         return 0;
     case TRAIN_OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    case TRAIN_OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     }
     return train_opts_parse(&o->train, c, arg);
 }

@@ -16,7 +16,7 @@
 enum {
     TRAIN_OPT_INIT_CONFIG = TOOL_OPT_USER, TRAIN_OPT_TOKENIZER, TRAIN_OPT_EVAL_DATA,
     TRAIN_OPT_EVAL_SPLIT, TRAIN_OPT_MAX_LEN, TRAIN_OPT_RESUME, TRAIN_OPT_TEMPLATE,
-    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_USER,
+    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_ALLOW_EXTRA, TRAIN_OPT_USER,
 };
 
 #define TRAIN_MAX_DATA 64
@@ -30,6 +30,7 @@ struct train_common {
     double eval_split;
     long max_length;
     bool skip_bad;
+    bool allow_extra; /* --allow-extra-tensors: SRL_LOAD_ALLOW_EXTRA */
 };
 
 /* The entries of the shared options (with TOOL_COMMON_OPTIONS and the training table) and the
@@ -45,7 +46,8 @@ struct train_common {
     { "max-length", required_argument, NULL, TRAIN_OPT_MAX_LEN },        \
     { "resume", required_argument, NULL, TRAIN_OPT_RESUME },             \
     { "template", required_argument, NULL, TRAIN_OPT_TEMPLATE },         \
-    { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD }
+    { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD },        \
+    { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }
 #define TRAIN_COMMON_SHORT "m:d:o:"
 
 /* A trainer's own options: own_opts (NULL-terminated) handled by own(ctx, c, arg), which

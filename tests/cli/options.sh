@@ -94,10 +94,10 @@ check "the refusal names the device" grep -q "^cannot use --device cuda:77: " "$
 # auto says what it picked; ppo-lag never picks CUDA (its trainer is CPU-only)
 # shellcheck disable=SC2086
 "$bin/saferlhf-ppo-lag" $ppo_args >/dev/null 2>"$tmp/err"
-check "ppo-lag --device auto says cpu" grep -q "^saferlhf-ppo-lag: --device auto: cpu (" "$tmp/err"
+check "ppo-lag --device auto says cpu" grep -q "^saferlhf-ppo-lag: info: --device auto: cpu (" "$tmp/err"
 "$bin/saferlhf-generate" -m "$tmp/none" "$tmp/p.jsonl" >/dev/null 2>"$tmp/err"
 check "generate --device auto says what it picked" \
-    grep -Eq "^saferlhf-generate: --device auto: (cpu \(|cuda:0$)" "$tmp/err"
+    grep -Eq "^saferlhf-generate: info: --device auto: (cpu \(|cuda:0$)" "$tmp/err"
 "$bin/saferlhf-generate" -q -m "$tmp/none" "$tmp/p.jsonl" >/dev/null 2>"$tmp/err"
 check "-q: no device line" sh -c "! grep -q -- '--device auto' '$tmp/err'"
 if "$bin/saferlhf-ppo-lag" --version | grep -q cuda && nvidia-smi -L >/dev/null 2>&1; then
