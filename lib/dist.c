@@ -23,13 +23,15 @@ bool srl_dist_is_root(void) { return g_rank == 0; }
 double srl_dist_comm_seconds(void) { return g_comm_s; }
 bool srl_dist_nccl_built(void) { return SRL_NCCL != 0; }
 
-size_t srl_dist_shard_lo(size_t n, int r)
+size_t srl_dist_part_lo(size_t n, int r, int size)
 {
-    if (r >= g_size) return n;
-    size_t lo = (size_t)((double)n * r / g_size); /* exact below 2^53 */
+    if (r >= size) return n;
+    size_t lo = (size_t)((double)n * r / size); /* exact below 2^53 */
     lo -= lo % 16;
     return lo;
 }
+
+size_t srl_dist_shard_lo(size_t n, int r) { return srl_dist_part_lo(n, r, g_size); }
 
 static double now(void)
 {

@@ -46,8 +46,10 @@ bool srl_dist_is_root(void);    /* rank 0: the one that writes logs and checkpoi
 const char *srl_dist_kind(void); /* "mpi" or "none" (how this build communicates) */
 bool srl_dist_nccl_built(void);
 
-/* The first element of rank r's shard of an arena of n floats (r = size gives n). */
+/* The first element of rank r's shard of an arena of n floats (r = size gives n); _part_lo for
+ * another rank count (memory plans). */
 size_t srl_dist_shard_lo(size_t n, int r);
+size_t srl_dist_part_lo(size_t n, int r, int size);
 
 /* x (n floats on be) := the sum over ranks, on every rank. */
 int srl_dist_allreduce_sum(const struct srl_backend *be, float *x, size_t n);
