@@ -14,13 +14,14 @@
 #endif
 
 static int g_rank = 0, g_size = 1, g_local = 0;
-static double g_comm_s;
+static double g_comm_s, g_wait_s;
 
 int srl_dist_rank(void) { return g_rank; }
 int srl_dist_size(void) { return g_size; }
 int srl_dist_local_rank(void) { return g_local; }
 bool srl_dist_is_root(void) { return g_rank == 0; }
 double srl_dist_comm_seconds(void) { return g_comm_s; }
+double srl_dist_wait_seconds(void) { return g_wait_s; }
 bool srl_dist_nccl_built(void) { return SRL_NCCL != 0; }
 
 size_t srl_dist_part_lo(size_t n, int r, int size)
@@ -270,6 +271,12 @@ static int arena_op(const struct srl_backend *be, float *x, size_t n,
     if (g_size == 1) return 0;
     double t0 = now();
     int rc;
+#if SRL_MPI
+    MPI_Barrier(MPI_COMM_WORLD); /* the wait for the slowest rank, apart from the transfer */
+    double t1 = now();
+    g_wait_s += t1 - t0;
+    t0 = t1;
+#endif
     if (on_host(be)) rc = host(be, x, n);
     else if (SRL_NCCL) rc = nccl(x, n);
     else rc = staged(be, x, n, host);

@@ -76,7 +76,9 @@ int srl_dist_gather_shards(const float *mine, float *full, size_t n);
 int srl_dist_allgatherv(const float *mine, size_t n_mine, float *all, size_t *n_all);
 
 /* Seconds this process has spent in collectives on arenas (allreduce, reduce-scatter,
- * allgather) since it started: the trainers log it per step. */
+ * allgather) since it started, and waiting for the other ranks to reach them (a barrier
+ * before each: the load imbalance, apart from the transfer).  The trainers log both. */
 double srl_dist_comm_seconds(void);
+double srl_dist_wait_seconds(void);
 
 #endif
