@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "srl.h"
 #ifdef SRL_CUDA
 #include "kernels.h"
@@ -32,7 +33,10 @@ int srl_device_resolve(const char *spec, struct srl_device *dev)
     dev->kind = SRL_DEVICE_CPU;
     dev->index = 0;
     if (!spec || !strcmp(spec, "auto")) {
-        if (cuda_count() > 0) dev->kind = SRL_DEVICE_CUDA;
+        if (cuda_count() > 0) {
+            dev->kind = SRL_DEVICE_CUDA;
+            dev->index = srl_dist_local_rank() % cuda_count(); /* one GPU per local rank */
+        }
         return 0;
     }
     if (!strcmp(spec, "cpu")) return 0;
@@ -48,6 +52,8 @@ int srl_device_resolve(const char *spec, struct srl_device *dev)
             return SRL_EINVAL;
         }
         dev->index = (int)i;
+    } else if (cuda_count() > 0) {
+        dev->index = srl_dist_local_rank() % cuda_count(); /* "cuda": one GPU per local rank */
     }
     if (!srl_cuda_built()) {
         srl_log_error("device '%s': this build has no CUDA backend (rebuild with nvcc present)",

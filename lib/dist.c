@@ -69,10 +69,18 @@ static int mpi_rc(int err, const char *what)
 
 const char *srl_dist_kind(void) { return "mpi"; }
 
+/* Started by mpirun (or another process manager): Open MPI's, PMIx's or PMI's variables. */
+static bool launched(void)
+{
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_SIZE");
+}
+
 int srl_dist_init(int *argc, char ***argv)
 {
     int started = 0;
     MPI_Initialized(&started);
+    if (!started && !launched()) return 0; /* alone: one rank, no MPI (a singleton MPI_Init
+                                            * would cost seconds for nothing) */
     if (!started && mpi_rc(MPI_Init(argc, argv), "MPI_Init") < 0) return SRL_EIO;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -182,6 +190,11 @@ int srl_dist_gather_shards(const float *mine, float *full, size_t n)
 
 int srl_dist_allgatherv(const float *mine, size_t n_mine, float *all, size_t *n_all)
 {
+    if (g_size == 1) {
+        if (all != mine) memcpy(all, mine, n_mine * sizeof *all);
+        *n_all = n_mine;
+        return 0;
+    }
     int *counts = malloc(2 * (size_t)g_size * sizeof *counts), c = (int)n_mine, rc;
     if (!counts) return SRL_ENOMEM;
     int *displs = counts + g_size;

@@ -3,7 +3,8 @@
  *
  * Built with MPI (make MPI=1, the default when Open MPI's headers are installed) every process
  * started by mpirun is one rank of MPI_COMM_WORLD; built without (MPI=0) or started without
- * mpirun there is one rank and every collective is a no-op.  The tools call srl_dist_init()
+ * mpirun (no OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE: MPI is then not initialised at all)
+ * there is one rank and every collective is a no-op.  The tools call srl_dist_init()
  * first and srl_dist_exit() last (the library never exits); the rank state is process-wide
  * (MPI_COMM_WORLD is), like the log level.
  *
