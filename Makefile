@@ -10,6 +10,9 @@
 #   make test-cuda  every CUDA op against the CPU backend (SKIP without a GPU); CUDA_ARCH=native
 #                   builds for the GPUs present instead of the portable sm_80 + sm_90 set
 #   make check-man  lint the man pages
+#   make asan       build everything with -fsanitize=address,undefined into build-asan/ and run
+#                   the suite there (slow; CI need not run it every time)
+#   make fuzz       the mutation fuzz test for minutes instead of seconds (FUZZ_CASES=N)
 
 CC      ?= cc
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -73,7 +76,7 @@ BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c)) \
 # helper programs the CLI tests run (e.g. a loopback chat-completions server)
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all test test-cuda check deps bench check-man clean install print-config demo
+.PHONY: all test test-cuda check deps bench check-man clean install print-config demo asan fuzz
 # keep object files that only pattern rules mention (tools, tests) between builds
 .SECONDARY:
 all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS)
@@ -136,6 +139,26 @@ test check:
 	@scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh $(BUILD)
+
+# The suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own build directory;
+# any report aborts the program, so it counts as a failure.
+ASAN_BUILD  = build-asan
+ASAN_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan:
+	@scripts/install-deps.sh
+	@CFLAGS="$(ASAN_CFLAGS)" $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CUDA=0 all
+	@BUILD=$(ASAN_BUILD) FUZZ_MEM_MB=0 \
+	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh $(ASAN_BUILD)
+
+# tests/cli/fuzz.sh for minutes: FUZZ_CASES mutated inputs (make test runs 60), failing inputs
+# kept in out/fuzz/fail-N
+FUZZ_CASES ?= 3000
+FUZZ_SEED  ?= 1
+fuzz: all
+	@mkdir -p out/fuzz
+	@FUZZ_CASES=$(FUZZ_CASES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_WORK=$(CURDIR)/out/fuzz \
+	    BUILD=$(BUILD) tests/cli/fuzz.sh | tee out/fuzz/log; ! grep -q '^FAIL' out/fuzz/log
 
 # CUDA against CPU, op by op (tests/cuda/); every test prints SKIP without a device.
 test-cuda: $(LIB_A) $(CUDA_TESTS)

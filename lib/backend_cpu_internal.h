@@ -26,7 +26,9 @@ static inline float vexpf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    // NaN propagates through p; n must not reach the int conversion (undefined for NaN) and
+    // the exponent is shifted unsigned (a negative int shifted left is undefined)
+    uint32_t bits = (uint32_t)((int32_t)(n == n ? n : 0.0f) + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x <= -87.3f ? 0.0f : p * scale;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,27 @@ int srl_config_validate(const struct srl_config *c, const char *where)
             srl_log_error("%s: %s (%d) must be positive", where, pos[i].name, pos[i].value);
             return SRL_EINVAL;
         }
+    /* the widths the model computes in int, and the parameter count, must not overflow */
+    const struct {
+        const char *name;
+        long long value;
+    } wide[] = {
+        { "num_attention_heads * head_dim", (long long)c->num_attention_heads * c->head_dim },
+        { "(num_attention_heads + 2 * num_key_value_heads) * head_dim",
+          ((long long)c->num_attention_heads + 2LL * c->num_key_value_heads) * c->head_dim },
+        { "2 * intermediate_size", 2LL * c->intermediate_size },
+    };
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (wide[i].value > INT_MAX) {
+            srl_log_error("%s: %s (%lld) is too large (at most %d)", where, wide[i].name,
+                          wide[i].value, INT_MAX);
+            return SRL_EINVAL;
+        }
+    size_t params = srl_config_param_count(c);
+    if (params > SRL_MAX_PARAMS) {
+        srl_log_error("%s: the model would have more than 2^40 parameters", where);
+        return SRL_EINVAL;
+    }
     if (c->num_attention_heads % c->num_key_value_heads != 0) {
         srl_log_error("%s: num_key_value_heads (%d) must divide num_attention_heads (%d)", where,
                       c->num_key_value_heads, c->num_attention_heads);
@@ -135,22 +157,29 @@ int srl_config_validate(const struct srl_config *c, const char *where)
 
 size_t srl_config_param_count(const struct srl_config *c)
 {
+    // saturating (SIZE_MAX when it overflows): the sizes come from a file
+#define MUL srl_size_mul
+#define ADD srl_size_add
     size_t V = (size_t)c->vocab_size, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     size_t L = (size_t)c->num_hidden_layers;
-    size_t head = c->head == SRL_HEAD_SCORE ? D : (c->tie_word_embeddings ? 0 : V * D);
+    size_t head = c->head == SRL_HEAD_SCORE ? D : (c->tie_word_embeddings ? 0 : MUL(V, D));
     if (c->arch == SRL_ARCH_GPT2) {
         size_t P = (size_t)c->max_position_embeddings;
-        size_t layer = 2 * D + (D * 3 * D + 3 * D) + (D * D + D) /* ln_1, c_attn, c_proj */
-                     + 2 * D + (D * F + F) + (F * D + D);      /* ln_2, c_fc, c_proj */
-        return V * D + P * D + L * layer + 2 * D + head;
+        size_t layer = ADD(ADD(MUL(D, 3 * D), 3 * D), ADD(MUL(D, D), D)); /* c_attn, c_proj */
+        layer = ADD(layer, ADD(ADD(MUL(D, F), F), ADD(MUL(F, D), D)));    /* c_fc, c_proj */
+        layer = ADD(layer, 4 * D);                                        /* ln_1, ln_2 */
+        return ADD(ADD(ADD(MUL(V, D), MUL(P, D)), MUL(L, layer)), ADD(2 * D, head));
     }
-    size_t QD = (size_t)c->num_attention_heads * (size_t)c->head_dim;
-    size_t KVD = (size_t)c->num_key_value_heads * (size_t)c->head_dim;
-    size_t layer = D * QD + 2 * D * KVD + QD * D + 3 * D * F + 2 * D;
-    if (c->attention_bias) layer += QD + 2 * KVD;
-    if (c->attention_out_bias) layer += D;
-    if (c->mlp_bias) layer += 2 * F + D;
-    return V * D + L * layer + D + head;
+    size_t QD = MUL((size_t)c->num_attention_heads, (size_t)c->head_dim);
+    size_t KVD = MUL((size_t)c->num_key_value_heads, (size_t)c->head_dim);
+    size_t layer = ADD(ADD(MUL(D, QD), MUL(2 * D, KVD)), ADD(MUL(QD, D), MUL(3 * D, F)));
+    layer = ADD(layer, 2 * D);
+    if (c->attention_bias) layer = ADD(layer, ADD(QD, 2 * KVD));
+    if (c->attention_out_bias) layer = ADD(layer, D);
+    if (c->mlp_bias) layer = ADD(layer, 2 * F + D);
+    return ADD(ADD(MUL(V, D), MUL(L, layer)), ADD(D, head));
+#undef MUL
+#undef ADD
 }
 
 // --- loading ---------------------------------------------------------------------------------
@@ -218,8 +247,12 @@ static int get_int(struct loader *ld, const char *key, int def, int required, in
     /* HF writes some sizes as 4096.0 now and then; accept integral reals */
     double d = json_is_integer(v) ? (double)json_integer_value(v)
              : json_is_real(v) ? json_real_value(v) : NAN;
-    if (!(d == floor(d)) || d < -2147483648.0 || d > 2147483647.0) {
+    if (!(d == floor(d))) {
         srl_log_error("%s: \"%s\" must be an integer", ld->path, key);
+        return SRL_EFORMAT;
+    }
+    if (d < INT_MIN || d > INT_MAX) {
+        srl_log_error("%s: \"%s\" (%.17g) is out of range", ld->path, key, d);
         return SRL_EFORMAT;
     }
     *out = (int)d;
@@ -277,9 +310,18 @@ static int get_token_id(struct loader *ld, const char *key, int def, int *out)
             *out = -1;
             return 0;
         }
-        if (!json_is_integer(first)) {
-            srl_log_error("%s: \"%s\" must be an integer or a list of integers", ld->path, key);
-            return SRL_EFORMAT;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *e = json_array_get(v, i);
+            if (!json_is_integer(e)) {
+                srl_log_error("%s: \"%s\" must be an integer or a list of integers", ld->path,
+                              key);
+                return SRL_EFORMAT;
+            }
+            if (json_integer_value(e) < 0 || json_integer_value(e) > INT_MAX) {
+                srl_log_error("%s: \"%s\" (%" JSON_INTEGER_FORMAT ") is not a token id", ld->path,
+                              key, json_integer_value(e));
+                return SRL_EFORMAT;
+            }
         }
         *out = (int)json_integer_value(first);
         return 0;
@@ -413,7 +455,8 @@ static int parse_gpt2(struct loader *ld, struct srl_config *c)
         (rc = get_int(ld, "n_layer", 12, 0, &c->num_hidden_layers)) < 0 ||
         (rc = get_int(ld, "n_head", 12, 0, &c->num_attention_heads)) < 0 ||
         (rc = get_int(ld, "n_positions", 1024, 0, &c->max_position_embeddings)) < 0 ||
-        (rc = get_int(ld, "n_inner", 4 * c->hidden_size, 0, &c->intermediate_size)) < 0 ||
+        (rc = get_int(ld, "n_inner", c->hidden_size <= INT_MAX / 4 ? 4 * c->hidden_size : INT_MAX,
+                      0, &c->intermediate_size)) < 0 ||
         (rc = get_float(ld, "layer_norm_epsilon", 1e-5f, &c->norm_eps)) < 0 ||
         (rc = get_bool(ld, "tie_word_embeddings", true, &c->tie_word_embeddings)) < 0 ||
         (rc = get_token_id(ld, "bos_token_id", 50256, &c->bos_token_id)) < 0 ||

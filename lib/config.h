@@ -73,8 +73,10 @@ int srl_config_validate(const struct srl_config *cfg, const char *where);
  * head), atomically.  Returns 0 or SRL_E*. */
 int srl_config_save(const struct srl_config *cfg, const char *path);
 
-/* Parameter count of the model the config describes (embeddings counted once when tied). */
+/* Parameter count of the model the config describes (embeddings counted once when tied);
+ * SIZE_MAX when it overflows.  srl_config_validate() refuses more than SRL_MAX_PARAMS. */
 size_t srl_config_param_count(const struct srl_config *cfg);
+#define SRL_MAX_PARAMS ((size_t)1 << 40)
 
 /* "float32", "bfloat16", "float16", "float64", "int32", "int64", "uint8", "bool" (torch
  * names); "unknown" for anything else. */

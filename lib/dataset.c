@@ -197,6 +197,7 @@ int srl_sft_read(struct srl_sft_set *s, const char *path, const struct srl_sft_o
             srl_json_decref(rec);
             if (err == SRL_EFORMAT && o->skip_bad) {
                 s->n_skipped++;
+                srl_log_error_handled();
                 continue;
             }
             if (err < 0) break;
@@ -205,6 +206,7 @@ int srl_sft_read(struct srl_sft_set *s, const char *path, const struct srl_sft_o
         if (err == SRL_EFORMAT && o->skip_bad && srl_jsonl_recoverable(r)) {
             s->n_records++;
             s->n_skipped++;
+            srl_log_error_handled();
             continue;
         }
         break;

@@ -188,7 +188,7 @@ int srl_record_sft(const struct srl_json *rec, const char *where, struct srl_con
     } else if (srl_json_get(rec, "prompt") && srl_json_get(rec, "response")) {
         if ((rc = get_turns(srl_json_get(rec, "prompt"), "prompt", where, true, c)) == 0 &&
             (rc = get_string(rec, "response", where, &s)) == 0)
-            rc = push_turn(c, s, strlen(s));
+            rc = s ? push_turn(c, s, strlen(s)) : bad(where, "is null", "response");
     } else if (srl_json_get(rec, "instruction")) {
         if ((rc = alpaca_turn(rec, where, c)) == 0 &&
             (rc = get_string(rec, "output", where, &s)) == 0)

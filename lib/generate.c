@@ -1,5 +1,6 @@
 /* generate.c -- the batched generation loop (see generate.h). */
 #include <omp.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +137,22 @@ static void step_rows(const struct srl_model *m, const struct srl_gen_params *p,
     }
 }
 
+/* NaN or Inf weights give non-finite logits, and sampling from them gives garbage: refuse. */
+static int check_finite(const struct srl_gen_seq *seqs, int B, const float *logits, int V)
+{
+    for (int b = 0; b < B; b++) {
+        if (seqs[b].finish != SRL_FINISH_NONE)
+            continue; /* a finished row is padding: its logits are not used */
+        const float *x = logits + (size_t)b * V;
+        for (int i = 0; i < V; i++)
+            if (!isfinite(x[i])) {
+                srl_log_error("the model's logits are not finite (NaN or infinite weights?)");
+                return SRL_ENUMERIC;
+            }
+    }
+    return 0;
+}
+
 int srl_generate(struct srl_model *m, const struct srl_gen_params *p, struct srl_gen_seq *seqs,
                  int B)
 {
@@ -197,6 +214,8 @@ int srl_generate(struct srl_model *m, const struct srl_gen_params *p, struct srl
                 goto out;
             logits = host;
         }
+        if ((rc = check_finite(seqs, B, logits, V)) < 0)
+            goto out;
         step_rows(m, p, seqs, rows, B, logits, samplers);
         int live = 0;
         for (int b = 0; b < B; b++) {

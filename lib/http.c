@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct slot {
     CURL *easy;
     char *buf;
     size_t len, cap;
+    size_t max;     /* reply bytes allowed */
+    bool too_large; /* the reply went past max */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -55,6 +58,10 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct slot *s = user;
     size_t n = size * nmemb;
+    if (n > s->max - s->len) {
+        s->too_large = true;
+        return 0; /* fails the transfer (CURLE_WRITE_ERROR) */
+    }
     if (s->len + n + 1 > s->cap) {
         size_t cap = s->cap ? s->cap : 4096;
         while (cap < s->len + n + 1) cap *= 2;
@@ -75,6 +82,8 @@ static int start_attempt(CURLM *multi, struct slot *s, struct srl_http_req *r,
     CURL *h = curl_easy_init();
     if (!h) return SRL_ENOMEM;
     s->len = 0;
+    s->max = o->max_reply ? o->max_reply : SRL_HTTP_MAX_REPLY;
+    s->too_large = false;
     if (s->buf) s->buf[0] = '\0';
     long timeout_ms = (long)(o->timeout_s * 1000.0);
     curl_easy_setopt(h, CURLOPT_URL, o->url);
@@ -84,6 +93,7 @@ static int start_attempt(CURLM *multi, struct slot *s, struct srl_http_req *r,
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max); /* by Content-Length */
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)s);
@@ -112,9 +122,11 @@ static void finish_attempt(struct slot *s, struct srl_http_req *r, CURLcode cc,
     const char *error = "";
     if (cc != CURLE_OK) {
         status = 0;
-        error = cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : curl_easy_strerror(cc);
+        error = cc == CURLE_OPERATION_TIMEDOUT ? "timed out"
+              : s->too_large || cc == CURLE_FILESIZE_EXCEEDED ? SRL_HTTP_TOO_LARGE
+              : curl_easy_strerror(cc);
         retryable = cc != CURLE_WRITE_ERROR && cc != CURLE_URL_MALFORMAT
-                    && cc != CURLE_UNSUPPORTED_PROTOCOL;
+                    && cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_FILESIZE_EXCEEDED;
     } else if (status == 429) {
         error = "rate limited";
         retryable = 1;

@@ -34,8 +34,12 @@ struct srl_http_opts {
     uint64_t seed;         /* jitter */
     int fail_fast;         /* stop at the first request that finally fails: transfers in
                             * flight are abandoned, the rest never start (error "cancelled") */
+    size_t max_reply;      /* bytes of a reply body at most; a larger one fails its request
+                            * (error SRL_HTTP_TOO_LARGE, not retried) [8 MiB; 0: the default] */
 };
-#define SRL_HTTP_OPTS_INIT { NULL, NULL, 4, 60.0, 5, 1.0, 60.0, 1, 0 }
+#define SRL_HTTP_OPTS_INIT { NULL, NULL, 4, 60.0, 5, 1.0, 60.0, 1, 0, SRL_HTTP_MAX_REPLY }
+#define SRL_HTTP_MAX_REPLY ((size_t)8 << 20)
+#define SRL_HTTP_TOO_LARGE "reply larger than the size limit (--max-reply-size)"
 
 /* One request.  The caller sets body (JSON text, NUL-terminated); the batch fills the rest.
  * status is the final HTTP status (0 when no response came); reply the response body (new

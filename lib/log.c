@@ -4,6 +4,7 @@
 #include "dist.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,16 @@ void srl_log_set_prog(const char *prog)
 
 const char *srl_log_get_prog(void) { return log_prog; }
 
+static atomic_int n_errors; /* errors logged and not handled (srl_log_error_count) */
+
+int srl_log_error_count(void) { return n_errors; }
+
+void srl_log_error_handled(void) { n_errors--; }
+
 void srl_log(enum srl_log_level level, const char *fmt, ...)
 {
     static const char *tags[] = { "", "", "warning: ", "info: ", "debug: " };
+    if (level == SRL_LOG_ERROR) n_errors++;
     if (level == SRL_LOG_OFF || (int)level > (int)srl_log_get_level()) return;
     char buf[4096];
     va_list ap;

@@ -240,7 +240,7 @@ int srl_model_zero_grad(struct srl_model *m)
     return 0;
 }
 
-void srl_model_init_random(struct srl_model *m, uint64_t seed)
+int srl_model_init_random(struct srl_model *m, uint64_t seed)
 {
     struct srl_rng rng;
     srl_rng_seed(&rng, seed);
@@ -248,7 +248,7 @@ void srl_model_init_random(struct srl_model *m, uint64_t seed)
     float *h = malloc(n * sizeof(float));
     if (!h) {
         srl_log_error("out of memory initialising the model");
-        return;
+        return SRL_ENOMEM;
     }
     double resid_std = 0.02 / sqrt(2.0 * m->cfg.num_hidden_layers);
     for (size_t i = 0; i < m->n_views; i++) {
@@ -270,8 +270,9 @@ void srl_model_init_random(struct srl_model *m, uint64_t seed)
                 p[j] = (float)(std * srl_rng_normal(&rng));
         }
     }
-    m->be->upload(m->params, h, n * sizeof(float));
+    int rc = m->be->upload(m->params, h, n * sizeof(float));
     free(h);
+    return rc;
 }
 
 // --- activations -----------------------------------------------------------------------------
@@ -447,18 +448,21 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
     m->T = T;
     m->have_pos_padding = padding;
     m->logits_valid = m->logprobs_valid = m->loss_valid = false;
-    be->upload(m->tokens, tokens, sizeof(int32_t) * N);
+    if ((rc = be->upload(m->tokens, tokens, sizeof(int32_t) * N)) < 0)
+        return rc;
     if (pos) {
-        be->upload(m->pos, pos, sizeof(int32_t) * N);
+        rc = be->upload(m->pos, pos, sizeof(int32_t) * N);
     } else {
         int32_t *h = malloc(sizeof(int32_t) * N);
         if (!h)
             return SRL_ENOMEM;
         for (int n = 0; n < N; n++)
             h[n] = n % T;
-        be->upload(m->pos, h, sizeof(int32_t) * N);
+        rc = be->upload(m->pos, h, sizeof(int32_t) * N);
         free(h);
     }
+    if (rc < 0)
+        return rc;
 
     // x is (N,C): token (+ position) embeddings
     be->embedding_fwd(m->layers[0].res, m->tokens, m->pos, PAR(ly->wte),
@@ -521,13 +525,13 @@ int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
             return SRL_EINVAL;
         }
     }
-    m->be->upload(m->targets, targets, sizeof(int32_t) * N);
+    int rc = m->be->upload(m->targets, targets, sizeof(int32_t) * N);
+    if (rc < 0)
+        return rc;
     m->be->logprob_fwd(m->logp, m->lse, m->logits, m->targets, N, V);
     m->logprobs_valid = true;
     m->loss_valid = false;
-    if (logp)
-        m->be->download(logp, m->logp, sizeof(float) * N);
-    return 0;
+    return logp ? m->be->download(logp, m->logp, sizeof(float) * N) : 0;
 }
 
 int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mask, float *loss)
@@ -540,7 +544,10 @@ int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mas
     if (!lp)
         return SRL_ENOMEM;
     float *dl = lp + N;
-    m->be->download(lp, m->logp, sizeof(float) * N);
+    if ((rc = m->be->download(lp, m->logp, sizeof(float) * N)) < 0) {
+        free(lp);
+        return rc;
+    }
     double msum = 0.0, lsum = 0.0;
     for (int n = 0; n < N; n++) {
         double w = targets[n] < 0 ? 0.0 : mask ? mask[n] : 1.0;
@@ -556,8 +563,10 @@ int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mas
         double w = targets[n] < 0 ? 0.0 : mask ? mask[n] : 1.0;
         dl[n] = (float)(-w / msum);
     }
-    m->be->upload(m->dlogp, dl, sizeof(float) * N);
+    rc = m->be->upload(m->dlogp, dl, sizeof(float) * N);
     free(lp);
+    if (rc < 0)
+        return rc;
     *loss = (float)(lsum / msum);
     if (!isfinite(*loss)) {
         srl_log_error("loss is not finite");
@@ -660,8 +669,8 @@ int srl_model_backward_logprob(struct srl_model *m, const float *dlogp)
 {
     if (!m->logprobs_valid)
         return backward_lm(m); // logs the error
-    m->be->upload(m->dlogp, dlogp, sizeof(float) * m->B * m->T);
-    return backward_lm(m);
+    int rc = m->be->upload(m->dlogp, dlogp, sizeof(float) * m->B * m->T);
+    return rc < 0 ? rc : backward_lm(m);
 }
 
 int srl_model_backward_score(struct srl_model *m, const float *dscore)
@@ -671,7 +680,8 @@ int srl_model_backward_score(struct srl_model *m, const float *dscore)
         return rc;
     const struct srl_model_layout *ly = m->layout;
     int N = m->B * m->T, C = ly->C;
-    m->be->upload(m->dlogp, dscore, sizeof(float) * N);
+    if ((rc = m->be->upload(m->dlogp, dscore, sizeof(float) * N)) < 0)
+        return rc;
     // d_ln (N,C) = dscore (N,1) w (1,C); dw (1,C) += dscore^T (1,N) lnf (N,C)
     m->be->matmul(m->d_ln, m->dlogp, PAR(ly->head_w), N, C, 1, false, false, 1, C, C, 1.0f,
                   0.0f);

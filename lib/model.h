@@ -116,7 +116,7 @@ size_t srl_model_act_floats(const struct srl_model *m, int B, int T);
 
 /* HF-style initialisation: weights ~ normal(0, 0.02) from the deterministic RNG of lib/rng.h
  * seeded with seed (views in table order), norm weights 1, biases 0. */
-void srl_model_init_random(struct srl_model *m, uint64_t seed);
+int srl_model_init_random(struct srl_model *m, uint64_t seed); /* 0 or SRL_E* */
 
 /* The view named name, or NULL. */
 const struct srl_param_view *srl_model_find(const struct srl_model *m, const char *name);
@@ -125,15 +125,21 @@ float *srl_model_param(struct srl_model *m, const char *name);
 float *srl_model_grad(struct srl_model *m, const char *name);
 
 /* Load an HF checkpoint directory (config.json + model.safetensors or shards) onto be.  Every
- * expected tensor must exist with the expected shape (the error names it); unexpected tensors
- * are warned about and ignored (rotary inv_freq buffers silently); a tied model needs no
- * lm_head.weight.  Returns 0 and *out (free with srl_model_free()) or SRL_E*. */
+ * expected tensor must exist with the expected shape, stored as F32, BF16, F16 or F64 (the
+ * error names it); an unexpected tensor is an error (rotary inv_freq buffers are ignored
+ * silently); a tied model needs no lm_head.weight.  Returns 0 and *out (free with
+ * srl_model_free()) or SRL_E*. */
 int srl_model_load(const char *dir, const struct srl_backend *be, struct srl_model **out);
+/* The same with SRL_LOAD_* flags. */
+int srl_model_load_flags(const char *dir, const struct srl_backend *be, unsigned flags,
+                         struct srl_model **out);
 /* Load the tensors of an HF checkpoint directory into an existing model (e.g. a score model
- * initialised from an LM checkpoint).  Shapes are checked as by srl_model_load().  With
+ * initialised from an LM checkpoint).  Checked as by srl_model_load().  With
  * SRL_LOAD_ALLOW_MISSING_HEAD an absent score.weight keeps its current values (a reward model
- * started from an SFT checkpoint).  Returns 0 or SRL_E*. */
+ * started from an SFT checkpoint); with SRL_LOAD_ALLOW_EXTRA unexpected tensors are warned
+ * about and ignored (the tools' --allow-extra-tensors).  Returns 0 or SRL_E*. */
 #define SRL_LOAD_ALLOW_MISSING_HEAD 1u
+#define SRL_LOAD_ALLOW_EXTRA 2u
 int srl_model_load_weights(struct srl_model *m, const char *dir, unsigned flags);
 /* Write config.json and model.safetensors (in dtype) into dir, which must exist.
  * Each file is replaced atomically.  Returns 0 or SRL_E*. */

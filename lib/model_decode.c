@@ -146,11 +146,14 @@ int srl_model_decode(struct srl_model *m, const int32_t *tokens, const int32_t *
         srl_log_error("out of memory decoding %d x %d tokens", B, T);
         return rc;
     }
-    be->upload(d->tok, tokens, sizeof(int32_t) * N);
-    be->upload(d->pos, hpos, sizeof(int32_t) * N);
-    for (int b = 0; b < B; b++)
-        be->upload(d->kpos + (size_t)b * cap + start, hpos + (size_t)b * T, sizeof(int32_t) * T);
+    if ((rc = be->upload(d->tok, tokens, sizeof(int32_t) * N)) == 0)
+        rc = be->upload(d->pos, hpos, sizeof(int32_t) * N);
+    for (int b = 0; rc == 0 && b < B; b++)
+        rc = be->upload(d->kpos + (size_t)b * cap + start, hpos + (size_t)b * T,
+                        sizeof(int32_t) * T);
     free(hpos);
+    if (rc < 0)
+        return rc;
 
     // x (N,C): embeddings, then the residual stream updated in place layer by layer
     be->embedding_fwd(d->x, d->tok, d->pos, m->params + ly->wte,

@@ -85,6 +85,13 @@ int srl_model_load_weights(struct srl_model *m, const char *dir, unsigned flags)
             rc = SRL_EFORMAT;
             goto out;
         }
+        if (t->dtype != SRL_DTYPE_F32 && t->dtype != SRL_DTYPE_BF16 &&
+            t->dtype != SRL_DTYPE_F16 && t->dtype != SRL_DTYPE_F64) {
+            srl_log_error("%s: tensor %s is stored as %s, not as a floating-point type", dir,
+                          v->name, srl_dtype_name(t->dtype));
+            rc = SRL_EFORMAT;
+            goto out;
+        }
         float *dst = m->params + v->offset;
         if (!host) {
             free(tmp);
@@ -102,8 +109,16 @@ int srl_model_load_weights(struct srl_model *m, const char *dir, unsigned flags)
     }
     for (size_t i = 0; i < srl_st_set_count(set); i++) {
         const char *name = srl_st_set_get(set, i)->name;
-        if (!known_name(m, name) && !ignorable(name))
+        if (known_name(m, name) || ignorable(name))
+            continue;
+        if (flags & SRL_LOAD_ALLOW_EXTRA) {
             srl_log_warning("%s: ignoring unexpected tensor %s", dir, name);
+            continue;
+        }
+        srl_log_error("%s: unexpected tensor %s (config.json describes no such weight; "
+                      "--allow-extra-tensors ignores it)", dir, name);
+        rc = SRL_EFORMAT;
+        goto out;
     }
 out:
     free(tmp);
@@ -112,6 +127,12 @@ out:
 }
 
 int srl_model_load(const char *dir, const struct srl_backend *be, struct srl_model **out)
+{
+    return srl_model_load_flags(dir, be, 0, out);
+}
+
+int srl_model_load_flags(const char *dir, const struct srl_backend *be, unsigned flags,
+                         struct srl_model **out)
 {
     struct srl_config cfg;
     *out = NULL;
@@ -125,7 +146,7 @@ int srl_model_load(const char *dir, const struct srl_backend *be, struct srl_mod
     struct srl_model *m = srl_model_new(&cfg, be, &rc);
     if (!m)
         return rc;
-    if ((rc = srl_model_load_weights(m, dir, 0)) < 0) {
+    if ((rc = srl_model_load_weights(m, dir, flags)) < 0) {
         srl_model_free(m);
         return rc;
     }

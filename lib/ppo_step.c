@@ -54,10 +54,12 @@ static int reserve_rows(struct srl_ppo_batch *b, int N)
     return 0;
 }
 
-static int reserve_cells(struct srl_ppo_batch *b, int N, int L)
+/* Room for (cap_N, L) cells: sized for the most rows reserved, not this batch's N, so a full
+ * batch after a short one (the end of an epoch) fits whenever L does. */
+static int reserve_cells(struct srl_ppo_batch *b, int L)
 {
     if (L <= b->cap_L) return 0;
-    size_t n = (size_t)N * (size_t)L;
+    size_t n = (size_t)b->cap_N * (size_t)L;
     int32_t **ip[3] = {&b->tokens, &b->pos, &b->targets};
     float **fp[13] = {&b->mask, &b->old_lp, &b->ref_lp, &b->vr, &b->vc, &b->rew, &b->cst,
                       &b->radv, &b->rret, &b->cadv, &b->cret, &b->adv, &b->lp};
@@ -113,7 +115,7 @@ int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t
         L = len > L ? len : L;
         ntok += b->seqs[i].n_tokens;
     }
-    if ((rc = reserve_cells(b, N, L)) < 0) return rc;
+    if ((rc = reserve_cells(b, L)) < 0) return rc;
     b->N = N, b->L = L;
     for (int i = 0; i < N; i++) {
         const struct srl_gen_seq *s = &b->seqs[i];
@@ -223,6 +225,11 @@ static int ptx_step(struct srl_ppo_run *r, int B, double *loss)
                                       r->o->seed ^ 0x9e3779b97f4a7c15ull, r->ptx_epoch)) < 0)
             return rc;
         r->ptx_plan_epoch = r->ptx_epoch;
+    }
+    if (r->ptx_batch >= (int64_t)r->ptx_plan.n_batches) { /* resumed past other PTX data */
+        r->ptx_epoch++;
+        r->ptx_batch = 0;
+        return ptx_step(r, B, loss);
     }
     size_t k = (size_t)r->ptx_batch, lo = r->ptx_plan.first[k], hi = r->ptx_plan.first[k + 1];
     /* ranks split the batch (rows lo..hi) as they split the rollout rows */

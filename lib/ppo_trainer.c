@@ -50,9 +50,10 @@ void srl_ppo_train_opts_default(struct srl_ppo_train_opts *o)
 
 // --- setup -----------------------------------------------------------------------------------
 
-static int load(const char *dir, const char *what, enum srl_head head, struct srl_model **m)
+static int load(const struct srl_ppo_train_opts *o, const char *dir, const char *what,
+                enum srl_head head, struct srl_model **m)
 {
-    int rc = srl_model_load(dir, srl_backend_cpu(), m);
+    int rc = srl_model_load_flags(dir, srl_backend_cpu(), o->load_flags, m);
     if (rc < 0) {
         srl_log_error("cannot load the %s '%s'", what, dir);
         return rc;
@@ -87,13 +88,13 @@ static int load_models(struct srl_ppo_run *r)
             goto out;
         }
     }
-    if ((rc = load(o->resume ? o->resume : o->actor, "actor", SRL_HEAD_LM, &r->actor)) < 0 ||
-        (rc = load(o->ref_model ? o->ref_model : o->actor, "reference model", SRL_HEAD_LM,
+    if ((rc = load(o, o->resume ? o->resume : o->actor, "actor", SRL_HEAD_LM, &r->actor)) < 0 ||
+        (rc = load(o, o->ref_model ? o->ref_model : o->actor, "reference model", SRL_HEAD_LM,
                    &r->ref)) < 0 ||
-        (rc = load(o->reward_model, "reward model", SRL_HEAD_SCORE, &r->rm)) < 0 ||
-        (rc = load(o->cost_model, "cost model", SRL_HEAD_SCORE, &r->cm)) < 0 ||
-        (rc = load(rc_dir, "reward critic", SRL_HEAD_SCORE, &r->rcrit)) < 0 ||
-        (rc = load(cc_dir, "cost critic", SRL_HEAD_SCORE, &r->ccrit)) < 0)
+        (rc = load(o, o->reward_model, "reward model", SRL_HEAD_SCORE, &r->rm)) < 0 ||
+        (rc = load(o, o->cost_model, "cost model", SRL_HEAD_SCORE, &r->cm)) < 0 ||
+        (rc = load(o, rc_dir, "reward critic", SRL_HEAD_SCORE, &r->rcrit)) < 0 ||
+        (rc = load(o, cc_dir, "cost critic", SRL_HEAD_SCORE, &r->ccrit)) < 0)
         goto out;
     struct srl_model *ms[5] = {r->ref, r->rm, r->cm, r->rcrit, r->ccrit};
     const char *names[5] = {"reference model", "reward model", "cost model", "reward critic",
@@ -330,6 +331,14 @@ static int get_user_state(struct srl_ppo_run *r)
     r->rollouts = srl_json_integer(srl_json_get(u, "rollouts"));
     r->ptx_epoch = srl_json_integer(srl_json_get(u, "ptx_epoch"));
     r->ptx_batch = srl_json_integer(srl_json_get(u, "ptx_batch"));
+    const char *bad = r->rollouts < 0 || r->rollouts > r->tr.st.step ? "rollouts"
+                    : r->ptx_epoch < 0 || r->ptx_epoch > r->tr.st.step ? "ptx_epoch"
+                    : r->ptx_batch < 0 ? "ptx_batch" : NULL;
+    if (bad) {
+        srl_log_error("%s: trainer_state.json: \"user\".\"%s\" is out of range", r->o->resume,
+                      bad);
+        return SRL_EFORMAT;
+    }
     return 0;
 }
 

@@ -81,6 +81,7 @@ struct srl_ppo_train_opts {
     int64_t save_every, stop_after;
     bool save_critics;
     int zero_stage;              /* [0]; 1: ZeRO-1 for the actor's and the critics' AdamW */
+    unsigned load_flags;         /* SRL_LOAD_* for every model loaded (allow extra tensors) */
     uint64_t seed;
     bool quiet;
     int verbosity;

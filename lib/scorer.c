@@ -9,13 +9,13 @@
 #include "srl.h"
 
 int srl_scorer_load(const char *dir, const struct srl_backend *be, int batch_size,
-                    int max_length, struct srl_scorer **out)
+                    int max_length, unsigned load_flags, struct srl_scorer **out)
 {
     int err = 0;
     *out = NULL;
     struct srl_scorer *sc = calloc(1, sizeof *sc);
     if (!sc) return SRL_ENOMEM;
-    if ((err = srl_model_load(dir, be, &sc->model)) < 0) goto fail;
+    if ((err = srl_model_load_flags(dir, be, load_flags, &sc->model)) < 0) goto fail;
     if (sc->model->cfg.head != SRL_HEAD_SCORE) {
         srl_log_error("%s: not a score model (architectures[0] is %s, expected "
                       "*ForSequenceClassification)", dir, sc->model->cfg.architecture);

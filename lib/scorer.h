@@ -29,9 +29,10 @@ struct srl_scorer {
 };
 
 /* Load the score model in DIR (config.json with a score head, model.safetensors, tokenizer.json)
- * onto be.  Returns 0 and *out (free with srl_scorer_free()) or SRL_E* (logged). */
+ * onto be, with SRL_LOAD_* flags.  Returns 0 and *out (free with srl_scorer_free()) or SRL_E*
+ * (logged). */
 int srl_scorer_load(const char *dir, const struct srl_backend *be, int batch_size,
-                    int max_length, struct srl_scorer **out);
+                    int max_length, unsigned load_flags, struct srl_scorer **out);
 void srl_scorer_free(struct srl_scorer *sc); /* NULL-safe */
 
 /* scores[i] = end score of prompts[i] (odd number of turns) answered with answers[i].

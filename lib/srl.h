@@ -45,6 +45,19 @@ const char *srl_strerror(int err);
 /* Map a library error code to a tool exit status. */
 int srl_exit_status(int err);
 
+/* Sizes that stick at SIZE_MAX instead of wrapping: a product of sizes read from a file is
+ * computed with these and bounded before anything is allocated. */
+static inline size_t srl_size_mul(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? (size_t)-1 : r;
+}
+static inline size_t srl_size_add(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_add_overflow(a, b, &r) ? (size_t)-1 : r;
+}
+
 // --- logging ---------------------------------------------------------------------------------
 
 enum srl_log_level {
@@ -65,6 +78,10 @@ const char *srl_log_get_prog(void);
 
 /* Write "PROG: [LEVEL] message\n" to stderr when level <= the current level. */
 void srl_log(enum srl_log_level level, const char *fmt, ...) SRL_FORMAT(2, 3);
+/* How many errors srl_log() was given so far (shown or not), less those handled (a bad record
+ * skipped): a tool whose library call failed knows whether the error was already said. */
+int srl_log_error_count(void);
+void srl_log_error_handled(void);
 
 #define srl_log_error(...) srl_log(SRL_LOG_ERROR, __VA_ARGS__)
 #define srl_log_warning(...) srl_log(SRL_LOG_WARNING, __VA_ARGS__)

@@ -214,6 +214,15 @@ int srl_train_state_load(struct srl_train_state *st, const char *dir)
         get_int(o, "batch", path, &s.batch) < 0 ||
         get_int(o, "total_steps", path, &s.total_steps) < 0)
         goto out;
+    /* every epoch and every batch took at least one step, and no run goes past its plan */
+    const char *bad = s.step < 0 ? "step" : s.total_steps < s.step ? "total_steps"
+                    : s.epoch < 0 || s.epoch > s.step ? "epoch" : s.batch < 0 ? "batch" : NULL;
+    if (bad) {
+        srl_log_error("%s: \"%s\" is out of range (step %" PRId64 ", epoch %" PRId64 ", batch %"
+                      PRId64 ", total_steps %" PRId64 ")", path, bad, s.step, s.epoch, s.batch,
+                      s.total_steps);
+        goto out;
+    }
     if (!seed || sscanf(seed, "%" SCNu64, &s.seed) != 1 || srl_json_array_size(sv) != 4) {
         srl_log_error("%s: bad \"seed\" or \"rng\"", path);
         goto out;
@@ -229,6 +238,10 @@ int srl_train_state_load(struct srl_train_state *st, const char *dir)
     s.rng.has_spare = srl_json_boolean(srl_json_get(rng, "has_spare"));
     s.tokens = srl_json_number(srl_json_get(o, "tokens"));
     s.examples = srl_json_integer(srl_json_get(o, "examples"));
+    if (s.examples < 0 || !(s.tokens >= 0)) {
+        srl_log_error("%s: \"%s\" is out of range", path, s.examples < 0 ? "examples" : "tokens");
+        goto out;
+    }
     s.complete = srl_json_boolean(srl_json_get(o, "complete"));
     struct srl_json *user = srl_json_get(o, "user");
     s.user = srl_json_is_object(user) ? srl_json_incref(user) : srl_json_new_object();

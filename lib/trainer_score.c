@@ -137,6 +137,7 @@ int srl_pair_read(struct srl_pair_set *s, const char *path, const struct srl_pai
         }
         if (err == SRL_EFORMAT && o->skip_bad) {
             s->n_skipped++;
+            srl_log_error_handled();
             continue;
         }
         if (err < 0) break;

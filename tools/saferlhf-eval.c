@@ -13,15 +13,16 @@
 enum {
     OPT_SUMMARY = TOOL_OPT_USER, OPT_BATCH, OPT_MAXLEN, OPT_URL, OPT_JMODEL, OPT_KEYENV,
     OPT_CONC, OPT_TIMEOUT, OPT_RETRIES, OPT_TEMP, OPT_MAXTOK, OPT_PAIRS, OPT_METRICS, OPT_NAME,
+    OPT_MAX_REPLY, OPT_ALLOW_EXTRA,
 };
 
 struct eval_opts {
     struct tool_common common;
     const char *reward_model, *cost_model, *model, *output, *summary, *name, *metrics;
     const char *judge_url, *judge_model, *api_key_env;
-    long batch_size, max_length, concurrency, retries, max_tokens;
+    long batch_size, max_length, concurrency, retries, max_tokens, max_reply_mib;
     double timeout, temperature;
-    bool annotate_pairs;
+    bool annotate_pairs, allow_extra;
 };
 
 static void usage(FILE *fp)
@@ -54,6 +55,7 @@ static void usage(FILE *fp)
         "  -r, --reward-model DIR  reward model checkpoint (score, arena)\n"
         "  -c, --cost-model DIR    cost model checkpoint (score, arena)\n"
         "  -m, --model DIR         score model to evaluate (accuracy)\n"
+        "      --allow-extra-tensors  ignore (with a warning) tensors a model does not use\n"
         "  -o, --output FILE       output file [stdout]\n"
         "      --summary FILE      score, judge: write the summary as JSON\n"
         "      --name NAME         name of the model in the summary (plot scatter label)\n"
@@ -68,6 +70,7 @@ static void usage(FILE *fp)
         "      --retries N         extra attempts on 429, 5xx, timeouts, connection errors [5]\n"
         "      --temperature T     judge sampling temperature [0.7]\n"
         "      --max-tokens N      judge reply length limit [2048]\n"
+        "      --max-reply-size MIB  a larger judge reply fails its request [8]\n"
         "      --annotate-pairs    judge: label pairs {prompt, response_0, response_1} (or\n"
         "                          records of IN and B in step) as preference records\n"
         "      --metrics LIST      plot curves: comma-separated log keys\n"
@@ -126,7 +129,8 @@ static int load_scorer(const char *dir, const struct eval_opts *o, struct srl_sc
         && (srl_device_resolve(o->common.device, &dev) < 0 || dev.kind != SRL_DEVICE_CPU))
         return print_error("device '%s' is not available to saferlhf-eval (use --device cpu)",
                            o->common.device);
-    if (srl_scorer_load(dir, srl_backend_cpu(), (int)o->batch_size, (int)o->max_length, sc) < 0)
+    if (srl_scorer_load(dir, srl_backend_cpu(), (int)o->batch_size, (int)o->max_length,
+                        o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0, sc) < 0)
         return print_error("cannot load the score model '%s'", dir);
     return 0;
 }
@@ -227,6 +231,7 @@ static int cmd_judge(const struct eval_opts *o, char **args, int n)
     jo.http.concurrency = (int)o->concurrency;
     jo.http.timeout_s = o->timeout;
     jo.http.retries = (int)o->retries;
+    jo.http.max_reply = (size_t)o->max_reply_mib << 20;
     jo.http.seed = o->common.seed;
     jo.model = o->judge_model;
     jo.temperature = o->temperature;
@@ -308,6 +313,8 @@ static int parse_opt(int c, struct eval_opts *o)
     case OPT_KEYENV: o->api_key_env = optarg; return 0;
     case OPT_METRICS: o->metrics = optarg; return 0;
     case OPT_PAIRS: o->annotate_pairs = true; return 0;
+    case OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
+    case OPT_MAX_REPLY: lp = &o->max_reply_mib; hi = 4096; break;
     case OPT_BATCH: lp = &o->batch_size; hi = 4096; break;
     case OPT_MAXLEN: lp = &o->max_length; break;
     case OPT_CONC: lp = &o->concurrency; hi = 256; break;
@@ -348,11 +355,14 @@ int main(int argc, char **argv)
         { "max-tokens", required_argument, NULL, OPT_MAXTOK },
         { "annotate-pairs", no_argument, NULL, OPT_PAIRS },
         { "metrics", required_argument, NULL, OPT_METRICS },
+        { "max-reply-size", required_argument, NULL, OPT_MAX_REPLY },
+        { "allow-extra-tensors", no_argument, NULL, OPT_ALLOW_EXTRA },
         { NULL, 0, NULL, 0 }
     };
     struct eval_opts o = { .common = TOOL_COMMON_INIT, .batch_size = 8, .max_length = 512,
                            .api_key_env = "OPENAI_API_KEY", .concurrency = 4, .retries = 5,
-                           .max_tokens = 2048, .timeout = 60, .temperature = 0.7,
+                           .max_tokens = 2048, .max_reply_mib = 8, .timeout = 60,
+                           .temperature = 0.7,
                            .metrics = "reward,cost,lambda,kl" };
     static const char *const cmds[] = { "score", "accuracy", "arena", "judge", "plot" };
     int c, cmd = -1, ret;

@@ -17,6 +17,7 @@
 enum {
     OPT_TEMPLATE = TOOL_OPT_USER, OPT_MAX_NEW, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_REP,
     OPT_GREEDY, OPT_NUM_RETURN, OPT_STOP, OPT_BATCH, OPT_LOGPROBS, OPT_RAW, OPT_MAX_PROMPT,
+    OPT_ALLOW_EXTRA,
 };
 enum { MAX_STOP = 32, WINDOW = 8 }; /* batches sorted by prompt length together */
 
@@ -26,7 +27,7 @@ struct gen_opts {
     struct srl_gen_params gp;
     const char *stop[MAX_STOP];
     int num_return, batch_size, max_prompt_tokens;
-    bool greedy, raw_prompt;
+    bool greedy, raw_prompt, allow_extra;
 };
 
 static void usage(FILE *fp)
@@ -43,6 +44,7 @@ static void usage(FILE *fp)
             "\n"
             "Options:\n"
             "  -m, --model DIR             checkpoint with tokenizer.json\n"
+            "      --allow-extra-tensors   ignore (with a warning) tensors the model does not use\n"
             "  -o, --output FILE           write here instead of stdout\n"
             "      --template NAME         prompt template (%s)\n"
             "                              [the checkpoint's, else saferlhf]\n"
@@ -141,8 +143,10 @@ static int run_batch(const struct gen_opts *o, struct srl_model *m,
         seqs[i].stream = pd[idx[i]].stream;
     }
     int rc = srl_generate(m, &o->gp, seqs, n);
-    if (rc < 0)
-        rc = print_error("generation failed");
+    if (rc < 0) {
+        print_error("generation failed");
+        rc = srl_exit_status(rc); /* 3 for non-finite logits */
+    }
     for (int i = 0; i < n; i++) {
         if (rc == 0)
             rc = format(o, tok, &pd[idx[i]], &seqs[i]);
@@ -280,7 +284,8 @@ static int run(struct gen_opts *o)
     const struct srl_backend *be;
     if ((err = srl_backend_for_device(&dev, &be)) < 0)
         return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
-    if ((err = srl_model_load(o->model, be, &m)) < 0)
+    if ((err = srl_model_load_flags(o->model, be, o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0,
+                                    &m)) < 0)
         return print_error("cannot load model '%s'", o->model);
     if (!(tok = srl_tokenizer_load(o->model, &err))) {
         print_error("cannot load the tokenizer of '%s'", o->model);
@@ -330,6 +335,7 @@ static int parse_opt(struct gen_opts *o, int c, const char *arg)
         o->template_name = arg;
         return 0;
     case OPT_RAW: o->raw_prompt = true; return 0;
+    case OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     case OPT_GREEDY: o->greedy = true; return 0;
     case OPT_LOGPROBS: o->gp.logprobs = true; return 0;
     case OPT_MAX_NEW:
@@ -385,6 +391,7 @@ int main(int argc, char **argv)
     static const struct option lopts[] = {
         TOOL_COMMON_OPTIONS,
         { "model", required_argument, NULL, 'm' },
+        { "allow-extra-tensors", no_argument, NULL, OPT_ALLOW_EXTRA },
         { "output", required_argument, NULL, 'o' },
         { "template", required_argument, NULL, OPT_TEMPLATE },
         { "raw-prompt", no_argument, NULL, OPT_RAW },

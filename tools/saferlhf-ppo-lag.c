@@ -16,6 +16,7 @@
 enum {
     OPT_ACTOR = TOOL_OPT_USER, OPT_RM, OPT_CM, OPT_REF, OPT_RCRIT, OPT_CCRIT, OPT_TEMPLATE,
     OPT_RESUME, OPT_LOG, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_ASCHED, OPT_CSCHED,
+    OPT_ALLOW_EXTRA,
     OPT_NUM, /* numeric options from here (table below) */
 };
 
@@ -95,6 +96,7 @@ static void usage(FILE *fp)
 "      --ref-model DIR         reference policy for the KL penalty [--actor]\n"
 "      --reward-critic DIR     initial reward critic [--reward-model]\n"
 "      --cost-critic DIR       initial cost critic [--cost-model]\n"
+"      --allow-extra-tensors   ignore (with a warning) tensors a model does not use\n"
 "Data and output:\n"
 "  -p, --prompts FILE          RL prompts, JSONL (repeatable)\n"
 "      --ptx FILE              SFT data mixed into the actor loss (repeatable)\n"
@@ -191,6 +193,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         { "template", 1, NULL, OPT_TEMPLATE }, { "resume", 1, NULL, OPT_RESUME },
         { "log", 1, NULL, OPT_LOG }, { "ptx", 1, NULL, OPT_PTX },
         { "save-critics", 0, NULL, OPT_SAVE_CRITICS },
+        { "allow-extra-tensors", 0, NULL, OPT_ALLOW_EXTRA },
         { "lambda-update", 1, NULL, OPT_LAMBDA_UPDATE },
         { "actor-lr-schedule", 1, NULL, OPT_ASCHED },
         { "critic-lr-schedule", 1, NULL, OPT_CSCHED },
@@ -212,6 +215,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         case OPT_RESUME: o->resume = optarg; break;
         case OPT_LOG: o->log_path = optarg; break;
         case OPT_SAVE_CRITICS: o->save_critics = true; break;
+        case OPT_ALLOW_EXTRA: o->load_flags |= SRL_LOAD_ALLOW_EXTRA; break;
         case 'p':
         case OPT_PTX: {
             const char **list = c == 'p' ? o->prompts : o->ptx;

@@ -37,6 +37,7 @@ static void usage(FILE *fp, const struct srl_train_opts *defaults)
             "                        position); give the same data and options\n"
             "      --template NAME   %s\n"
             "                        [the checkpoint's; hh for all-HH data; else saferlhf]\n"
+            "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
             "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
             srl_template_names());
     srl_train_help(fp, defaults);
@@ -72,7 +73,8 @@ static int load_model(const struct train_common *o, const struct srl_backend *be
     const char *dir = o->model ? o->model : o->resume;
     int rc;
     if (dir) {
-        if ((rc = srl_model_load(dir, be, m)) < 0)
+        unsigned flags = o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0;
+        if ((rc = srl_model_load_flags(dir, be, flags, m)) < 0)
             return print_error("cannot load the model '%s'", dir);
         return 0;
     }
@@ -85,7 +87,8 @@ static int load_model(const struct train_common *o, const struct srl_backend *be
     cfg.eos_token_id = srl_tokenizer_eos_id(tok);
     cfg.pad_token_id = srl_tokenizer_pad_id(tok);
     if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
-    srl_model_init_random(*m, o->common.seed);
+    if (srl_model_init_random(*m, o->common.seed) < 0)
+        return print_error("cannot initialise the model");
     return 0;
 }
 

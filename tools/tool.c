@@ -24,7 +24,13 @@ int print_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmessage(fmt, ap);
+    if (srl_log_error_count() == 0) {
+        vmessage(fmt, ap);
+    } else if (srl_log_get_level() >= SRL_LOG_INFO) { /* the error is said: context at -v */
+        char buf[4096];
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        srl_log_info("%s", buf);
+    }
     va_end(ap);
     return SRL_EXIT_FAILURE;
 }

@@ -53,7 +53,9 @@ void tool_common_apply(const struct tool_common *o);
 /* The help text of the common options, as they appear in every tool's usage. */
 void tool_common_help(FILE *fp);
 
-/* "PROG: message" on stderr; returns SRL_EXIT_FAILURE. */
+/* "PROG: message" on stderr; returns SRL_EXIT_FAILURE.  When the library already logged the
+ * error (it names the file and line), the message is context: shown at -v only, so a failure
+ * is one line. */
 int print_error(const char *fmt, ...) SRL_FORMAT(1, 2);
 /* "PROG: message" plus "Try 'PROG --help'" on stderr; returns SRL_EXIT_USAGE. */
 int usage_error(const char *fmt, ...) SRL_FORMAT(1, 2);

@@ -41,6 +41,7 @@ int train_common_opt(struct train_common *o, int c, const char *arg)
         o->template_name = arg;
         return 0;
     case TRAIN_OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    case TRAIN_OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     }
     if ((rc = srl_train_opt(&o->train, c, arg, why, sizeof why)) == 0) return 0;
     if (rc < 0) return usage_error("%s", why);

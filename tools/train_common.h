@@ -15,7 +15,7 @@
 enum {
     TRAIN_OPT_INIT_CONFIG = TOOL_OPT_USER, TRAIN_OPT_TOKENIZER, TRAIN_OPT_EVAL_DATA,
     TRAIN_OPT_EVAL_SPLIT, TRAIN_OPT_MAX_LEN, TRAIN_OPT_RESUME, TRAIN_OPT_TEMPLATE,
-    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_USER,
+    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_ALLOW_EXTRA, TRAIN_OPT_USER,
 };
 
 #define TRAIN_MAX_DATA 64
@@ -30,6 +30,7 @@ struct train_common {
     long max_length;
     bool skip_bad;
     int dry_run;       /* --dry-run[=RANKS]: -1 off; 0 this run's rank count; else RANKS */
+    bool allow_extra; /* --allow-extra-tensors: SRL_LOAD_ALLOW_EXTRA */
 };
 
 /* Entries for struct option arrays (with TOOL_COMMON_OPTIONS and SRL_TRAIN_LONG_OPTIONS) and
@@ -45,7 +46,8 @@ struct train_common {
     { "max-length", required_argument, NULL, TRAIN_OPT_MAX_LEN },        \
     { "resume", required_argument, NULL, TRAIN_OPT_RESUME },             \
     { "template", required_argument, NULL, TRAIN_OPT_TEMPLATE },         \
-    { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD }
+    { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD },        \
+    { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }
 #define TRAIN_COMMON_SHORT "m:d:o:"
 
 /* Handle a shared, training or common option (not -h).  Returns 0 when handled, -1 when it

@@ -68,6 +68,7 @@ static void usage(FILE *fp, const struct score_opts *o)
             "                        position); give the same data and options\n"
             "      --template NAME   %s\n"
             "                        [the checkpoint's, else saferlhf]\n"
+            "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
             "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
             o->t.max_length, o->reg, srl_template_names());
     srl_train_help(fp, &o->t.train);
@@ -127,6 +128,7 @@ static int load_model(const struct score_opts *o, const struct srl_backend *be,
                       const struct srl_tokenizer *tok, struct srl_model **m)
 {
     const char *dir = o->t.model ? o->t.model : o->t.resume;
+    unsigned extra = o->t.allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0;
     struct srl_config cfg;
     char path[4096];
     int rc;
@@ -134,7 +136,8 @@ static int load_model(const struct score_opts *o, const struct srl_backend *be,
     if (srl_config_load(dir ? path : o->t.init_config, &cfg) < 0)
         return print_error("cannot read the config of '%s'", dir ? dir : o->t.init_config);
     if (dir && cfg.head == SRL_HEAD_SCORE) {
-        if (srl_model_load(dir, be, m) < 0) return print_error("cannot load the model '%s'", dir);
+        if (srl_model_load_flags(dir, be, extra, m) < 0)
+            return print_error("cannot load the model '%s'", dir);
         return 0;
     }
     cfg.head = SRL_HEAD_SCORE;
@@ -145,8 +148,9 @@ static int load_model(const struct score_opts *o, const struct srl_backend *be,
         cfg.pad_token_id = srl_tokenizer_pad_id(tok);
     }
     if (!(*m = srl_model_new(&cfg, be, &rc))) return print_error("cannot create the model");
-    srl_model_init_random(*m, o->t.common.seed);
-    if (dir && srl_model_load_weights(*m, dir, SRL_LOAD_ALLOW_MISSING_HEAD) < 0)
+    if (srl_model_init_random(*m, o->t.common.seed) < 0)
+        return print_error("cannot initialise the model");
+    if (dir && srl_model_load_weights(*m, dir, SRL_LOAD_ALLOW_MISSING_HEAD | extra) < 0)
         return print_error("cannot load the weights of '%s'", dir);
     return 0;
 }

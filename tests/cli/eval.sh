@@ -283,6 +283,17 @@ $ev judge --judge-url "$url" --judge-model m "$tmp/gen.jsonl" >/dev/null 2>"$tmp
 [ $? -eq 1 ] \
     && grep -q 'gen.jsonl:1: judge reply has no choices\[0\].message.content' "$tmp/err"
 res "judge: a reply without choices[0].message.content is an error"
+# a reply of any size was buffered whole (4 GiB drove RSS to 24 GB): 8 MiB at most by default
+start_server --huge 64
+$ev judge --judge-url "$url" --judge-model m "$tmp/gen.jsonl" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q \
+    'gen.jsonl:1: judge request failed: reply larger than the size limit (--max-reply-size) after 1 attempt$' \
+    "$tmp/err"
+res "judge: a 64 MiB reply fails its request at the 8 MiB limit, not retried"
+$ev judge --judge-url "$url" --judge-model m --max-reply-size 100 "$tmp/gen.jsonl" \
+    >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && ! grep -q 'size limit' "$tmp/err"
+res "judge --max-reply-size 100: the 64 MiB reply is read (and then fails to parse as scores)"
 kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 spid=

@@ -141,4 +141,16 @@ check "... leaving no -o file behind" [ -z "$(ls "$tmp" | grep long.out)" ]
 check "... fits with --max-prompt-tokens; the positions end it (length)" grep -q \
     '"prompt_tokens":500,"response_tokens":12,"finish_reason":"length","truncated_prompt_tokens":' \
     "$tmp/long.out"
+
+# --- NaN weights: exit 3, nothing printed (garbage was printed with exit 0) -----------------
+cp -r "$m" "$tmp/nan"
+st=$tmp/nan/model.safetensors
+size=$(wc -c <"$st")
+head -c 1024 /dev/zero | tr '\0' '\377' | # 0xffffffff is a NaN as F32, BF16 and F16
+    dd of="$st" bs=1 seek=$((size - 1024)) conv=notrunc 2>/dev/null
+printf '{"prompt":"Once"}\n' >"$tmp/once.jsonl"
+status 3 "NaN weights exit 3" "$gen" --threads 1 -m "$tmp/nan" --greedy --max-new-tokens 4 \
+    "$tmp/once.jsonl"
+check "... saying the logits are not finite, printing nothing" \
+    sh -c "grep -q 'logits are not finite' '$tmp/err' && [ ! -s '$tmp/out' ]"
 exit 0

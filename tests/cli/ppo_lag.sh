@@ -170,6 +170,18 @@ cat "$w/prompts.jsonl" "$w/prompts.jsonl" >"$tmp/dup.jsonl"
 grep -q "32 repeated prompts dropped" "$tmp/d.err" && grep -q "info: 32 prompts" "$tmp/d.err" &&
     ok "repeated prompts dropped" || bad "dedup: $(grep prompts "$tmp/d.err")"
 
+# --- a prompt count that --rollout-batch-size does not divide, past an epoch: the short last
+# batch holds the longest prompts, the next epoch's full batch must not overflow its buffers ---
+for i in 1 2 3 4 5 6 7; do
+    printf '{"prompt": "Tell me%s."}\n' "$(printf ' about the sea%.0s' $(seq $i))"
+done >"$tmp/p7.jsonl"
+expect_rc "7 prompts in batches of 3 for 12 steps exit 0" 0 "$ppo" --actor "$w/actor" \
+    --reward-model "$w/rm" --cost-model "$w/cm" -p "$tmp/p7.jsonl" --max-new-tokens 3 \
+    --threads 1 -q --rollout-batch-size 3 --num-return-sequences 2 --minibatches 1 \
+    --max-steps 12 -o "$tmp/p7" --log "$tmp/p7.log"
+[ "$(wc -l <"$tmp/p7.log")" -eq 12 ] && [ "$(num "$tmp/p7.log" epoch | tail -n 1)" -ge 1 ] &&
+    ok "the run went past its first epoch" || bad "p7 log: $(tail -n 1 "$tmp/p7.log")"
+
 # --- numerical failure and data errors ---
 expect_rc "a diverging run exits 3" 3 "$ppo" $models $short -o "$tmp/n" --actor-lr 1e30
 [ ! -e "$tmp/n" ] && ok "nothing written by the diverging run" || bad "diverging run wrote $tmp/n"
@@ -178,4 +190,10 @@ expect_rc "a bad prompt record exits 1" 1 "$ppo" --actor "$w/actor" --reward-mod
     --cost-model "$w/cm" -p "$tmp/bad.jsonl" -o "$tmp/x" --threads 1
 grep -q "bad.jsonl:2:" "$tmp/err" && ok "the error names FILE:LINE" ||
     bad "no FILE:LINE: $(cat "$tmp/err")"
+# a PTX record with a null response (a NULL strlen crashed here)
+printf '{"prompt": "hi", "response": "there"}\n{"prompt": "hi", "response": null}\n' \
+    >"$tmp/ptx.jsonl"
+expect_rc "a null PTX response exits 1" 1 "$ppo" $models $short -o "$tmp/x" --ptx "$tmp/ptx.jsonl"
+head -n 1 "$tmp/err" | grep -q 'ptx.jsonl:2: "response" is null' &&
+    ok "the error names FILE:LINE" || bad "null PTX response: $(cat "$tmp/err")"
 exit 0

@@ -77,6 +77,14 @@ else
 fi
 cmp -s "$tmp/full/model.safetensors" "$tmp/part/model.safetensors" &&
     ok "resumed weights bitwise equal" || bad "resumed weights differ"
+# a trainer_state.json with a field out of range is refused, naming the field
+cp -r "$tmp/part" "$tmp/badstate"
+sed 's/"batch": *[0-9]*/"batch": -5/' "$tmp/part/trainer_state.json" \
+    >"$tmp/badstate/trainer_state.json"
+expect_rc "resume from \"batch\": -5 exits 1" 1 "$sft" --resume "$tmp/badstate" -d "$data" \
+    -o "$tmp/badstate" --batch-size 8 --threads 2 -q $rs
+grep -q 'trainer_state.json: "batch" is out of range' "$tmp/err" && ok "the error names the field" ||
+    bad "bad batch: $(cat "$tmp/err")"
 
 # --- SIGTERM mid-run ---
 "$sft" $common -o "$tmp/sig" --max-steps 100000 --log "$tmp/sig.log" 2>"$tmp/sig.err" &
@@ -119,13 +127,14 @@ head -2 "$data" >"$tmp/bad.jsonl"
 echo '{"prompt": "no response here"}' >>"$tmp/bad.jsonl"
 echo 'not json' >>"$tmp/bad.jsonl"
 echo '{"prompt": 3, "response": "x"}' >>"$tmp/bad.jsonl"
+echo '{"prompt": "hi", "response": null}' >>"$tmp/bad.jsonl"
 sed -n 3,6p "$data" >>"$tmp/bad.jsonl"
 expect_rc "bad record exits 1" 1 "$sft" $scratch -d "$tmp/bad.jsonl" -o "$tmp/badrun" -q
 grep -q "bad.jsonl:3: " "$tmp/err" && ok "error names FILE:LINE" ||
     bad "no FILE:LINE in: $(cat "$tmp/err")"
 expect_rc "--skip-bad-records exits 0" 0 "$sft" $scratch -d "$tmp/bad.jsonl" -o "$tmp/badrun" \
     --skip-bad-records --max-steps 1 --batch-size 2
-grep -q "3 bad records skipped" "$tmp/err" && grep -q "6 training examples" "$tmp/err" &&
+grep -q "4 bad records skipped" "$tmp/err" && grep -q "6 training examples" "$tmp/err" &&
     ok "skipped records counted" || bad "summary: $(cat "$tmp/err")"
 expect_rc "missing data file exits 1" 1 "$sft" $scratch -d "$tmp/none.jsonl" -o "$tmp/badrun"
 mkdir -p "$tmp/notckpt" && touch "$tmp/notckpt/precious"

@@ -1,7 +1,7 @@
 /* chat_server.c -- a tiny OpenAI-compatible chat-completions server for the judge tests.
  *
  * Usage: chat_server [--fail K] [--status CODE] [--retry-after S] [--malformed | --no-content]
- *                    [--delay-ms N] [--key KEY] [--stats FILE] [--oracle]
+ *                    [--huge MIB] [--delay-ms N] [--key KEY] [--stats FILE] [--oracle]
  *
  * Listens on 127.0.0.1 on an ephemeral port and prints the port on stdout.  One thread per
  * connection, HTTP/1.1 with "Connection: close".  Every POST is answered deterministically
@@ -16,6 +16,8 @@
  *   --retry-after S send "Retry-After: S" with those failures
  *   --malformed     answer 200 with a body that is not JSON
  *   --no-content    answer 200 with JSON lacking choices[0].message.content
+ *   --huge MIB      answer 200 with a completion of MIB MiB, without Content-Length (the body
+ *                   ends when the connection closes), until the client hangs up
  *   --delay-ms N    wait N ms before answering each request
  *   --key KEY       requests without "Authorization: Bearer KEY" get 401
  *   --stats FILE    after each request, FILE holds "requests N max_concurrent M auth_ok A"
@@ -39,6 +41,7 @@
 #include "synth.h"
 
 static int fail_k, fail_status = 429, retry_after = -1, malformed, no_content, delay_ms, oracle;
+static long huge_mib;
 static const char *key, *stats_path;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int n_requests, in_flight, max_in_flight, n_auth_ok;
@@ -55,14 +58,28 @@ static void write_stats(void)
     rename(tmp, stats_path);
 }
 
-static void send_all(int fd, const char *p, size_t n)
+static int send_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0) return;
+        if (k <= 0) return -1;
         p += k;
         n -= (size_t)k;
     }
+    return 0;
+}
+
+/* --huge: a 200 whose body streams huge_mib MiB of one completion's content. */
+static void respond_huge(int fd)
+{
+    static const char head[] = "HTTP/1.1 200 X\r\nContent-Type: application/json\r\n"
+                               "Connection: close\r\n\r\n{\"choices\": [{\"message\": {\"content\": \"";
+    static char chunk[1 << 16];
+    memset(chunk, 'x', sizeof chunk);
+    if (send_all(fd, head, sizeof head - 1) < 0) return;
+    for (long i = 0; i < huge_mib * 16; i++)
+        if (send_all(fd, chunk, sizeof chunk) < 0) return; /* the client gave up */
+    send_all(fd, "\"}}]}", 5);
 }
 
 static void respond(int fd, int status, const char *extra, const char *body)
@@ -207,6 +224,8 @@ static void *serve(void *arg)
             respond(fd, 200, "", "{\"choices\": [ this is not json");
         } else if (no_content) {
             respond(fd, 200, "", "{\"choices\": []}");
+        } else if (huge_mib > 0) {
+            respond_huge(fd);
         } else {
             char *body = completion(buf + hdr_end, need - hdr_end);
             if (body) respond(fd, 200, "", body);
@@ -228,6 +247,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--no-content")) no_content = 1;
         else if (!strcmp(a, "--oracle")) oracle = 1;
         else if (v && !strcmp(a, "--fail")) fail_k = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--huge")) huge_mib = atol(argv[++i]);
         else if (v && !strcmp(a, "--status")) fail_status = atoi(argv[++i]);
         else if (v && !strcmp(a, "--retry-after")) retry_after = atoi(argv[++i]);
         else if (v && !strcmp(a, "--delay-ms")) delay_ms = atoi(argv[++i]);

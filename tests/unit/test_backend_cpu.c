@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "backend_cpu_internal.h"
 #include "fileio.h"
 #include "llama2c.h"
 #include "model.h"
@@ -165,6 +166,22 @@ static void check_norm(int layer)
     test_close("norm dinp accumulate", dinp2, dinp, nc, 1e-6f, 1e-5f);
     free(c.inp), free(c.w), free(c.b), free(c.R), free(c.out), free(c.mean), free(c.rstd);
     free(ref), free(dinp), free(dw), free(db), free(dinp2);
+}
+
+/* vexpf on the edges: NaN stays NaN (it was a left shift of a negative int, UBSan's report in
+ * `make asan`), the infinities go to 0 and up, and ordinary values are within 2 ulp of expf. */
+static void test_vexpf_edges(void)
+{
+    volatile float nan = NAN, inf = INFINITY;
+    EXPECT(isnan(vexpf(nan)), "vexpf(NaN) is NaN");
+    EXPECT(vexpf(-inf) == 0.0f, "vexpf(-inf) = 0");
+    EXPECT(vexpf(inf) > 1e38f, "vexpf(inf) overflows upwards");
+    float worst = 0;
+    for (float x = -87.0f; x < 88.0f; x += 0.37f) {
+        float rel = fabsf(vexpf(x) - expf(x)) / expf(x);
+        worst = rel > worst ? rel : worst;
+    }
+    EXPECT(worst < 3e-7f, "vexpf within 2 ulp of expf (worst relative error %g)", worst);
 }
 
 static void test_rmsnorm(void)
@@ -818,6 +835,30 @@ static void test_stories260k_decode(void)
     free(out);
 }
 
+/* A backend whose transfers fail: every model entry point reports it (the return codes of
+ * upload and download were ignored at 13 call sites). */
+static int failing_transfer(void *dst, const void *src, size_t bytes)
+{
+    (void)dst, (void)src, (void)bytes;
+    return SRL_EIO;
+}
+
+static void test_model_transfer_errors(void)
+{
+    struct srl_backend bad = *srl_backend_cpu();
+    struct srl_config cfg = tiny_config(SRL_ARCH_LLAMA);
+    int err;
+    bad.upload = bad.download = failing_transfer;
+    struct srl_model *m = srl_model_new(&cfg, &bad, &err);
+    REQUIRE(m, "model_new");
+    EXPECT(srl_model_init_random(m, 1) == SRL_EIO, "init_random reports the upload");
+    int32_t tok[4] = { 1, 2, 3, 4 };
+    EXPECT(srl_model_forward(m, tok, NULL, 1, 4) == SRL_EIO, "forward reports the upload");
+    EXPECT(srl_model_cache_reset(m, 1, 8) == 0 && srl_model_decode(m, tok, NULL, 4, true) ==
+           SRL_EIO, "decode reports the upload");
+    srl_model_free(m);
+}
+
 static void test_model_save_load(void)
 {
     char dir[] = "/tmp/test_backend_cpu.XXXXXX";
@@ -885,6 +926,30 @@ static void test_model_save_load(void)
     if (b)
         EXPECT(!memcmp(a->params, b->params, a->n_params * sizeof(float)), "same parameters");
     srl_model_free(b);
+    // an unexpected tensor is an error unless allowed (it loaded silently)
+    struct srl_st_entry *e2 = calloc(a->n_views + 1, sizeof *e2);
+    memcpy(e2, e, a->n_views * sizeof *e);
+    e2[a->n_views] = e[0];
+    e2[a->n_views].name = "h.0.attn.extra";
+    EXPECT(srl_st_write(st, e2, a->n_views + 1, SRL_DTYPE_F32, NULL) == 0, "write extra");
+    b = NULL;
+    EXPECT(srl_model_load(dir, be, &b) == SRL_EFORMAT && !b, "an extra tensor is an error");
+    EXPECT(srl_model_load_flags(dir, be, SRL_LOAD_ALLOW_EXTRA, &b) == 0 && b,
+           "SRL_LOAD_ALLOW_EXTRA ignores it");
+    srl_model_free(b);
+    free(e2);
+    // a weight stored as I32 (same size as F32) is refused (it was converted silently)
+    EXPECT(srl_st_write(st, e, a->n_views, SRL_DTYPE_F32, NULL) == 0, "write");
+    char *bytes = NULL;
+    size_t len = 0;
+    REQUIRE(srl_read_file(st, &bytes, &len) == 0);
+    char *f32 = memmem(bytes, len, "\"F32\"", 5);
+    REQUIRE(f32, "F32 in the header");
+    memcpy(f32, "\"I32\"", 5);
+    REQUIRE(srl_write_file_atomic(st, bytes, len) == 0);
+    free(bytes);
+    b = NULL;
+    EXPECT(srl_model_load(dir, be, &b) == SRL_EFORMAT && !b, "an I32 weight is an error");
     srl_model_free(a);
     free(e);
     free(st);
@@ -900,6 +965,7 @@ int main(void)
     const char *seed = getenv("TEST_SEED");
     srl_rng_seed(&rng, seed ? strtoull(seed, NULL, 10) : 1234);
     RUN(test_matmul_transposes);
+    RUN(test_vexpf_edges);
     RUN(test_rmsnorm);
     RUN(test_layernorm);
     RUN(test_rope);
@@ -918,6 +984,7 @@ int main(void)
     RUN(test_model_determinism);
     RUN(test_model_decode);
     RUN(test_model_save_load);
+    RUN(test_model_transfer_errors);
     RUN(test_stories260k_decode);
     return test_summary();
 }

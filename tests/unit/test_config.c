@@ -199,6 +199,26 @@ static void test_bad_configs(void)
                      "\"sliding_window\": 4096}", SRL_EUNSUPPORTED, "sliding_window" },
         { "score_type", "{\"model_type\": \"gpt2\", \"saferlhf\": {\"score_type\": \"x\"}}",
           SRL_EINVAL, "score_type" },
+        /* sizes whose products overflow int (they overflowed the heap in lib/model.c) and
+         * token ids out of int range (2^32 + 1 was truncated to 1) */
+        { "qd_overflow", "{\"model_type\": \"llama\", \"vocab_size\": 100, \"hidden_size\": 64, "
+                         "\"intermediate_size\": 64, \"num_hidden_layers\": 1, "
+                         "\"num_attention_heads\": 8, \"head_dim\": 536870912}", SRL_EINVAL,
+          "num_attention_heads * head_dim (4294967296) is too large" },
+        { "fc_overflow", "{\"model_type\": \"llama\", \"vocab_size\": 100, \"hidden_size\": 64, "
+                         "\"intermediate_size\": 1500000000, \"num_hidden_layers\": 1, "
+                         "\"num_attention_heads\": 8}", SRL_EINVAL,
+          "2 * intermediate_size (3000000000) is too large" },
+        { "params_overflow", "{\"model_type\": \"llama\", \"vocab_size\": 2000000000, "
+                             "\"hidden_size\": 1000000, \"intermediate_size\": 64, "
+                             "\"num_hidden_layers\": 1, \"num_attention_heads\": 1000}",
+          SRL_EINVAL, "more than 2^40 parameters" },
+        { "gpt2_inner", "{\"model_type\": \"gpt2\", \"n_embd\": 600000000, \"n_head\": 1}",
+          SRL_EINVAL, "2 * intermediate_size" },
+        { "eos_list", "{\"model_type\": \"gpt2\", \"eos_token_id\": [4294967297]}", SRL_EFORMAT,
+          "\"eos_token_id\" (4294967297) is not a token id" },
+        { "eos_int", "{\"model_type\": \"gpt2\", \"eos_token_id\": 4294967297}", SRL_EFORMAT,
+          "\"eos_token_id\" (4294967297) is out of range" },
     };
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
         char *p = write_tmp(whole[i].name, whole[i].json);

@@ -54,6 +54,8 @@ static void test_sft_records(void)
     /* errors */
     EXPECT(sft_turns("{\"prompt\": \"x\"}", &c) == SRL_EFORMAT);
     EXPECT(sft_turns("{\"prompt\": 3, \"response\": \"x\"}", &c) == SRL_EFORMAT);
+    EXPECT(sft_turns("{\"prompt\": \"hi\", \"response\": null}", &c) == SRL_EFORMAT,
+           "a null response is a bad record (it crashed in strlen)");
     EXPECT(sft_turns("{\"prompt\": [\"a\", \"b\"], \"response\": \"x\"}", &c) == SRL_EFORMAT);
     EXPECT(sft_turns("{\"messages\": [{\"role\": \"assistant\", \"content\": \"x\"}]}", &c) ==
            SRL_EFORMAT);
@@ -251,13 +253,14 @@ static void test_sft_set(void)
     FILE *fp = fopen("/tmp/test_dataset_bad.jsonl", "w");
     REQUIRE(fp);
     fputs("{\"prompt\": \"a\", \"response\": \"b\"}\n{\"prompt\": \"a\"}\nnot json\n"
-          "{\"prompt\": \"c\", \"response\": \"d\"}\n", fp);
+          "{\"prompt\": \"c\", \"response\": \"d\"}\n"
+          "{\"prompt\": \"hi\", \"response\": null}\n", fp);
     fclose(fp);
     EXPECT(srl_sft_read(&s, "/tmp/test_dataset_bad.jsonl", &o) == SRL_EFORMAT);
     srl_sft_set_free(&s);
     o.skip_bad = true;
     EXPECT(srl_sft_read(&s, "/tmp/test_dataset_bad.jsonl", &o) == 0);
-    EXPECT(s.n == 2 && s.n_skipped == 2 && s.line[1] == 4);
+    EXPECT(s.n == 2 && s.n_skipped == 3 && s.line[1] == 4);
     srl_sft_set_free(&s);
     remove("/tmp/test_dataset_bad.jsonl");
     srl_tokenizer_free(tok);

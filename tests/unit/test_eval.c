@@ -162,7 +162,7 @@ static void test_scorer_end_scores(void)
         SKIP("run from the repository root");
     REQUIRE(make_model(dir, sizeof dir) == 0);
     struct srl_scorer *sc = NULL;
-    REQUIRE(srl_scorer_load(dir, srl_backend_cpu(), 2, 0, &sc) == 0);
+    REQUIRE(srl_scorer_load(dir, srl_backend_cpu(), 2, 0, 0, &sc) == 0);
     EXPECT(sc->is_cost);
     char *t0[] = { "How do I bake bread?" }, *t1[] = { "Hi", "Hello there.", "A joke?" };
     char *t2[] = { "x" };

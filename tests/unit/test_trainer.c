@@ -7,6 +7,7 @@
  * no-decay groups. */
 #include <stdint.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "dataset.h"
 #include "fileio.h"
@@ -240,12 +241,47 @@ static void test_options(void)
     EXPECT(srl_trainer_steps_per_epoch(&o, 25) == 3, "7 micro-batches -> 3 steps");
 }
 
+/* trainer_state.json is checked on resume: a negative batch or an epoch past the steps taken
+ * indexed the batch plan out of bounds. */
+static void test_state_fields(void)
+{
+    char dir[sizeof tmp + 16], *path;
+    snprintf(dir, sizeof dir, "%s/state", tmp);
+    REQUIRE(mkdir(dir, 0755) == 0 && (path = srl_path_join(dir, "trainer_state.json")));
+    static const char *fmt =
+        "{\"format\": \"saferlhf-trainer-state\", \"version\": 1, \"complete\": false, "
+        "\"step\": %s, \"epoch\": %s, \"batch\": %s, \"total_steps\": %s, \"examples\": 9, "
+        "\"seed\": \"1\", \"tokens\": 10, \"rng\": {\"s\": [\"1\", \"2\", \"3\", \"4\"], "
+        "\"spare\": 0, \"has_spare\": false}, \"user\": {}}";
+    struct { const char *step, *epoch, *batch, *total; int rc; } cases[] = {
+        { "6", "2", "1", "12", 0 },
+        { "6", "2", "-5", "12", SRL_EFORMAT },
+        { "6", "9223372036854775806", "0", "12", SRL_EFORMAT },
+        { "6", "-1", "0", "12", SRL_EFORMAT },
+        { "-6", "0", "0", "12", SRL_EFORMAT },
+        { "6", "2", "1", "5", SRL_EFORMAT },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char json[1024];
+        snprintf(json, sizeof json, fmt, cases[i].step, cases[i].epoch, cases[i].batch,
+                 cases[i].total);
+        REQUIRE(srl_write_file_atomic(path, json, strlen(json)) == 0);
+        struct srl_train_state st = { 0 };
+        int rc = srl_train_state_load(&st, dir);
+        EXPECT(rc == cases[i].rc, "step %s epoch %s batch %s total_steps %s: rc %d",
+               cases[i].step, cases[i].epoch, cases[i].batch, cases[i].total, rc);
+        srl_json_decref(st.user);
+    }
+    free(path);
+}
+
 int main(void)
 {
     srl_log_set_level(SRL_LOG_OFF);
     if (!mkdtemp(tmp)) return 1;
     RUN(test_options);
     RUN(test_resume_bitwise);
+    RUN(test_state_fields);
     RUN(test_vs_pytorch);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
