@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "srl.h"
 #ifdef SRL_CUDA
 #include "kernels.h"
@@ -35,7 +36,10 @@ int srl_device_resolve(const char *spec, struct srl_device *dev, char *why, size
     if (why && why_size) why[0] = '\0';
     else why_size = 0;
     if (!spec || !strcmp(spec, "auto")) {
-        if (cuda_count() > 0) dev->kind = SRL_DEVICE_CUDA;
+        if (cuda_count() > 0) {
+            dev->kind = SRL_DEVICE_CUDA;
+            dev->index = srl_dist_local_rank() % cuda_count(); /* one GPU per local rank */
+        }
         return 0;
     }
     if (!strcmp(spec, "cpu")) return 0;
@@ -52,6 +56,8 @@ int srl_device_resolve(const char *spec, struct srl_device *dev, char *why, size
             return SRL_EINVAL;
         }
         dev->index = (int)i;
+    } else if (cuda_count() > 0) {
+        dev->index = srl_dist_local_rank() % cuda_count(); /* "cuda": one GPU per local rank */
     }
     if (!srl_cuda_built()) {
         if (why_size) snprintf(why, why_size, "this build has no CUDA backend (rebuild with "

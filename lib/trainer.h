@@ -41,7 +41,8 @@
  * position is global, so a run resumes with any rank count.
  *
  * Output: --log FILE gets one JSON object per step, appended: {"step", "epoch", "loss", "lr",
- * "grad_norm", "tokens", "tokens_per_s", ...eval metrics when evaluated}.  A progress line goes
+ * "grad_norm", "tokens", "tokens_per_s", with ranks "allreduce_s" and "rank_wait_s" (see
+ * srl_dist_comm_seconds), ...eval metrics when evaluated}.  A progress line goes
  * to stderr: rewritten in place with \r on a TTY, otherwise a plain line every 10 s (and at the
  * first and last step); none when opts.quiet. */
 #ifndef SRL_TRAINER_H
@@ -131,7 +132,8 @@ struct srl_trainer {
      * transaction (PPO's critics); set after srl_trainer_init().  Returns 0 or SRL_E*. */
     int (*save_extra)(void *ctx, const char *tmp_dir, bool complete);
     void *save_extra_ctx;
-    double comm_s;             /* seconds of gradient collectives in the last step */
+    double comm_s, wait_s;     /* seconds of gradient collectives in the last step, and of
+                                * waiting for the slowest rank before them */
 };
 
 /* Set up: an AdamW optimiser for m, the state seeded from opts->seed, the log file opened;

@@ -101,7 +101,7 @@ static int read_data(const struct train_common *o, const struct srl_sft_opts *so
 
 static int sft_main(int argc, char **argv)
 {
-    struct train_common o = { .common = TOOL_COMMON_INIT, .max_length = 512 };
+    struct train_common o = { .common = TOOL_COMMON_INIT, .max_length = 512, .dry_run = -1 };
     struct srl_tokenizer *tok = NULL;
     struct srl_model *m = NULL;
     struct srl_sft_set train = { 0 }, eval = { 0 };
@@ -115,6 +115,7 @@ static int sft_main(int argc, char **argv)
     srl_train_opts_default(&o.train);
     struct train_tool tool = { .help = usage };
     if ((rc = train_common_parse(&o, argc, argv, &tool)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    if (o.dry_run >= 0) return train_common_dry_run(&o, -1, 1);
     if ((rc = train_common_backend(&o, &be)) != 0) return rc;
 
     const char *tok_dir = train_common_tokenizer_dir(&o);

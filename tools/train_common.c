@@ -3,6 +3,9 @@
 #include "train_common.h"
 
 #include "dist.h"
+#include "memplan.h"
+
+#include <sys/resource.h>
 
 /* A shared option: 0 handled, 1 not one, else the exit status of a usage error (printed). */
 static int shared_opt(struct train_common *o, int c, const char *arg)
@@ -118,6 +121,37 @@ void train_common_cap_length(struct train_common *o, const struct srl_model *m)
     }
 }
 
+int train_common_dry_run(const struct train_common *o, int head, int rows_per_example)
+{
+    const char *src = o->model ? o->model : o->resume ? o->resume : o->init_config;
+    struct srl_model *m = NULL;
+    if (srl_model_shape_load(src, head, &m) < 0)
+        return print_error("cannot read the config of '%s'", src);
+    int len = (int)(o->max_length < m->cfg.max_position_embeddings
+                        ? o->max_length : m->cfg.max_position_embeddings);
+    struct srl_mem_plan p = {.ranks = o->dry_run > 0 ? o->dry_run : srl_dist_size(),
+                             .zero_stage = o->train.zero_stage};
+    int rows = rows_per_example * o->train.batch_size;
+    srl_mem_plan_add(&p, m, true, rows, len, 0, 0);
+    if (srl_dist_is_root()) {
+        printf("%s: %.2fM parameters (hidden %d, %d layers, vocabulary %d); micro-batch of %d "
+               "sequences of up to %d tokens; global batch %d micro-batches (--grad-accum), "
+               "%d per rank\n", src, (double)m->n_params / 1e6, m->cfg.hidden_size,
+               m->cfg.num_hidden_layers, m->cfg.vocab_size, rows, len, o->train.grad_accum,
+               (o->train.grad_accum + p.ranks - 1) / p.ranks);
+        srl_mem_plan_print(stdout, &p, "training");
+    }
+    srl_model_free(m);
+    return SRL_EXIT_OK;
+}
+
+/* Peak resident memory of this process in MiB. */
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+}
+
 int train_common_run(const struct train_common *o, struct srl_model *m, const char *tok_dir,
                      const struct srl_train_task *task)
 {
@@ -134,6 +168,7 @@ int train_common_run(const struct train_common *o, struct srl_model *m, const ch
     else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
     else print_error("training failed");
     if (rc == 0) srl_log_info("wrote %s (step %lld)", o->train.output, (long long)tr.st.step);
+    srl_log_info("peak resident memory %.1f MiB", peak_rss_mib());
 out:
     srl_trainer_free(&tr);
     return ret;

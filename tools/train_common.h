@@ -30,6 +30,7 @@ struct train_common {
     double eval_split;
     long max_length;
     bool skip_bad;
+    int dry_run;       /* --dry-run[=RANKS]: -1 off; 0 this run's rank count; else RANKS */
     bool allow_extra; /* --allow-extra-tensors: SRL_LOAD_ALLOW_EXTRA */
 };
 
@@ -82,7 +83,13 @@ int train_common_check_model(const struct train_common *o, const struct srl_toke
                              const struct srl_template **tmpl);
 void train_common_cap_length(struct train_common *o, const struct srl_model *m);
 
-/* Train m on task (resuming --resume), write the checkpoint, and return the exit status. */
+/* --dry-run: print the memory plan per rank (lib/memplan.h) of training the model of -m,
+ * --resume or --init-config (its config only) with head (-1: its own) on micro-batches of
+ * rows_per_example x --batch-size sequences of --max-length tokens.  Returns the exit status. */
+int train_common_dry_run(const struct train_common *o, int head, int rows_per_example);
+
+/* Train m on task (resuming --resume), write the checkpoint, and return the exit status.  With
+ * -v the peak resident memory is reported at the end (to compare with --dry-run). */
 int train_common_run(const struct train_common *o, struct srl_model *m, const char *tok_dir,
                      const struct srl_train_task *task);
 

@@ -211,7 +211,7 @@ static int setup_model(struct score_opts *o, const struct srl_tokenizer *tok,
 
 static int score_main(int argc, char **argv, enum srl_score_kind kind)
 {
-    struct score_opts o = { .t = { .common = TOOL_COMMON_INIT }, .kind = kind };
+    struct score_opts o = { .t = { .common = TOOL_COMMON_INIT, .dry_run = -1 }, .kind = kind };
     struct srl_tokenizer *tok = NULL;
     struct srl_model *m = NULL;
     struct srl_pair_set train = { 0 }, eval = { 0 };
@@ -224,6 +224,7 @@ static int score_main(int argc, char **argv, enum srl_score_kind kind)
     tool_init(argv[0]);
     defaults(&o);
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    if (o.t.dry_run >= 0) return train_common_dry_run(&o.t, SRL_HEAD_SCORE, 2); /* pairs */
     if ((rc = train_common_backend(&o.t, &be)) != 0) return rc;
 
     const char *tok_dir = train_common_tokenizer_dir(&o.t);
