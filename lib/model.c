@@ -165,8 +165,7 @@ struct srl_model *srl_model_new(const struct srl_config *cfg, const struct srl_b
     else
         ly->head_w = add_view(m, &off, false, 2, ly->V, ly->C, "lm_head.weight");
     m->n_params = off;
-    m->params = be->alloc(off * sizeof(float));
-    if (!m->params)
+    if (be && !(m->params = be->alloc(off * sizeof(float)))) /* be NULL: the shape only */
         goto oom;
     *err = 0;
     return m;
@@ -278,6 +277,21 @@ int srl_model_init_random(struct srl_model *m, uint64_t seed)
 
 // --- activations -----------------------------------------------------------------------------
 
+size_t srl_model_act_floats(const struct srl_model *m, int B, int T)
+{
+    const struct srl_model_layout *ly = m->layout;
+    size_t N = (size_t)B * T, natt = (size_t)B * ly->NH * T * T;
+    size_t C = ly->C, F = ly->F, fw = ly->fc_width, L = ly->L;
+    size_t head = m->cfg.head == SRL_HEAD_SCORE ? 1 : (size_t)ly->V;
+    size_t per_layer = N * (C + C + 2 + ly->QKVD + ly->QD + C + C + 2 + fw + F) + natt;
+    size_t total = L * per_layer + N * (C + C + 2) + N * head + N * 4 // final, head, lse/logp
+                   + N * (C + C + ly->QKVD + ly->QD + fw + F) + natt;  // backward scratch
+    size_t ints = 3 * N;
+    // every piece starts on a 16-float boundary
+    size_t pieces = L * 13 + 16;
+    return total + ints + pieces * 16;
+}
+
 /* Make room for N = B*T rows and B*NH*T*T attention probabilities. */
 static int ensure_acts(struct srl_model *m, int B, int T)
 {
@@ -288,13 +302,7 @@ static int ensure_acts(struct srl_model *m, int B, int T)
     free_acts(m);
     size_t C = ly->C, F = ly->F, fw = ly->fc_width, L = ly->L;
     size_t head = m->cfg.head == SRL_HEAD_SCORE ? 1 : (size_t)ly->V;
-    size_t per_layer = N * (C + C + 2 + ly->QKVD + ly->QD + C + C + 2 + fw + F) + natt;
-    size_t total = L * per_layer + N * (C + C + 2) + N * head + N * 4 // final, head, lse/logp
-                   + N * (C + C + ly->QKVD + ly->QD + fw + F) + natt;  // backward scratch
-    size_t ints = 3 * N;
-    // every piece starts on a 16-float boundary
-    size_t pieces = L * 13 + 16;
-    float *a = m->be->alloc((total + ints + pieces * 16) * sizeof(float));
+    float *a = m->be->alloc(srl_model_act_floats(m, B, T) * sizeof(float));
     m->layers = calloc(L, sizeof *m->layers);
     if (!a || !m->layers) {
         if (a)
