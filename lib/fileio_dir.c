@@ -224,34 +224,27 @@ int srl_dir_recover(const char *dir)
 
 // --- the transaction -------------------------------------------------------------------------
 
-/* fsync every regular file directly inside DIR, then DIR itself. */
+/* fsync DIR/name (ctx: DIR). */
+static int sync_entry(void *ctx, const char *name)
+{
+    char *p = srl_path_join(ctx, name);
+    if (!p) return SRL_ENOMEM;
+    int rc = 0, fd = open(p, O_RDONLY);
+    if (fd >= 0) {
+        if (fsync(fd) != 0 && errno != EINVAL) {
+            srl_log_error("%s: cannot sync: %s", p, strerror(errno));
+            rc = SRL_EIO;
+        }
+        close(fd);
+    }
+    free(p);
+    return rc;
+}
+
+/* fsync every entry directly inside DIR, then DIR itself. */
 static int sync_dir_files(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        srl_log_error("%s: cannot open directory: %s", dir, strerror(errno));
-        return SRL_EIO;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char *p = srl_path_join(dir, e->d_name);
-        if (!p) {
-            rc = SRL_ENOMEM;
-            break;
-        }
-        int fd = open(p, O_RDONLY);
-        if (fd >= 0) {
-            if (fsync(fd) != 0 && errno != EINVAL) {
-                srl_log_error("%s: cannot sync: %s", p, strerror(errno));
-                rc = SRL_EIO;
-            }
-            close(fd);
-        }
-        free(p);
-    }
-    closedir(d);
+    int rc = each_entry(dir, sync_entry, (void *)dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         fsync(fd);

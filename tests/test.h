@@ -110,4 +110,17 @@ static inline const char *test_shared_dir(void)
 
 static inline int test_file_exists(const char *path) { return access(path, R_OK) == 0; }
 
+/* Whether the file PATH holds exactly the bytes of the string want. */
+static inline int test_file_is(const char *path, const char *want)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    size_t n = strlen(want), i = 0;
+    int c;
+    while ((c = fgetc(fp)) != EOF && i < n && c == (unsigned char)want[i]) i++;
+    int ok = c == EOF && i == n;
+    fclose(fp);
+    return ok;
+}
+
 #endif

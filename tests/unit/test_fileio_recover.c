@@ -15,16 +15,6 @@
 static char tmpdir[256];
 static int n_dirs;
 
-static int read_is(const char *path, const char *want)
-{
-    char *data = NULL;
-    size_t len = 0;
-    if (srl_read_file(path, &data, &len) < 0) return 0;
-    int ok = len == strlen(want) && memcmp(data, want, len) == 0;
-    free(data);
-    return ok;
-}
-
 static int exists(const char *path)
 {
     struct stat st;
@@ -71,7 +61,7 @@ static int make_ckpt(const char *path, const char *text, bool complete)
 static int config_is(const char *dir, const char *want)
 {
     char *c = srl_path_join(dir, "config.json");
-    int ok = read_is(c, want);
+    int ok = test_file_is(c, want);
     free(c);
     return ok;
 }
