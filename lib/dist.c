@@ -14,22 +14,25 @@
 #endif
 
 static int g_rank = 0, g_size = 1, g_local = 0;
-static double g_comm_s;
+static double g_comm_s, g_wait_s;
 
 int srl_dist_rank(void) { return g_rank; }
 int srl_dist_size(void) { return g_size; }
 int srl_dist_local_rank(void) { return g_local; }
 bool srl_dist_is_root(void) { return g_rank == 0; }
 double srl_dist_comm_seconds(void) { return g_comm_s; }
+double srl_dist_wait_seconds(void) { return g_wait_s; }
 bool srl_dist_nccl_built(void) { return SRL_NCCL != 0; }
 
-size_t srl_dist_shard_lo(size_t n, int r)
+size_t srl_dist_part_lo(size_t n, int r, int size)
 {
-    if (r >= g_size) return n;
-    size_t lo = (size_t)((double)n * r / g_size); /* exact below 2^53 */
+    if (r >= size) return n;
+    size_t lo = (size_t)((double)n * r / size); /* exact below 2^53 */
     lo -= lo % 16;
     return lo;
 }
+
+size_t srl_dist_shard_lo(size_t n, int r) { return srl_dist_part_lo(n, r, g_size); }
 
 static double now(void)
 {
@@ -66,10 +69,18 @@ static int mpi_rc(int err, const char *what)
 
 const char *srl_dist_kind(void) { return "mpi"; }
 
+/* Started by mpirun (or another process manager): Open MPI's, PMIx's or PMI's variables. */
+static bool launched(void)
+{
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_SIZE");
+}
+
 int srl_dist_init(int *argc, char ***argv)
 {
     int started = 0;
     MPI_Initialized(&started);
+    if (!started && !launched()) return 0; /* alone: one rank, no MPI (a singleton MPI_Init
+                                            * would cost seconds for nothing) */
     if (!started && mpi_rc(MPI_Init(argc, argv), "MPI_Init") < 0) return SRL_EIO;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -179,6 +190,11 @@ int srl_dist_gather_shards(const float *mine, float *full, size_t n)
 
 int srl_dist_allgatherv(const float *mine, size_t n_mine, float *all, size_t *n_all)
 {
+    if (g_size == 1) {
+        if (all != mine) memcpy(all, mine, n_mine * sizeof *all);
+        *n_all = n_mine;
+        return 0;
+    }
     int *counts = malloc(2 * (size_t)g_size * sizeof *counts), c = (int)n_mine, rc;
     if (!counts) return SRL_ENOMEM;
     int *displs = counts + g_size;
@@ -268,6 +284,12 @@ static int arena_op(const struct srl_backend *be, float *x, size_t n,
     if (g_size == 1) return 0;
     double t0 = now();
     int rc;
+#if SRL_MPI
+    MPI_Barrier(MPI_COMM_WORLD); /* the wait for the slowest rank, apart from the transfer */
+    double t1 = now();
+    g_wait_s += t1 - t0;
+    t0 = t1;
+#endif
     if (on_host(be)) rc = host(be, x, n);
     else if (SRL_NCCL) rc = nccl(x, n);
     else rc = staged(be, x, n, host);

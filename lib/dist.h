@@ -3,7 +3,8 @@
  *
  * Built with MPI (make MPI=1, the default when Open MPI's headers are installed) every process
  * started by mpirun is one rank of MPI_COMM_WORLD; built without (MPI=0) or started without
- * mpirun there is one rank and every collective is a no-op.  The tools call srl_dist_init()
+ * mpirun (no OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE: MPI is then not initialised at all)
+ * there is one rank and every collective is a no-op.  The tools call srl_dist_init()
  * first and srl_dist_exit() last (the library never exits); the rank state is process-wide
  * (MPI_COMM_WORLD is), like the log level.
  *
@@ -46,8 +47,10 @@ bool srl_dist_is_root(void);    /* rank 0: the one that writes logs and checkpoi
 const char *srl_dist_kind(void); /* "mpi" or "none" (how this build communicates) */
 bool srl_dist_nccl_built(void);
 
-/* The first element of rank r's shard of an arena of n floats (r = size gives n). */
+/* The first element of rank r's shard of an arena of n floats (r = size gives n); _part_lo for
+ * another rank count (memory plans). */
 size_t srl_dist_shard_lo(size_t n, int r);
+size_t srl_dist_part_lo(size_t n, int r, int size);
 
 /* x (n floats on be) := the sum over ranks, on every rank. */
 int srl_dist_allreduce_sum(const struct srl_backend *be, float *x, size_t n);
@@ -74,7 +77,9 @@ int srl_dist_gather_shards(const float *mine, float *full, size_t n);
 int srl_dist_allgatherv(const float *mine, size_t n_mine, float *all, size_t *n_all);
 
 /* Seconds this process has spent in collectives on arenas (allreduce, reduce-scatter,
- * allgather) since it started: the trainers log it per step. */
+ * allgather) since it started, and waiting for the other ranks to reach them (a barrier
+ * before each: the load imbalance, apart from the transfer).  The trainers log both. */
 double srl_dist_comm_seconds(void);
+double srl_dist_wait_seconds(void);
 
 #endif

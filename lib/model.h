@@ -105,10 +105,14 @@ struct srl_model {
 };
 
 /* A new model for cfg (validated) on backend be, with all parameters zero.  Returns NULL with
- * *err set on failure.  Free with srl_model_free(). */
+ * *err set on failure.  Free with srl_model_free().  With be NULL only the shape is built
+ * (views, n_params, layout; no arena): enough for srl_model_act_floats and memory plans of
+ * models too big for this machine. */
 struct srl_model *srl_model_new(const struct srl_config *cfg, const struct srl_backend *be,
                                 int *err);
 void srl_model_free(struct srl_model *m); /* NULL is a no-op */
+/* Floats of the activation arena a forward (and backward) of B rows of T tokens allocates. */
+size_t srl_model_act_floats(const struct srl_model *m, int B, int T);
 
 /* HF-style initialisation: weights ~ normal(0, 0.02) from the deterministic RNG of lib/rng.h
  * seeded with seed (views in table order), norm weights 1, biases 0. */

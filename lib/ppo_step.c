@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist.h"
 #include "ppo_trainer_internal.h"
 #include "srl.h"
 
@@ -164,33 +165,53 @@ int srl_ppo_score(struct srl_ppo_run *r)
     memcpy(b->vc, r->ccrit->scores, n * sizeof(float));
     b->critics_fresh = true;
     r->tm.scoring += now() - t0;
-    if ((rc = srl_lagrange_push(&r->lag, b->C, b->N)) < 0)
+    return 0;
+}
+
+int srl_ppo_push_costs(struct srl_ppo_run *r)
+{
+    struct srl_ppo_batch *b = &r->b;
+    size_t n_all = (size_t)b->N;
+    float *all = b->C;
+    int rc = 0;
+    if (srl_dist_size() > 1) { /* every rank's costs, in rank order: the same window on all */
+        if (!(all = malloc(((size_t)b->N_all + 1) * sizeof *all))) return SRL_ENOMEM;
+        rc = srl_dist_allgatherv(b->C, (size_t)b->N, all, &n_all);
+    }
+    if (rc == 0 && (rc = srl_lagrange_push(&r->lag, all, (int)n_all)) < 0)
         srl_log_error("a cost model score is not finite");
+    if (all != b->C) free(all);
     return rc;
 }
 
-/* The value-clipped critic step on rows [lo, lo + B). */
+/* The value-clipped critic step on rows [lo, lo + B) of this rank (B may be 0: it still takes
+ * part in the step); the gradient weighs the rows as one batch of all ranks' rows (w). */
 static int critic_step(struct srl_ppo_run *r, struct srl_model *m, struct srl_optim *opt,
-                       const float *old_v, const float *ret, int lo, int B, double lr,
+                       const float *old_v, const float *ret, int lo, int B, float w, double lr,
                        float *loss, double *value)
 {
     struct srl_ppo_batch *b = &r->b;
     size_t off = (size_t)lo * (size_t)b->L;
-    int rc;
+    int rc = srl_model_zero_grad(m);
+    double norm;
     /* the first step on the whole batch reuses the scoring forward (same weights, same rows:
      * its activations are what backward needs) */
     bool fresh = b->critics_fresh && lo == 0 && B == b->N;
-    if ((rc = srl_model_zero_grad(m)) < 0 ||
-        (!fresh && (rc = srl_model_forward(m, b->tokens + off, b->pos + off, B, b->L)) < 0))
-        return rc;
-    *value = srl_ppo_masked_mean(m->scores, b->mask + off, b->start + lo, B, b->L);
-    if ((rc = srl_ppo_critic_loss(m->scores, old_v + off, ret, b->mask + off, b->start + lo, B,
-                                  b->L, r->o->ppo.clip_range_value, loss, b->grad)) < 0)
-        return rc;
-    if ((rc = srl_model_backward_score(m, b->grad)) < 0) return rc;
-    double norm = srl_clip_grad_norm(m->be, m->grads, m->n_params, r->o->clip_grad);
-    if (!isfinite(norm)) return SRL_ENUMERIC;
-    return srl_optim_step(opt, m->params, m->grads, (float)lr);
+    *loss = 0;
+    *value = 0;
+    if (rc == 0 && B > 0) {
+        if (!fresh) rc = srl_model_forward(m, b->tokens + off, b->pos + off, B, b->L);
+        if (rc == 0) {
+            *value = srl_ppo_masked_mean(m->scores, b->mask + off, b->start + lo, B, b->L);
+            rc = srl_ppo_critic_loss(m->scores, old_v + off, ret, b->mask + off, b->start + lo,
+                                     B, b->L, r->o->ppo.clip_range_value, loss, b->grad);
+        }
+        if (rc == 0) rc = srl_model_backward_score(m, b->grad);
+        if (rc == 0 && w != 1.0f) m->be->scale(m->grads, w, m->n_params);
+    }
+    if ((rc = srl_dist_agree(rc)) < 0) return rc;
+    return srl_optim_dist_step(opt, m->params, m->grads, 1.0f, r->o->clip_grad, (float)lr,
+                               &norm);
 }
 
 /* The PTX term: the next batch of the SFT mix, its gradient added to the actor's. */
@@ -211,8 +232,13 @@ static int ptx_step(struct srl_ppo_run *r, int B, double *loss)
         return ptx_step(r, B, loss);
     }
     size_t k = (size_t)r->ptx_batch, lo = r->ptx_plan.first[k], hi = r->ptx_plan.first[k + 1];
-    rc = r->ptx_task.task.micro_step(r->ptx_task.task.ctx, r->actor, r->ptx_plan.order + lo,
-                                     hi - lo, loss, &ntok);
+    /* ranks split the batch (rows lo..hi) as they split the rollout rows */
+    size_t n = hi - lo, a = lo + n * (size_t)srl_dist_rank() / (size_t)srl_dist_size(),
+           z = lo + n * (size_t)(srl_dist_rank() + 1) / (size_t)srl_dist_size();
+    *loss = 0;
+    rc = z > a ? r->ptx_task.task.micro_step(r->ptx_task.task.ctx, r->actor,
+                                             r->ptx_plan.order + a, z - a, loss, &ntok)
+               : 0;
     if (++r->ptx_batch >= (int64_t)r->ptx_plan.n_batches) {
         r->ptx_epoch++;
         r->ptx_batch = 0;
@@ -225,6 +251,25 @@ static int set_num(struct srl_json *m, const char *key, double x)
     return isfinite(x) ? srl_json_object_set_number(m, key, x) : srl_json_object_set_null(m, key);
 }
 
+/* The metrics of one step on all ranks: kind 'w' values are this rank's means over its B rows
+ * (averaged, weighted by rows), 'x' maxima; the others are the same on every rank. */
+static int reduce_metrics(double *v, const char *kind, int n, int B, int B_all)
+{
+    if (srl_dist_size() == 1) return 0;
+    double sum[32], mx[32];
+    int rc;
+    for (int k = 0; k < n; k++) {
+        sum[k] = kind[k] == 'w' ? v[k] * B : 0;
+        mx[k] = kind[k] == 'x' ? v[k] : 0;
+    }
+    if ((rc = srl_dist_allreduce_f64(sum, (size_t)n)) < 0 ||
+        (rc = srl_dist_allreduce_max_f64(mx, (size_t)n)) < 0)
+        return rc;
+    for (int k = 0; k < n; k++)
+        v[k] = kind[k] == 'w' ? sum[k] / B_all : kind[k] == 'x' ? mx[k] : v[k];
+    return 0;
+}
+
 int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
 {
     const struct srl_ppo_train_opts *o = r->o;
@@ -234,91 +279,111 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
     size_t off = (size_t)lo * (size_t)L;
     double t0 = now();
 
-    // lambda first (the reference's rl_step), from the window of recent episode costs
+    // lambda first (the reference's rl_step), from the window of recent episode costs (the
+    // same window on every rank: srl_ppo_push_costs)
     double jc = srl_lagrange_window_mean(&r->lag);
     if ((rc = srl_lagrange_step(&r->lag, jc)) < 0) {
         srl_log_error("the Lagrange multiplier is not finite (episode cost %g)", jc);
         return rc;
     }
+    /* this rank's rows of the step's rows on all ranks: its gradients weigh B / B_all */
+    double rows[2] = {B, 0};
+    for (int i = lo; i < hi; i++)
+        rows[1] += b->len[i] - b->start[i] - 1;
+    if ((rc = srl_dist_allreduce_f64(rows, 2)) < 0) return rc;
+    int B_all = (int)rows[0];
+    float w = B_all > 0 && B != B_all ? (float)B / (float)B_all : 1.0f;
     struct srl_ppo_rollout ro = {B, L, b->mask + off, b->start + lo, b->old_lp + off,
                                  b->ref_lp + off, b->R + lo, b->C + lo, b->vr + off,
                                  b->vc + off};
     struct srl_ppo_targets tg = {b->end, b->rew, b->cst, b->radv, b->rret, b->cadv, b->cret,
                                  b->adv};
-    struct srl_ppo_rollout_stats st;
-    if ((rc = srl_ppo_targets(&ro, &o->ppo, r->lag.lambda, &tg, &st)) < 0) return rc;
+    struct srl_ppo_rollout_stats st = {0};
+    rc = B > 0 ? srl_ppo_targets(&ro, &o->ppo, r->lag.lambda, &tg, &st) : 0;
     double t1 = now();
     r->tm.advantage += t1 - t0;
 
     // actor: clipped surrogate on the combined advantages (+ PTX), one AdamW step
-    float aloss;
-    struct srl_ppo_actor_stats ast;
+    float aloss = 0;
+    struct srl_ppo_actor_stats ast = {0};
     int64_t step = r->tr.st.step;
-    if ((rc = srl_model_zero_grad(a)) < 0 ||
-        (rc = srl_model_forward(a, b->tokens + off, b->pos + off, B, L)) < 0 ||
-        (rc = srl_model_logprobs(a, b->targets + off, b->lp)) < 0)
-        return rc;
-    if ((rc = srl_ppo_actor_loss(b->lp, b->old_lp + off, b->adv, b->mask + off, b->start + lo,
-                                 B, L, o->ppo.clip_range_ratio, &aloss, b->grad, &ast)) < 0)
-        return rc;
-    if ((rc = srl_model_backward_logprob(a, b->grad)) < 0) return rc;
-    double t2 = now(), ptx_loss = NAN;
+    if (rc == 0) rc = srl_model_zero_grad(a);
+    if (rc == 0 && B > 0) {
+        if ((rc = srl_model_forward(a, b->tokens + off, b->pos + off, B, L)) == 0 &&
+            (rc = srl_model_logprobs(a, b->targets + off, b->lp)) == 0 &&
+            (rc = srl_ppo_actor_loss(b->lp, b->old_lp + off, b->adv, b->mask + off,
+                                     b->start + lo, B, L, o->ppo.clip_range_ratio, &aloss,
+                                     b->grad, &ast)) == 0)
+            rc = srl_model_backward_logprob(a, b->grad);
+    }
+    double t2 = now(), ptx_loss = 0;
     r->tm.actor += t2 - t1;
-    if (r->ptx.n > 0) {
+    if (rc == 0 && r->ptx.n > 0) {
         float c = (float)o->ptx_coeff;
         a->be->scale(a->grads, 1.0f / c, a->n_params);
-        if ((rc = ptx_step(r, B, &ptx_loss)) < 0) return rc;
-        a->be->scale(a->grads, 0.5f * c, a->n_params); /* (g_rl + c g_ptx) / 2 */
-        if (!isfinite(ptx_loss)) return SRL_ENUMERIC;
+        if ((rc = ptx_step(r, B_all, &ptx_loss)) == 0) {
+            a->be->scale(a->grads, 0.5f * c, a->n_params); /* (g_rl + c g_ptx) / 2 */
+            if (!isfinite(ptx_loss)) rc = SRL_ENUMERIC;
+        }
     }
+    if (rc == 0 && !isfinite(aloss)) {
+        srl_log_error("step %lld: the actor loss is not finite", (long long)step + 1);
+        rc = SRL_ENUMERIC;
+    }
+    if (rc == 0 && w != 1.0f) a->be->scale(a->grads, w, a->n_params);
+    if ((rc = srl_dist_agree(rc)) < 0) return rc;
     double t3 = now();
     r->tm.ptx += t3 - t2;
-    double norm = srl_clip_grad_norm(a->be, a->grads, a->n_params, o->clip_grad);
-    if (!isfinite(aloss) || !isfinite(norm)) {
-        srl_log_error("step %lld: the actor %s is not finite", (long long)step + 1,
-                      isfinite(aloss) ? "gradient norm" : "loss");
-        return SRL_ENUMERIC;
-    }
-    double alr = srl_lr_at(&r->asched, step), clr = srl_lr_at(&r->csched, step);
-    if ((rc = srl_optim_step(r->tr.optim, a->params, a->grads, (float)alr)) < 0) return rc;
+    double alr = srl_lr_at(&r->asched, step), clr = srl_lr_at(&r->csched, step), norm;
+    rc = srl_optim_dist_step(r->tr.optim, a->params, a->grads, 1.0f, o->clip_grad, (float)alr,
+                             &norm);
+    if (rc == SRL_ENUMERIC)
+        srl_log_error("step %lld: the actor gradient norm is not finite", (long long)step + 1);
+    if (rc < 0) return rc;
     double t4 = now();
     r->tm.actor += t4 - t3;
 
     // critics, reward then cost
     float rl, cl;
     double rv, cv;
-    if ((rc = critic_step(r, r->rcrit, r->ropt, b->vr, b->rret, lo, B, clr, &rl, &rv)) < 0 ||
-        (rc = critic_step(r, r->ccrit, r->copt, b->vc, b->cret, lo, B, clr, &cl, &cv)) < 0) {
+    if ((rc = critic_step(r, r->rcrit, r->ropt, b->vr, b->rret, lo, B, w, clr, &rl, &rv)) < 0 ||
+        (rc = critic_step(r, r->ccrit, r->copt, b->vc, b->cret, lo, B, w, clr, &cl, &cv)) < 0) {
         if (rc == SRL_ENUMERIC) srl_log_error("step %lld: a critic's gradient is not finite",
                                               (long long)step + 1);
         return rc;
     }
     b->critics_fresh = false;
-    if (!isfinite(rl) || !isfinite(cl)) {
-        srl_log_error("step %lld: a critic loss is not finite", (long long)step + 1);
-        return SRL_ENUMERIC;
-    }
     r->tm.critics += now() - t4;
     r->tr.st.step++;
-    for (int i = lo; i < hi; i++)
-        r->tr.st.tokens += b->len[i] - b->start[i] - 1;
+    r->tr.st.tokens += rows[1];
 
-    if (!m) return 0;
     const char *keys[] = {
         "reward", "cost", "lambda", "episode_cost", "kl_divergence", "reward_with_kl_penalty",
         "cost_with_kl_penalty", "mean_generated_length", "max_generated_length", "actor_loss",
         "reward_critic_loss", "cost_critic_loss", "reward_advantage", "reward_return",
         "reward_value", "cost_advantage", "cost_return", "cost_value", "clip_frac", "ratio",
         "approx_kl", "actor_grad_norm", "actor_lr", "critic_lr", "ptx_loss"};
+    const char *kind = "ww..wwwwx" "wwwwwwwwwwww" "..." "w"; /* 25 keys */
     double vals[] = {
         st.reward, st.cost, r->lag.lambda, r->lag.last_cost, st.kl_divergence,
         st.reward_with_kl_penalty, st.cost_with_kl_penalty, st.mean_generated_length,
         st.max_generated_length, aloss, rl, cl, st.reward_advantage, st.reward_return, rv,
         st.cost_advantage, st.cost_return, cv, ast.clip_frac, ast.ratio, ast.approx_kl, norm,
         alr, clr, ptx_loss};
-    for (size_t k = 0; k < sizeof vals / sizeof *vals; k++) {
-        if (k + 1 == sizeof vals / sizeof *vals && r->ptx.n == 0) break;
+    int nv = (int)(sizeof vals / sizeof *vals);
+    if ((rc = reduce_metrics(vals, kind, nv, B, B_all)) < 0) return rc;
+    /* how far apart the ranks' multipliers are (0: one lambda on all ranks) */
+    double lam[2] = {r->lag.lambda, -r->lag.lambda};
+    if ((rc = srl_dist_allreduce_max_f64(lam, 2)) < 0) return rc;
+    if (!isfinite(vals[10]) || !isfinite(vals[11])) {
+        srl_log_error("step %lld: a critic loss is not finite", (long long)step + 1);
+        return SRL_ENUMERIC;
+    }
+    if (!m) return 0;
+    for (int k = 0; k < nv; k++) {
+        if (k + 1 == nv && r->ptx.n == 0) break;
         if ((rc = set_num(m, keys[k], vals[k])) < 0) return rc;
     }
-    return 0;
+    if (srl_dist_size() > 1) rc = set_num(m, "lambda_rank_spread", lam[0] + lam[1]);
+    return rc;
 }

@@ -7,9 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "fileio.h"
 #include "jsonl.h"
 #include "ppo_trainer_internal.h"
+#include "prompt.h"
 #include "srl.h"
 
 static double now(void)
@@ -25,7 +27,8 @@ void srl_ppo_train_opts_default(struct srl_ppo_train_opts *o)
     o->max_prompt_length = 128;
     o->max_new_tokens = 128;
     o->sample = (struct srl_sampler_params)SRL_SAMPLER_PARAMS_INIT;
-    o->sample.top_k = 50; /* HF's GenerationConfig default, active in the reference (quirk 4) */
+    /* HF's GenerationConfig default, active in the reference (reference quirk 4) */
+    o->sample.top_k = 50;
     o->num_return_sequences = 1;
     o->rollout_batch_size = 16;
     o->ppo_epochs = 1;
@@ -117,10 +120,10 @@ static int read_prompts(struct srl_ppo_run *r, int max)
     size_t cap = 0, cap_tok = 0, ntok = 0;
     int rc = 0, err;
     for (int f = 0; rc == 0 && f < r->o->n_prompts; f++) {
-        struct srl_jsonl *j = srl_jsonl_open(r->o->prompts[f], &err);
+        struct srl_jsonl *j = srl_prompts_open(r->o->prompts[f], r->o->prompt_field, &err);
         struct srl_json *rec = NULL;
         if (!j) return err;
-        while (rc == 0 && (err = srl_jsonl_next(j, &rec)) == 0) {
+        while (rc == 0 && (err = srl_prompts_next(j, &rec)) == 0) {
             char where[512];
             int32_t *ids = NULL;
             snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(j), srl_jsonl_line(j));
@@ -227,22 +230,25 @@ static int read_ptx(struct srl_ppo_run *r, int max_len)
 
 // --- checkpoints -----------------------------------------------------------------------------
 
+/* A critic's directory in the checkpoint (rank 0: tmp; the others: tmp NULL, they only take
+ * part in gathering sharded moments). */
 static int save_critic(struct srl_ppo_run *r, const char *tmp, const char *name,
                        struct srl_model *m, struct srl_optim *opt)
 {
-    char *dir = srl_path_join(tmp, name), *p = NULL, *q = NULL, *data = NULL;
+    if (!tmp) return srl_optim_save(opt, NULL);
+    char *dir = srl_path_join(tmp, name), *q = NULL, *data = NULL;
+    char *p = dir ? srl_path_join(dir, "optimizer.safetensors") : NULL;
     size_t len;
-    int rc = SRL_ENOMEM;
-    if (!dir) return rc;
-    if (mkdir(dir, 0777) != 0) {
+    int rc = p ? 0 : SRL_ENOMEM;
+    if (rc == 0 && mkdir(dir, 0777) != 0) {
         srl_log_error("cannot create '%s'", dir);
         rc = SRL_EIO;
-        goto out;
     }
-    if ((rc = srl_model_save(m, dir, SRL_DTYPE_F32)) < 0) goto out;
-    rc = SRL_ENOMEM;
-    if (!(p = srl_path_join(dir, "optimizer.safetensors"))) goto out;
-    if ((rc = srl_optim_save(opt, p)) < 0) goto out;
+    if (rc == 0) rc = srl_model_save(m, dir, SRL_DTYPE_F32);
+    /* the moments even after a failure: other ranks may be sending their shards */
+    int rc2 = srl_optim_save(opt, rc == 0 ? p : NULL);
+    if (rc == 0) rc = rc2;
+    if (rc < 0) goto out;
     rc = SRL_ENOMEM;
     if (!(q = srl_path_join(r->tr.tokenizer_dir, "tokenizer.json"))) goto out;
     free(p);
@@ -362,6 +368,7 @@ static int critic_optim(struct srl_ppo_run *r, struct srl_model *m, const char *
     int rc = srl_optim_for_model(m, &hp, opt);
     if (rc < 0) return rc;
     srl_optim_use_safe_rlhf_groups(*opt);
+    if (r->o->zero_stage >= 1 && (rc = srl_optim_shard(*opt)) < 0) return rc;
     if (!r->o->resume) return 0;
     char *d = srl_path_join(r->o->resume, sub), *p = d ? srl_path_join(d, "optimizer.safetensors")
                                                        : NULL;
@@ -433,9 +440,21 @@ static int rollout_batch(struct srl_ppo_run *r, const size_t *idx, size_t n, uin
     const struct srl_ppo_train_opts *o = r->o;
     double t0 = r->tm.rollout, tok0 = r->tm.rollout_tokens;
     int rc;
-    if ((rc = srl_ppo_rollout(r, idx, n, stream)) < 0 || (rc = srl_ppo_score(r)) < 0) return rc;
+    /* this rank's contiguous part of the prompts; streams by global prompt slot */
+    size_t R = (size_t)srl_dist_size(), q = (size_t)srl_dist_rank(), a = n * q / R,
+           z = n * (q + 1) / R;
+    r->b.N = 0;
+    r->b.N_all = (int)n * o->num_return_sequences;
+    if (z > a) {
+        rc = srl_ppo_rollout(r, idx + a, z - a, stream + a * (uint64_t)o->num_return_sequences);
+        if (rc == 0) rc = srl_ppo_score(r);
+    } else {
+        rc = 0;
+        r->b.critics_fresh = false;
+    }
+    if ((rc = srl_dist_agree(rc)) < 0 || (rc = srl_ppo_push_costs(r)) < 0) return rc;
     double dt = r->tm.rollout - t0, tok_s = dt > 0 ? (r->tm.rollout_tokens - tok0) / dt : 0;
-    int N = r->b.N, M = o->minibatches < N ? o->minibatches : N;
+    int N = r->b.N, N_all = r->b.N_all, M = o->minibatches < N_all ? o->minibatches : N_all;
     for (int e = 0; e < o->ppo_epochs; e++)
         for (int k = 0; k < M; k++) {
             if (r->tr.st.step >= r->total_steps) return 0;
@@ -443,7 +462,7 @@ static int rollout_batch(struct srl_ppo_run *r, const size_t *idx, size_t n, uin
             if (!m) return SRL_ENOMEM;
             rc = srl_ppo_update(r, (int)((int64_t)N * k / M), (int)((int64_t)N * (k + 1) / M),
                                 m);
-            if (rc == 0) rc = log_step(r, m, tok_s);
+            if (rc == 0) rc = srl_dist_agree(log_step(r, m, tok_s));
             if (rc == 0) progress(r, m, tok_s);
             srl_json_decref(m);
             if (rc < 0) return rc;
@@ -486,7 +505,7 @@ static int run_loop(struct srl_ppo_run *r)
             st->batch = 0;
         }
         if (st->step >= r->total_steps) break;
-        int sig = srl_trainer_signal();
+        int sig = srl_trainer_signal_agreed();
         bool stop = o->stop_after > 0 && st->step - r->tr.start_step >= o->stop_after;
         bool due = o->save_every > 0 &&
                    st->step / o->save_every != (st->step - r->steps_per_rollout) / o->save_every;
@@ -567,6 +586,7 @@ static int setup(struct srl_ppo_run *r)
     to.log_path = o->log_path;
     to.output = o->output;
     to.quiet = o->quiet;
+    to.zero_stage = o->zero_stage;
     if ((rc = srl_trainer_init(&r->tr, &to, r->actor, tok_dir, o->resume)) < 0) return rc;
     r->tr.save_extra = save_extra;
     r->tr.save_extra_ctx = r;

@@ -28,7 +28,15 @@
  * save_every steps, on SIGINT/SIGTERM, with stop_after) also hold reward_critic/ and
  * cost_critic/ (weights + optimizer.safetensors), written in the same directory transaction;
  * the final one holds them only with save_critics.  Checkpoints are taken between rollout
- * batches. */
+ * batches.
+ *
+ * Ranks (lib/dist.h, under mpirun): the prompts of a rollout batch are split in contiguous
+ * parts, rank r generating and scoring its part (random streams by global prompt slot, so a
+ * prompt gets the same sample whatever rank draws it); the episode costs of all ranks go into
+ * every rank's lambda window (all-gather), so lambda is the same everywhere and equal to the
+ * one-process value; each step's minibatch is every rank's same part of its rows, the
+ * gradients are weighted by rows and summed (the loss is the mean over all ranks' rows), the
+ * statistics likewise (maxima as maxima).  PTX batches are split among the ranks as well. */
 #ifndef SRL_PPO_TRAINER_H
 #define SRL_PPO_TRAINER_H
 
@@ -47,8 +55,9 @@ struct srl_ppo_train_opts {
     const char *actor, *reward_model, *cost_model;  /* required */
     const char *ref_model;       /* NULL: actor */
     const char *reward_critic, *cost_critic; /* NULL: reward_model / cost_model */
-    const char *prompts[SRL_PPO_MAX_FILES];
+    const char *prompts[SRL_PPO_MAX_FILES]; /* prompt files (lib/prompt.h, srl_prompts_open) */
     int n_prompts;
+    const char *prompt_field;    /* the list of a JSON object prompt file; NULL: its only one */
     const char *ptx[SRL_PPO_MAX_FILES];
     int n_ptx;
     const char *output, *resume, *log_path, *template_name;
@@ -72,6 +81,7 @@ struct srl_ppo_train_opts {
     int64_t max_steps;           /* > 0: overrides epochs */
     int64_t save_every, stop_after;
     bool save_critics;
+    int zero_stage;              /* [0]; 1: ZeRO-1 for the actor's and the critics' AdamW */
     unsigned load_flags;         /* SRL_LOAD_* for every model loaded (allow extra tensors) */
     uint64_t seed;
     bool quiet;

@@ -13,7 +13,8 @@
 
 /* One rollout batch of N ragged rows, all (N,L) row-major unless noted. */
 struct srl_ppo_batch {
-    int N, L, cap_N, cap_L;
+    int N, L, cap_N, cap_L;  /* N: this rank's rows */
+    int N_all;               /* rows of the rollout batch on all ranks */
     int32_t *tokens, *pos, *targets;
     int *start, *len;        /* (N) first response column, real tokens */
     float *mask;             /* 1 where token t+1 is real */
@@ -61,9 +62,13 @@ struct srl_ppo_run {
 /* Generate the rollout batch for prompts idx[0..n) (n * num_return_sequences rows; streams
  * from the run's seed and first_stream) into r->b.  Returns 0 or SRL_E*. */
 int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t first_stream);
-/* Reference log-probs, end scores, critic values of r->b; the costs into the lambda window. */
+/* Reference log-probs, end scores, critic values of r->b. */
 int srl_ppo_score(struct srl_ppo_run *r);
-/* One optimiser step (the reference's rl_step) on rows [lo, hi) of r->b; metrics into m. */
+/* The costs of every rank's rows (in rank order) into the lambda window. */
+int srl_ppo_push_costs(struct srl_ppo_run *r);
+/* One optimiser step (the reference's rl_step) on rows [lo, hi) of r->b (this rank's part of
+ * the step: the gradients, losses and statistics are combined over the ranks, weighted by
+ * their rows, so every rank takes the same step); metrics into m. */
 int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m);
 void srl_ppo_batch_free(struct srl_ppo_batch *b);
 

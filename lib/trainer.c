@@ -39,6 +39,21 @@ int srl_trainer_signal_agreed(void)
 
 // --- setup -----------------------------------------------------------------------------------
 
+void srl_train_opts_default(struct srl_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 1;
+    o->batch_size = 16;
+    o->grad_accum = 1;
+    o->lr = 2e-5;
+    o->schedule = SRL_LR_COSINE;
+    o->warmup_steps = -1;
+    srl_adamw_defaults(&o->adam);
+    o->clip = 1.0;
+    o->seed = 1234;
+    o->save_dtype = SRL_DTYPE_F32;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -171,6 +186,8 @@ static int log_step(struct srl_trainer *t, double epoch, double loss, double lr,
     if (rc == 0) rc = srl_json_object_set_number(o, "tokens_per_s", t->tok_s);
     if (rc == 0 && srl_dist_size() > 1)
         rc = srl_json_object_set_number(o, "allreduce_s", t->comm_s);
+    if (rc == 0 && srl_dist_size() > 1)
+        rc = srl_json_object_set_number(o, "rank_wait_s", t->wait_s);
     for (size_t i = 0; rc == 0 && metrics && i < srl_json_object_size(metrics); i++)
         rc = srl_json_object_set(o, srl_json_object_key_at(metrics, i),
                                  srl_json_incref(srl_json_object_value_at(metrics, i)));
@@ -243,10 +260,12 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
     *loss = count ? sum[0] / count : 0.0;
     *tokens = (size_t)sum[1];
     if (!isfinite(*loss)) return SRL_ENUMERIC;
-    double lr = srl_lr_at(&t->sched, t->st.step), c0 = srl_dist_comm_seconds();
+    double lr = srl_lr_at(&t->sched, t->st.step), c0 = srl_dist_comm_seconds(),
+           w0 = srl_dist_wait_seconds();
     rc = srl_optim_dist_step(t->optim, m->params, m->grads, count > 1 ? 1.0f / (float)count : 1.0f,
                              t->opts.clip, (float)lr, norm);
     t->comm_s = srl_dist_comm_seconds() - c0;
+    t->wait_s = srl_dist_wait_seconds() - w0;
     if (rc < 0) return rc;
     t->st.step++;
     t->st.tokens += (double)*tokens;

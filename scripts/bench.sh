@@ -21,4 +21,7 @@ for b in "$build"/bench/bench_*; do
     fi
 done
 [ "$found" -eq 1 ] || echo "bench.sh: no benchmarks in $build/bench" >&2
+# data-parallel training: 1 rank against 2 under mpirun (scripts/bench-dist.sh)
+echo "bench.sh: running bench-dist.sh" >&2
+scripts/bench-dist.sh "$build" || status=1
 exit $status

@@ -2,14 +2,14 @@
  * train_common.h. */
 #include "train_common.h"
 
-#include "backend_cuda.h"
-#include "device.h"
 #include "dist.h"
+#include "memplan.h"
 
-int train_common_opt(struct train_common *o, int c, const char *arg)
+#include <sys/resource.h>
+
+/* A shared option: 0 handled, 1 not one, else the exit status of a usage error (printed). */
+static int shared_opt(struct train_common *o, int c, const char *arg)
 {
-    char why[256];
-    int rc;
     switch (c) {
     case 'm': o->model = arg; return 0;
     case TRAIN_OPT_INIT_CONFIG: o->init_config = arg; return 0;
@@ -40,16 +40,10 @@ int train_common_opt(struct train_common *o, int c, const char *arg)
     case TRAIN_OPT_SKIP_BAD: o->skip_bad = true; return 0;
     case TRAIN_OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     }
-    if ((rc = srl_train_opt(&o->train, c, arg, why, sizeof why)) == 0) return 0;
-    if (rc < 0) return usage_error("%s", why);
-    rc = tool_common_opt(c, arg, &o->common);
-    if (rc == 0) return 0;
-    if (rc == 1) return -1;
-    if (c == '?') fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
-    return SRL_EXIT_USAGE;
+    return train_opts_parse(&o->train, c, arg);
 }
 
-int train_common_check(struct train_common *o, int argc, char **argv)
+static int check(struct train_common *o, int argc, char **argv)
 {
     if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (!o->train.output) return usage_error("no output directory (-o)");
@@ -68,15 +62,33 @@ int train_common_check(struct train_common *o, int argc, char **argv)
     return 0;
 }
 
+int train_common_parse(struct train_common *o, int argc, char **argv,
+                       const struct train_tool *tool)
+{
+    static const struct option shared[] = { TOOL_COMMON_OPTIONS, TRAIN_COMMON_OPTIONS };
+    struct option lopts[64];
+    int n = 0, c, rc, status;
+    for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) lopts[n++] = shared[i];
+    n += train_opts_longopts(TRAIN_OPTS_ALL, lopts + n);
+    for (const struct option *e = tool->own_opts; e && e->name && n < 63; e++) lopts[n++] = *e;
+    lopts[n] = (struct option){ NULL, 0, NULL, 0 };
+    while ((c = tool_getopt(argc, argv, TRAIN_COMMON_SHORT TOOL_COMMON_SHORT, lopts, &o->common,
+                            &status)) != -1) {
+        if (c == TOOL_GETOPT_EXIT) return status ? status : -1;
+        if (c == 'h') {
+            tool->help(tool->ctx, stdout);
+            return -1;
+        }
+        if ((rc = shared_opt(o, c, optarg)) == 1)
+            rc = tool->own ? tool->own(tool->ctx, c, optarg) : SRL_EXIT_USAGE;
+        if (rc != 0) return rc;
+    }
+    return check(o, argc, argv);
+}
+
 int train_common_backend(const struct train_common *o, const struct srl_backend **be)
 {
-    struct srl_device dev;
-    int err;
-    tool_common_apply(&o->common);
-    if (srl_device_resolve(o->common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if ((err = srl_backend_for_device(&dev, be)) < 0)
-        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
-    return 0;
+    return tool_backend(&o->common, NULL, be);
 }
 
 const char *train_common_tokenizer_dir(const struct train_common *o)
@@ -109,6 +121,37 @@ void train_common_cap_length(struct train_common *o, const struct srl_model *m)
     }
 }
 
+int train_common_dry_run(const struct train_common *o, int head, int rows_per_example)
+{
+    const char *src = o->model ? o->model : o->resume ? o->resume : o->init_config;
+    struct srl_model *m = NULL;
+    if (srl_model_shape_load(src, head, &m) < 0)
+        return print_error("cannot read the config of '%s'", src);
+    int len = (int)(o->max_length < m->cfg.max_position_embeddings
+                        ? o->max_length : m->cfg.max_position_embeddings);
+    struct srl_mem_plan p = {.ranks = o->dry_run > 0 ? o->dry_run : srl_dist_size(),
+                             .zero_stage = o->train.zero_stage};
+    int rows = rows_per_example * o->train.batch_size;
+    srl_mem_plan_add(&p, m, true, rows, len, 0, 0);
+    if (srl_dist_is_root()) {
+        printf("%s: %.2fM parameters (hidden %d, %d layers, vocabulary %d); micro-batch of %d "
+               "sequences of up to %d tokens; global batch %d micro-batches (--grad-accum), "
+               "%d per rank\n", src, (double)m->n_params / 1e6, m->cfg.hidden_size,
+               m->cfg.num_hidden_layers, m->cfg.vocab_size, rows, len, o->train.grad_accum,
+               (o->train.grad_accum + p.ranks - 1) / p.ranks);
+        srl_mem_plan_print(stdout, &p, "training");
+    }
+    srl_model_free(m);
+    return SRL_EXIT_OK;
+}
+
+/* Peak resident memory of this process in MiB. */
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+}
+
 int train_common_run(const struct train_common *o, struct srl_model *m, const char *tok_dir,
                      const struct srl_train_task *task)
 {
@@ -125,6 +168,7 @@ int train_common_run(const struct train_common *o, struct srl_model *m, const ch
     else if (rc == SRL_ENUMERIC) ret = SRL_EXIT_NUMERIC;
     else print_error("training failed");
     if (rc == 0) srl_log_info("wrote %s (step %lld)", o->train.output, (long long)tr.st.step);
+    srl_log_info("peak resident memory %.1f MiB", peak_rss_mib());
 out:
     srl_trainer_free(&tr);
     return ret;

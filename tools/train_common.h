@@ -1,6 +1,6 @@
 /* train_common.h -- what saferlhf-sft and saferlhf-train-{rm,cm} share: where the model comes
  * from (-m, --init-config, --resume), the data files, the parsing and checking of those options
- * and of the training ones (srl_train_opt), and the steps around the task: backend, tokenizer,
+ * and of the training ones (train_opts.h), and the steps around the task: backend, tokenizer,
  * template and the training run with its exit status. */
 #ifndef SRL_TRAIN_COMMON_TOOL_H
 #define SRL_TRAIN_COMMON_TOOL_H
@@ -9,6 +9,7 @@
 #include "template.h"
 #include "tokenizer.h"
 #include "tool.h"
+#include "train_opts.h"
 #include "trainer.h"
 
 /* Option codes of the shared options; a trainer numbers its own from TRAIN_OPT_USER. */
@@ -29,11 +30,12 @@ struct train_common {
     double eval_split;
     long max_length;
     bool skip_bad;
+    int dry_run;       /* --dry-run[=RANKS]: -1 off; 0 this run's rank count; else RANKS */
     bool allow_extra; /* --allow-extra-tensors: SRL_LOAD_ALLOW_EXTRA */
 };
 
-/* Entries for struct option arrays (with TOOL_COMMON_OPTIONS and SRL_TRAIN_LONG_OPTIONS) and
- * the letters for getopt's short string (with TOOL_COMMON_SHORT). */
+/* The entries of the shared options (with TOOL_COMMON_OPTIONS and the training table) and the
+ * letters for getopt's short string (with TOOL_COMMON_SHORT). */
 #define TRAIN_COMMON_OPTIONS                                             \
     { "model", required_argument, NULL, 'm' },                           \
     { "init-config", required_argument, NULL, TRAIN_OPT_INIT_CONFIG },   \
@@ -49,13 +51,22 @@ struct train_common {
     { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }
 #define TRAIN_COMMON_SHORT "m:d:o:"
 
-/* Handle a shared, training or common option (not -h).  Returns 0 when handled, -1 when it
- * was --version (printed; exit 0), otherwise the exit status of a usage error (printed). */
-int train_common_opt(struct train_common *o, int c, const char *arg);
+/* A trainer's own options: own_opts (NULL-terminated) handled by own(ctx, c, arg), which
+ * returns 0 when handled, else the exit status of a usage error (printed); help(ctx, fp)
+ * prints the usage. */
+struct train_tool {
+    const struct option *own_opts;
+    int (*own)(void *ctx, int c, const char *arg);
+    void (*help)(void *ctx, FILE *fp);
+    void *ctx;
+};
 
-/* After the options: check that they go together (a usage error is printed) and pass the
- * seed and quietness on to the training options.  Returns 0 or SRL_EXIT_USAGE. */
-int train_common_check(struct train_common *o, int argc, char **argv);
+/* Parse argv (the common, shared, training and the trainer's own options), check that they go
+ * together and pass the seed and quietness on to the training options.  Returns 0 to go on,
+ * -1 after --help or --version (printed; exit 0), else the exit status of a usage error
+ * (printed). */
+int train_common_parse(struct train_common *o, int argc, char **argv,
+                       const struct train_tool *tool);
 
 /* Apply the common options and pick the backend of --device.  0 or an exit status (the error
  * printed). */
@@ -72,7 +83,13 @@ int train_common_check_model(const struct train_common *o, const struct srl_toke
                              const struct srl_template **tmpl);
 void train_common_cap_length(struct train_common *o, const struct srl_model *m);
 
-/* Train m on task (resuming --resume), write the checkpoint, and return the exit status. */
+/* --dry-run: print the memory plan per rank (lib/memplan.h) of training the model of -m,
+ * --resume or --init-config (its config only) with head (-1: its own) on micro-batches of
+ * rows_per_example x --batch-size sequences of --max-length tokens.  Returns the exit status. */
+int train_common_dry_run(const struct train_common *o, int head, int rows_per_example);
+
+/* Train m on task (resuming --resume), write the checkpoint, and return the exit status.  With
+ * -v the peak resident memory is reported at the end (to compare with --dry-run). */
 int train_common_run(const struct train_common *o, struct srl_model *m, const char *tok_dir,
                      const struct srl_train_task *task);
 

@@ -73,3 +73,38 @@ for kind in rm cm; do
     expect_rc "$kind: 2 ranks exit 0" 0 $mpi2 "$tool" $opts -o "$tmp/${kind}2"
     same "$kind: 2 ranks = 1 rank" "$tmp/${kind}1" "$tmp/${kind}2"
 done
+
+# --- the collectives and ZeRO-1 in the library, on 2 ranks ---
+out=$($mpi2 ${BUILD:-build}/tests/test_dist 2>&1)
+echo "$out" | grep -q '^# 2 ranks' && ! echo "$out" | grep -q '^FAIL' &&
+    [ "$(echo "$out" | grep -c '^PASS')" -eq 3 ] && ok "test_dist on 2 ranks" ||
+    bad "test_dist on 2 ranks: $(echo "$out" | tail -5)"
+
+# --- PPO-Lagrangian: rollouts split across 2 ranks, one lambda ---
+ppo=$bin/saferlhf-ppo-lag
+"${BUILD:-build}/tests/tools/mkppo" "$tmp/w" tests/data/sft_demo_tokenizer 7 >/dev/null ||
+    bad "mkppo failed"
+w=$tmp/w
+pp="--actor $w/actor --reward-model $w/rm --cost-model $w/cm -p $w/prompts.jsonl
+    --max-new-tokens 2 --top-k 0 --actor-lr 1e-2 --critic-lr 1e-2 --actor-lr-schedule constant
+    --actor-warmup-ratio 0 --kl-coeff 0.05 --episode-cost-window 16 --threads 1 -q --seed 9
+    --lambda-init 1 --lambda-lr 0.3 --threshold 0"
+expect_rc "ppo-lag: 1 rank, 6 steps" 0 "$ppo" $pp --max-steps 6 -o "$tmp/p1" --log "$tmp/p1.log"
+expect_rc "ppo-lag: 2 ranks, 6 steps" 0 $mpi2 "$ppo" $pp --max-steps 6 -o "$tmp/p2" \
+    --log "$tmp/p2.log"
+num() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
+l1=$(num "$tmp/p1.log" lambda | tr '\n' ' ') l2=$(num "$tmp/p2.log" lambda | tr '\n' ' ')
+[ -n "$l1" ] && [ "$l1" = "$l2" ] && ok "ppo-lag: lambda of every step = the 1-rank value" ||
+    bad "ppo-lag: lambda $l2 on 2 ranks, $l1 on 1"
+s=$(num "$tmp/p2.log" lambda_rank_spread | sort -u | tr '\n' ' ')
+[ "$s" = "0.0 " ] && ok "ppo-lag: both ranks hold the same lambda at every step" ||
+    bad "ppo-lag: lambda differs between ranks by '$s'"
+r1=$(num "$tmp/p1.log" reward | tr '\n' ' ') r2=$(num "$tmp/p2.log" reward | tr '\n' ' ')
+[ "$r1" = "$r2" ] && ok "ppo-lag: the same rewards (samples drawn per prompt, any rank)" ||
+    bad "ppo-lag: rewards $r2 on 2 ranks, $r1 on 1"
+# the weights after 3 steps (later, AdamW amplifies float noise in near-zero gradients)
+"$ppo" $pp --max-steps 3 -o "$tmp/p1s" >/dev/null 2>&1
+$mpi2 "$ppo" $pp --max-steps 3 -o "$tmp/p2s" >/dev/null 2>&1
+if out=$("$stdiff" "$tmp/p1s/model.safetensors" "$tmp/p2s/model.safetensors" 3e-5 1e-3); then
+    ok "ppo-lag: actor after 3 steps, 2 ranks = 1 rank ($out)"; else
+    bad "ppo-lag: actor after 3 steps: $out"; fi
