@@ -66,7 +66,7 @@ NCCL      ?= 0
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o) $(KERNEL_OBJ)
 LIB_A     = $(BUILD)/libsaferlhf.a
 TOOLS     = $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/saferlhf-*.c))
-TOOL_OBJ  = $(BUILD)/tools/tool.o
+TOOL_OBJ  = $(BUILD)/tools/tool.o $(BUILD)/tools/opt_table.o
 TESTS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 # CUDA-vs-CPU op tests: built always (so they cannot rot), SKIP where there is no GPU
 CUDA_TESTS = $(patsubst tests/cuda/%.c,$(BUILD)/tests/%,$(wildcard tests/cuda/test_*.c))
@@ -98,9 +98,14 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
 
-# the trainers share their options (tools/train_common.c); the reward- and cost-model ones
-# their whole body (tools/train_score.c)
-TRAIN_OBJ = $(BUILD)/tools/train_common.o
+# the trainers share their options (tools/train_opts.c, tools/train_common.c); the reward- and
+# cost-model ones their whole body (tools/train_score.c)
+TRAIN_OBJ = $(BUILD)/tools/train_common.o $(BUILD)/tools/train_opts.o
+$(BUILD)/bin/saferlhf-ppo-lag: $(BUILD)/tools/saferlhf-ppo-lag.o $(BUILD)/tools/train_opts.o \
+                               $(TOOL_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/bin/saferlhf-sft: $(BUILD)/tools/saferlhf-sft.o $(TRAIN_OBJ) $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)

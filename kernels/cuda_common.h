@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 /* A failed launch or a device fault leaves the context unusable: report where, then abort
- * (house style 9.3; ggml CUDA_CHECK, llm.c cudaCheck). */
+ * (doc/ARCHITECTURE.md, Conventions; ggml CUDA_CHECK, llm.c cudaCheck). */
 #define CUDA_CHECK(expr)                                                                      \
     do {                                                                                      \
         cudaError_t err_ = (expr);                                                            \

@@ -5,25 +5,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dtype.h"
+
 enum srl_arch { SRL_ARCH_LLAMA = 0, SRL_ARCH_GPT2 = 1 };
 
 /* What the network's head computes. */
 enum srl_head {
     SRL_HEAD_LM = 0,    /* LlamaForCausalLM / GPT2LMHeadModel: logits over the vocabulary */
     SRL_HEAD_SCORE = 1, /* *ForSequenceClassification with num_labels 1: a scalar per position */
-};
-
-/* Element types.  The first three are the model dtypes (torch_dtype, what checkpoints are
- * written in); the rest only occur in safetensors files read for their raw data. */
-enum srl_dtype {
-    SRL_DTYPE_F32 = 0,
-    SRL_DTYPE_BF16 = 1,
-    SRL_DTYPE_F16 = 2,
-    SRL_DTYPE_F64 = 3,
-    SRL_DTYPE_I32 = 4,
-    SRL_DTYPE_I64 = 5,
-    SRL_DTYPE_U8 = 6,
-    SRL_DTYPE_BOOL = 7,
 };
 
 #define SRL_MAX_NAME 64
@@ -77,14 +66,5 @@ int srl_config_save(const struct srl_config *cfg, const char *path);
  * SIZE_MAX when it overflows.  srl_config_validate() refuses more than SRL_MAX_PARAMS. */
 size_t srl_config_param_count(const struct srl_config *cfg);
 #define SRL_MAX_PARAMS ((size_t)1 << 40)
-
-/* "float32", "bfloat16", "float16", "float64", "int32", "int64", "uint8", "bool" (torch
- * names); "unknown" for anything else. */
-const char *srl_dtype_name(enum srl_dtype dtype);
-/* Bytes per element (0 for an unknown value). */
-size_t srl_dtype_size(enum srl_dtype dtype);
-/* Parse a torch dtype name ("float32", "bfloat16", "float16"; also "fp32", "bf16", "fp16").
- * Returns 0 and sets *dtype, or SRL_EINVAL (nothing logged). */
-int srl_dtype_parse(const char *name, enum srl_dtype *dtype);
 
 #endif

@@ -1,6 +1,7 @@
 /* device.c -- resolve a --device specification against what is built and present. */
 #include "device.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,12 @@ static int cuda_count(void)
 #endif
 }
 
-int srl_device_resolve(const char *spec, struct srl_device *dev)
+int srl_device_resolve(const char *spec, struct srl_device *dev, char *why, size_t why_size)
 {
     dev->kind = SRL_DEVICE_CPU;
     dev->index = 0;
+    if (why && why_size) why[0] = '\0';
+    else why_size = 0;
     if (!spec || !strcmp(spec, "auto")) {
         if (cuda_count() > 0) {
             dev->kind = SRL_DEVICE_CUDA;
@@ -41,14 +44,15 @@ int srl_device_resolve(const char *spec, struct srl_device *dev)
     }
     if (!strcmp(spec, "cpu")) return 0;
     if (strncmp(spec, "cuda", 4) != 0 || (spec[4] != '\0' && spec[4] != ':')) {
-        srl_log_error("invalid device '%s' (expected auto, cpu or cuda[:N])", spec);
+        if (why_size) snprintf(why, why_size, "invalid device '%s' (expected auto, cpu or "
+                               "cuda[:N])", spec);
         return SRL_EINVAL;
     }
     if (spec[4] == ':') {
         char *end;
         long i = strtol(spec + 5, &end, 10);
         if (spec[5] == '\0' || *end || i < 0 || i > 1023) {
-            srl_log_error("invalid device '%s' (expected cuda:N)", spec);
+            if (why_size) snprintf(why, why_size, "invalid device '%s' (expected cuda:N)", spec);
             return SRL_EINVAL;
         }
         dev->index = (int)i;
@@ -56,12 +60,13 @@ int srl_device_resolve(const char *spec, struct srl_device *dev)
         dev->index = srl_dist_local_rank() % cuda_count(); /* "cuda": one GPU per local rank */
     }
     if (!srl_cuda_built()) {
-        srl_log_error("device '%s': this build has no CUDA backend (rebuild with nvcc present)",
-                      spec);
+        if (why_size) snprintf(why, why_size, "this build has no CUDA backend (rebuild with "
+                               "nvcc present)");
         return SRL_ENOCUDA;
     }
     if (dev->index >= cuda_count()) {
-        srl_log_error("device '%s': no such CUDA device (%d visible)", spec, cuda_count());
+        if (why_size) snprintf(why, why_size, "no CUDA device %d (%d visible)", dev->index,
+                               cuda_count());
         return SRL_ENOCUDA;
     }
     dev->kind = SRL_DEVICE_CUDA;

@@ -230,7 +230,70 @@ out:
     return rc;
 }
 
-int srl_eval_accuracy(const char *in, struct srl_scorer *m, struct srl_accuracy *a)
+/* Whether the two answers of p are the same tokens for m: 1 (and *truncated: only because
+ * of the max_length cut), 0, or SRL_E*. */
+static int same_tokens(struct srl_scorer *m, const struct srl_pref *p, bool *truncated)
+{
+    int32_t *ids[2] = { NULL, NULL };
+    bool cut[2] = { false, false };
+    int len[2], rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++)
+        if ((len[k] = srl_scorer_tokens(m, &p->prompt, p->answer[k], &ids[k], &cut[k])) < 0)
+            rc = len[k];
+    if (rc == 0)
+        rc = len[0] == len[1] && memcmp(ids[0], ids[1], (size_t)len[0] * sizeof *ids[0]) == 0;
+    *truncated = cut[0] || cut[1];
+    free(ids[0]);
+    free(ids[1]);
+    return rc;
+}
+
+/* Read one record into *p: 0 (a pair to score), 1 (counted in a and skipped), or SRL_E*. */
+static int accuracy_record(struct srl_jsonl *r, struct srl_scorer *m, bool skip_bad,
+                           struct srl_accuracy *a, struct srl_pref *p)
+{
+    struct srl_json *rec = NULL;
+    char where[512];
+    bool truncated;
+    int e = srl_jsonl_next(r, &rec);
+    if (e == SRL_EFORMAT && skip_bad && srl_jsonl_recoverable(r)) {
+        a->n_bad++; /* not JSON, not an object */
+        return 1;
+    }
+    if (e < 0) return e;
+    snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
+    e = srl_record_pref(rec, where, p);
+    srl_json_decref(rec);
+    if (e == SRL_EFORMAT && skip_bad) {
+        a->n_bad++;
+        return 1;
+    }
+    if (e == SRL_PREF_IDENTICAL) { /* no preference: neither right nor wrong */
+        a->n_identical++;
+        return 1;
+    }
+    if (e < 0) return e;
+    if ((a->is_cost ? p->safer : p->better) < 0) { /* no label for this model */
+        a->n_no_label++;
+        srl_pref_free(p);
+        return 1;
+    }
+    if ((e = same_tokens(m, p, &truncated)) != 0) {
+        srl_pref_free(p);
+        if (e < 0) return e;
+        if (!truncated) { /* different text, same tokens (e.g. normalisation) */
+            a->n_identical++;
+            return 1;
+        }
+        a->n++; /* the answers differ only past max_length */
+        a->n_tied++;
+        return 1;
+    }
+    return 0;
+}
+
+int srl_eval_accuracy(const char *in, struct srl_scorer *m, bool skip_bad,
+                      struct srl_accuracy *a)
 {
     int err = 0;
     struct srl_jsonl *r = srl_jsonl_open(in, &err);
@@ -244,28 +307,9 @@ int srl_eval_accuracy(const char *in, struct srl_scorer *m, struct srl_accuracy 
         return SRL_ENOMEM;
     }
     for (;;) {
-        struct srl_json *rec = NULL;
-        int e = srl_jsonl_next(r, &rec);
-        if (e == 0) {
-            char where[512];
-            snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
-            e = srl_record_pref(rec, where, &p[n]);
-            srl_json_decref(rec);
-            if (e == SRL_PREF_IDENTICAL) { /* no preference: neither right nor wrong */
-                a->n_skipped++;
-                continue;
-            }
-            if (e < 0) {
-                err = e;
-                break;
-            }
-            if ((a->is_cost ? p[n].safer : p[n].better) < 0) { /* no label for this model */
-                a->n_skipped++;
-                srl_pref_free(&p[n]);
-                continue;
-            }
-            n++;
-        } else if (e != SRL_EOF) {
+        int e = accuracy_record(r, m, skip_bad, a, &p[n]);
+        if (e == 0) n++;
+        if (e < 0 && e != SRL_EOF) {
             err = e;
             break;
         }
@@ -277,6 +321,7 @@ int srl_eval_accuracy(const char *in, struct srl_scorer *m, struct srl_accuracy 
         }
         if (e == SRL_EOF) break;
     }
+    a->n_skipped = a->n_identical + a->n_no_label + a->n_bad;
     for (size_t i = 0; i < n; i++) srl_pref_free(&p[i]);
     free(p);
     srl_jsonl_close(r);
@@ -287,11 +332,19 @@ struct srl_json *srl_accuracy_json(const struct srl_accuracy *a)
 {
     struct srl_json *o = srl_json_new_object();
     if (!o) return NULL;
-    double n = a->n ? (double)a->n : 1;
+    double n = a->n - a->n_tied ? (double)(a->n - a->n_tied) : 1; /* the scored pairs */
     int rc = srl_json_object_set_string(o, "score_type", a->is_cost ? "cost" : "reward");
     rc |= srl_json_object_set_integer(o, "n", (long long)a->n);
-    rc |= srl_json_object_set_integer(o, "skipped", (long long)a->n_skipped);
+    rc |= srl_json_object_set_integer(o, "n_tied", (long long)a->n_tied);
     rc |= srl_json_object_set_number(o, "accuracy", (double)a->n_correct / n);
+    rc |= srl_json_object_set_number(o, "accuracy_tie_as_wrong",
+                                     (double)a->n_correct / (a->n ? (double)a->n : 1));
+    rc |= srl_json_object_set_integer(o, "skipped", (long long)a->n_skipped);
+    struct srl_json *why = srl_json_new_object();
+    rc |= srl_json_object_set_integer(why, "identical_answers", (long long)a->n_identical);
+    rc |= srl_json_object_set_integer(why, "no_label", (long long)a->n_no_label);
+    rc |= srl_json_object_set_integer(why, "bad_record", (long long)a->n_bad);
+    rc |= srl_json_object_set(o, "skipped_by_reason", why);
     rc |= srl_json_object_set_number(o, a->is_cost ? "unsafer_mean" : "better_mean",
                                      a->high_sum / n);
     rc |= srl_json_object_set_number(o, a->is_cost ? "safer_mean" : "worse_mean", a->low_sum / n);

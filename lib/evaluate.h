@@ -37,16 +37,26 @@ struct srl_json *srl_score_summary_json(const struct srl_score_summary *s);
 
 struct srl_accuracy {
     bool is_cost;
-    size_t n;            /* pairs evaluated */
+    size_t n;            /* pairs evaluated: distinguishable + tied */
+    size_t n_tied;       /* pairs whose two sequences are the same tokens after max_length
+                          * truncation: no model can order them (not scored) */
     size_t n_correct;    /* RM: r_better > r_worse; CM: c_unsafer > c_safer */
-    size_t n_skipped;    /* pairs without the label this model needs */
+    size_t n_skipped;    /* records not evaluated, the sum of: */
+    size_t n_identical;  /*   the two answers are the same text, or the same tokens untruncated */
+    size_t n_no_label;   /*   no label for this model (better/safer id) */
+    size_t n_bad;        /*   bad records (with skip_bad: not JSON, or not a valid pair) */
     double high_sum;     /* RM: better answers' rewards; CM: unsafer answers' costs */
     double low_sum;      /* RM: worse answers' rewards; CM: safer answers' costs */
     size_t n_sign, n_sign_correct; /* CM: answers with a safety flag; cost * safety_sign < 0 */
 };
 
-/* Pairwise accuracy of m on the preference records of IN.  Returns 0 or SRL_E*. */
-int srl_eval_accuracy(const char *in, struct srl_scorer *m, struct srl_accuracy *a);
+/* Pairwise accuracy of m on the preference records of IN.  The headline accuracy is over the
+ * distinguishable pairs, n - n_tied: the figure saferlhf-train-rm/cm report for --eval-data,
+ * whose pair reader drops the same pairs; the reference's figure counts ties as wrong,
+ * n_correct / n.  skip_bad: a bad record is counted in n_bad and skipped instead of failing.
+ * Returns 0 or SRL_E*. */
+int srl_eval_accuracy(const char *in, struct srl_scorer *m, bool skip_bad,
+                      struct srl_accuracy *a);
 struct srl_json *srl_accuracy_json(const struct srl_accuracy *a);
 
 // --- arena -----------------------------------------------------------------------------------

@@ -5,8 +5,8 @@
  * longest one; every token carries an explicit position (padding -1, never attended to; a
  * prompt's real tokens 0..len-1, its response len, len+1, ...), so a row's logits do not depend
  * on the padding in front of it -- for GPT-2's absolute position embeddings too (the reference
- * derives positions as cumsum(mask)-1 in generation but arange when scoring, quirk 2; here the
- * position of a token is the same everywhere).  Batched and one-at-a-time greedy decoding give
+ * derives positions as cumsum(mask)-1 in generation but arange when scoring, reference quirk 2;
+ * here the position of a token is the same everywhere).  Batched and one-at-a-time greedy decoding give
  * the same tokens.
  *
  * Each step samples the next token of every unfinished row (lib/sampler.h; rows in parallel,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "jsonl_internal.h"
 #include "srl.h"
 
 #define CHUNK (1 << 16)
@@ -22,32 +23,22 @@
 #define J(v) ((json_t *)(v))
 #define S(v) ((struct srl_json *)(v))
 
-enum { MODE_UNKNOWN, MODE_LINES, MODE_ARRAY };
-enum { ARR_FIRST, ARR_AFTER, ARR_DONE };
-
-struct srl_jsonl {
-    char *path;
-    gzFile gz;
-    unsigned char *buf;
-    size_t pos, len;
-    int eof;
-    long line;      /* line of the read position */
-    long rec_line;  /* line where the last record started */
-    int mode, state;
-    int dead;       /* 0, or the error every later call returns */
-    bool recoverable;
-    char *rec;      /* the current record's text */
-    size_t rec_len, rec_cap;
-};
-
 // --- reader ----------------------------------------------------------------------------------
 
 struct srl_jsonl *srl_jsonl_open(const char *path, int *err)
 {
+    return srl_jsonl_open_opts(path, NULL, err);
+}
+
+struct srl_jsonl *srl_jsonl_open_opts(const char *path, const struct srl_jsonl_opts *o,
+                                      int *err)
+{
     struct srl_jsonl *r = calloc(1, sizeof *r);
     int fd = -1;
+    if (r && o) r->opts = *o;
     if (!r || !(r->path = strdup(path)) || !(r->buf = malloc(CHUNK)) ||
-        !(r->rec = malloc(r->rec_cap = 4096))) {
+        !(r->rec = malloc(r->rec_cap = 4096)) ||
+        (r->opts.field && !(r->opts.field = r->field_copy = strdup(r->opts.field)))) {
         srl_log_error("%s: out of memory", path);
         if (err) *err = SRL_ENOMEM;
         srl_jsonl_close(r);
@@ -81,6 +72,8 @@ void srl_jsonl_close(struct srl_jsonl *r)
 {
     if (!r) return;
     if (r->gz) gzclose(r->gz);
+    jsonl_list_free(r);
+    free(r->field_copy);
     free(r->path);
     free(r->buf);
     free(r->rec);
@@ -92,8 +85,14 @@ long srl_jsonl_line(const struct srl_jsonl *r) { return r->rec_line; }
 const char *srl_jsonl_path(const struct srl_jsonl *r) { return r->path; }
 bool srl_jsonl_is_array(const struct srl_jsonl *r) { return r->mode == MODE_ARRAY; }
 
+const char *srl_jsonl_format(const struct srl_jsonl *r)
+{
+    return r->mode == MODE_ARRAY ? "a JSON array" : r->mode == MODE_LIST ? r->list_what
+                                                                          : "JSON Lines";
+}
+
 /* A stream error: logged once, returned by every later call. */
-static int fatal(struct srl_jsonl *r, int err, long line, const char *what)
+int jsonl_fatal(struct srl_jsonl *r, int err, long line, const char *what)
 {
     srl_log_error("%s:%ld: %s", r->path, line, what);
     r->dead = err;
@@ -111,14 +110,14 @@ static int fill(struct srl_jsonl *r)
         char what[256];
         snprintf(what, sizeof what, "read failed: %s",
                  zerr == Z_ERRNO ? strerror(errno) : msg);
-        fatal(r, SRL_EIO, r->line, what);
+        jsonl_fatal(r, SRL_EIO, r->line, what);
         return RD_ERR;
     }
     if (n == 0) {
         int zerr;
         gzerror(r->gz, &zerr);
         if (zerr == Z_BUF_ERROR) { /* gzip stream ended early */
-            fatal(r, SRL_EFORMAT, r->line, "truncated gzip file");
+            jsonl_fatal(r, SRL_EFORMAT, r->line, "truncated gzip file");
             return RD_ERR;
         }
         r->eof = 1;
@@ -168,27 +167,71 @@ static int rec_push(struct srl_jsonl *r, int c)
     return 0;
 }
 
-/* Parse the record text; a bad record is a recoverable SRL_EFORMAT. */
+int jsonl_read_rest(struct srl_jsonl *r)
+{
+    int c;
+    if (rec_push(r, '\n') < 0) return r->dead;
+    while ((c = rd_getc(r)) >= 0)
+        if (rec_push(r, c) < 0) return r->dead;
+    return c == RD_ERR ? r->dead : 0;
+}
+
+int jsonl_at_end(struct srl_jsonl *r)
+{
+    int c = skip_space(r);
+    if (c == RD_ERR) return r->dead;
+    if (c == RD_EOF) return 1;
+    rd_unget(r);
+    return 0;
+}
+
+const char *jsonl_type_name(const json_t *v)
+{
+    static const char *names[] = { "an object", "an array", "a string", "an integer",
+                                   "a number", "true", "false", "null" };
+    return names[json_typeof(v)];
+}
+
+/* A record value: an object, or a string when the options take strings. */
+int jsonl_check_record(struct srl_jsonl *r, json_t *v, long line, struct srl_json **rec)
+{
+    r->recoverable = true;
+    if (!json_is_object(v) && !(r->opts.strings && json_is_string(v))) {
+        srl_log_error("%s:%ld: record is not a JSON object%s (found %s)", r->path, line,
+                      r->opts.strings ? " or string" : "", jsonl_type_name(v));
+        json_decref(v);
+        return SRL_EFORMAT;
+    }
+    *rec = S(v);
+    r->n_records++;
+    return 0;
+}
+
+/* Parse the record text; a bad record is a recoverable SRL_EFORMAT.  The first line of a file
+ * that is not a whole JSON value may begin a JSON document over several lines
+ * (jsonl_document). */
 static int parse_record(struct srl_jsonl *r, struct srl_json **rec)
 {
     json_error_t jerr;
     json_t *v = json_loadb(r->rec, r->rec_len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     r->recoverable = true;
+    if (!v && r->mode == MODE_LINES && r->n_records == 0 && !r->seen_bad &&
+        json_error_code(&jerr) == json_error_premature_end_of_input)
+        return jsonl_document(r, rec);
     if (!v) {
+        r->seen_bad = true;
         srl_log_error("%s:%ld: not valid JSON: %s", r->path, r->rec_line + jerr.line - 1,
                       jerr.text);
         return SRL_EFORMAT;
     }
-    if (!json_is_object(v)) {
-        static const char *names[] = { "an object", "an array", "a string", "an integer",
-                                       "a number", "true", "false", "null" };
-        srl_log_error("%s:%ld: record is not a JSON object (found %s)", r->path, r->rec_line,
-                      names[json_typeof(v)]);
+    int container = r->mode == MODE_LINES && r->n_records == 0 && json_is_object(v)
+                    ? jsonl_single_container(r, v) : 0;
+    if (container < 0) {
         json_decref(v);
-        return SRL_EFORMAT;
+        return container;
     }
-    *rec = S(v);
-    return 0;
+    if (container) return jsonl_list_begin(r, v, r->rec_line, rec);
+    return jsonl_check_record(r, v, r->rec_line, rec);
 }
 
 /* Decide JSON Lines or array from the first non-space byte (after a UTF-8 BOM). */
@@ -198,7 +241,7 @@ static int detect(struct srl_jsonl *r)
     if (c == 0xEF) {
         int c2 = rd_getc(r), c3 = rd_getc(r);
         if (c2 != 0xBB || c3 != 0xBF)
-            return fatal(r, SRL_EFORMAT, 1, "not JSON (bad byte order mark)");
+            return jsonl_fatal(r, SRL_EFORMAT, 1, "not JSON (bad byte order mark)");
         c = rd_getc(r);
     }
     while (is_space(c)) c = rd_getc(r);
@@ -206,6 +249,7 @@ static int detect(struct srl_jsonl *r)
     if (c == '[') {
         r->mode = MODE_ARRAY;
         r->state = ARR_FIRST;
+        if (r->opts.field) return jsonl_not_a_container(r);
     } else {
         r->mode = MODE_LINES;
         if (c != RD_EOF) rd_unget(r);
@@ -238,22 +282,22 @@ static int next_element(struct srl_jsonl *r, struct srl_json **rec)
     if (c == RD_ERR) return r->dead;
     if (r->state == ARR_DONE) {
         if (c == RD_EOF) return SRL_EOF;
-        return fatal(r, SRL_EFORMAT, r->line, "unexpected data after the JSON array");
+        return jsonl_fatal(r, SRL_EFORMAT, r->line, "unexpected data after the JSON array");
     }
-    if (c == RD_EOF) return fatal(r, SRL_EFORMAT, r->line, "truncated JSON array (no closing ']')");
+    if (c == RD_EOF) return jsonl_fatal(r, SRL_EFORMAT, r->line, "truncated JSON array (no closing ']')");
     if (c == ']') {
         r->state = ARR_DONE;
         return next_element(r, rec);
     }
     if (r->state == ARR_AFTER) {
         if (c != ',')
-            return fatal(r, SRL_EFORMAT, r->line, "expected ',' or ']' in the JSON array");
+            return jsonl_fatal(r, SRL_EFORMAT, r->line, "expected ',' or ']' in the JSON array");
         c = skip_space(r);
         if (c == RD_ERR) return r->dead;
         if (c == RD_EOF)
-            return fatal(r, SRL_EFORMAT, r->line, "truncated JSON array (no closing ']')");
+            return jsonl_fatal(r, SRL_EFORMAT, r->line, "truncated JSON array (no closing ']')");
         if (c == ']' || c == ',')
-            return fatal(r, SRL_EFORMAT, r->line, "missing element in the JSON array");
+            return jsonl_fatal(r, SRL_EFORMAT, r->line, "missing element in the JSON array");
     }
     /* one element: up to a ',' or ']' outside strings and nested brackets */
     r->rec_len = 0;
@@ -262,7 +306,7 @@ static int next_element(struct srl_jsonl *r, struct srl_json **rec)
     for (;; c = rd_getc(r)) {
         if (c == RD_ERR) return r->dead;
         if (c == RD_EOF)
-            return fatal(r, SRL_EFORMAT, r->rec_line, "truncated JSON array (no closing ']')");
+            return jsonl_fatal(r, SRL_EFORMAT, r->rec_line, "truncated JSON array (no closing ']')");
         if (in_string) {
             if (escape) escape = 0;
             else if (c == '\\') escape = 1;
@@ -296,6 +340,7 @@ int srl_jsonl_next(struct srl_jsonl *r, struct srl_json **rec)
         int rc = detect(r);
         if (rc < 0) return rc;
     }
+    if (r->mode == MODE_LIST) return jsonl_list_next(r, rec);
     return r->mode == MODE_ARRAY ? next_element(r, rec) : next_line(r, rec);
 }
 

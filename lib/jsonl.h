@@ -15,7 +15,15 @@
  * The format is detected from the first non-space byte: '[' is a JSON array whose elements
  * are the records (scanned one element at a time, so large arrays stream and every record
  * knows the line it starts on); anything else is JSON Lines, one record per line, blank lines
- * skipped.  Every record must be a JSON object. */
+ * skipped.  Every record must be a JSON object (or a string, with opts.strings).
+ *
+ * A file whose first line is not a whole JSON value but begins one that goes on (a
+ * pretty-printed JSON object) is read whole as one JSON document.  With opts.lists, the records
+ * are the elements of a list member of that object ({"instructions": ["...", ...]}: the
+ * layout of the safety-tuned-llamas evaluation sets): opts.field names it, else the object must
+ * have exactly one list of objects or strings.  A one-line object that is the only value of
+ * the file is such a container too when opts.field is given or opts.is_record says it is not a
+ * record.  Without opts.lists such a document is an error that says what the file is. */
 #ifndef SRL_JSONL_H
 #define SRL_JSONL_H
 
@@ -31,6 +39,18 @@ struct srl_jsonl; /* opaque: a record reader */
 /* Open PATH ("-" for stdin; gzip-compressed or plain).  Returns a new reader (free with
  * srl_jsonl_close()) or NULL with *err set (SRL_EIO) after logging why. */
 struct srl_jsonl *srl_jsonl_open(const char *path, int *err);
+
+/* What else a reader takes (all off in srl_jsonl_open). */
+struct srl_jsonl_opts {
+    bool strings;      /* string values are records too */
+    bool lists;        /* a JSON object document: the elements of one of its lists */
+    const char *field; /* that list's name (copied); NULL: the one list of objects or strings */
+    /* Whether a one-line object is a record (else, being the file's only value and holding
+     * a list, it is a container); NULL: always a record unless field is given. */
+    bool (*is_record)(const struct srl_json *obj);
+};
+struct srl_jsonl *srl_jsonl_open_opts(const char *path, const struct srl_jsonl_opts *o,
+                                      int *err);
 void srl_jsonl_close(struct srl_jsonl *r); /* NULL-safe */
 
 /* The next record: returns 0 and sets *rec to a new reference (release with
@@ -48,6 +68,9 @@ long srl_jsonl_line(const struct srl_jsonl *r);
 const char *srl_jsonl_path(const struct srl_jsonl *r);
 /* Whether the input is a JSON array (known after the first srl_jsonl_next()). */
 bool srl_jsonl_is_array(const struct srl_jsonl *r);
+/* "JSON Lines", "a JSON array" or "the list \"NAME\" of a JSON object" (borrowed; known
+ * after the first srl_jsonl_next()). */
+const char *srl_jsonl_format(const struct srl_jsonl *r);
 
 // --- values ----------------------------------------------------------------------------------
 

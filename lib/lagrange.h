@@ -1,4 +1,4 @@
-/* lagrange.h -- the Lagrange multiplier of PPO-Lagrangian (Safe RLHF section 7.9) and its
+/* lagrange.h -- the Lagrange multiplier of PPO-Lagrangian (Safe RLHF's PPOLagTrainer) and its
  * PID variant.
  *
  * Recent episode costs (the cost model's end scores of the rollouts, raw) go into a window of

@@ -12,7 +12,7 @@
  * prompt block; any per-row value for ragged batches).  The response region of row b is
  * t >= start[b] with mask != 0; its last column e[b] (srl_ppo_end_index) is where the end
  * reward and cost are added.  Follows safe_rlhf/algorithms/ppo_lag/trainer.py and
- * safe_rlhf/trainers/rl_trainer.py (the reference's section 7):
+ * safe_rlhf/trainers/rl_trainer.py:
  *
  *   r_t = clamp(-beta (lp_old - lp_ref) + [t=e] R, +-clip_score)         reward stream
  *   c_t = clamp(+beta (lp_old - lp_ref) + [t=e] C, +-clip_score)         cost stream
@@ -22,7 +22,7 @@
  *   critic = 0.5 masked_mean(max((V-G)^2, (clamp(V, V_old-cv, V_old+cv) - G)^2))
  *   masked_mean(x) = mean over rows of (sum_t x M / sum_t M) over the response region
  *
- * Baselines: plain PPO (section 8.1) is the reward stream alone (cost NULL in
+ * Baselines: plain PPO (safe_rlhf/algorithms/ppo) is the reward stream alone (cost NULL in
  * srl_ppo_targets(), or lambda 0).  The reference's PPO with fixed reward shaping (8.2) is
  * plain PPO on R - nu C as the end score, with one critic; keeping both streams with lambda
  * fixed at nu (srl_lagrange SRL_LAMBDA_NONE) gives (A_R - nu A_C)/(1 + nu) instead: the same
@@ -101,7 +101,7 @@ int srl_ppo_critic_loss(const float *values, const float *old_values, const floa
                         const float *mask, const int *start, int B, int T, float clip,
                         float *loss, float *dvalues);
 
-// --- the whole target computation of one rl_step (section 7.12, before the forwards) --------
+// --- the whole target computation of one rl_step (before the forwards) ---------------------
 
 /* One rollout micro-batch as post_rollout leaves it (all (B,T) unless noted). */
 struct srl_ppo_rollout {
@@ -125,7 +125,7 @@ struct srl_ppo_targets {
     float *adv;           /* (A_R - lambda A_C) / (1 + lambda), or A_R */
 };
 
-/* The reference's train/ metrics that need no fresh forward (section 7.11). */
+/* The reference's train/ metrics that need no fresh forward (rl_step's logs). */
 struct srl_ppo_rollout_stats {
     float reward, cost;                       /* batch means of the end scores */
     float reward_with_kl_penalty, cost_with_kl_penalty; /* mean over rows of sum_t r_t M */

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "jsonl.h"
 #include "ppo_trainer_internal.h"
+#include "prompt.h"
 #include "srl.h"
 
 static double now(void)
@@ -26,7 +27,8 @@ void srl_ppo_train_opts_default(struct srl_ppo_train_opts *o)
     o->max_prompt_length = 128;
     o->max_new_tokens = 128;
     o->sample = (struct srl_sampler_params)SRL_SAMPLER_PARAMS_INIT;
-    o->sample.top_k = 50; /* HF's GenerationConfig default, active in the reference (quirk 4) */
+    /* HF's GenerationConfig default, active in the reference (reference quirk 4) */
+    o->sample.top_k = 50;
     o->num_return_sequences = 1;
     o->rollout_batch_size = 16;
     o->ppo_epochs = 1;
@@ -118,10 +120,10 @@ static int read_prompts(struct srl_ppo_run *r, int max)
     size_t cap = 0, cap_tok = 0, ntok = 0;
     int rc = 0, err;
     for (int f = 0; rc == 0 && f < r->o->n_prompts; f++) {
-        struct srl_jsonl *j = srl_jsonl_open(r->o->prompts[f], &err);
+        struct srl_jsonl *j = srl_prompts_open(r->o->prompts[f], r->o->prompt_field, &err);
         struct srl_json *rec = NULL;
         if (!j) return err;
-        while (rc == 0 && (err = srl_jsonl_next(j, &rec)) == 0) {
+        while (rc == 0 && (err = srl_prompts_next(j, &rec)) == 0) {
             char where[512];
             int32_t *ids = NULL;
             snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(j), srl_jsonl_line(j));

@@ -55,8 +55,9 @@ struct srl_ppo_train_opts {
     const char *actor, *reward_model, *cost_model;  /* required */
     const char *ref_model;       /* NULL: actor */
     const char *reward_critic, *cost_critic; /* NULL: reward_model / cost_model */
-    const char *prompts[SRL_PPO_MAX_FILES];
+    const char *prompts[SRL_PPO_MAX_FILES]; /* prompt files (lib/prompt.h, srl_prompts_open) */
     int n_prompts;
+    const char *prompt_field;    /* the list of a JSON object prompt file; NULL: its only one */
     const char *ptx[SRL_PPO_MAX_FILES];
     int n_ptx;
     const char *output, *resume, *log_path, *template_name;

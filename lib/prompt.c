@@ -149,3 +149,36 @@ int srl_prompt_turns(const struct srl_json *rec, const char *where, char ***turn
     *n_turns = n;
     return 0;
 }
+
+// --- prompt files ----------------------------------------------------------------------------
+
+/* A record with a prompt field of some schema (srl_record_prompt's), not a container. */
+static bool is_prompt_record(const struct srl_json *obj)
+{
+    static const char *const keys[] = { "prompt", "instruction", "messages", "chosen", "text" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (srl_json_get(obj, keys[i])) return true;
+    return false;
+}
+
+struct srl_jsonl *srl_prompts_open(const char *path, const char *field, int *err)
+{
+    struct srl_jsonl_opts o = { .strings = true, .lists = true, .field = field,
+                                .is_record = is_prompt_record };
+    return srl_jsonl_open_opts(path, &o, err);
+}
+
+int srl_prompts_next(struct srl_jsonl *r, struct srl_json **rec)
+{
+    int rc = srl_jsonl_next(r, rec);
+    if (rc < 0 || !srl_json_is_string(*rec)) return rc;
+    struct srl_json *obj = srl_json_new_object();
+    if (!obj || srl_json_object_set(obj, "prompt", *rec) < 0) { /* *rec taken over */
+        srl_json_decref(obj);
+        *rec = NULL;
+        srl_log_error("%s:%ld: out of memory", srl_jsonl_path(r), srl_jsonl_line(r));
+        return SRL_ENOMEM;
+    }
+    *rec = obj;
+    return 0;
+}

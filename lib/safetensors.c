@@ -18,58 +18,6 @@
 /* The safetensors reference implementation refuses headers over 100 MB. */
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
 
-// --- dtypes ----------------------------------------------------------------------------------
-
-static const struct {
-    const char *st_name, *torch_name;
-    size_t size;
-} dtype_info[] = {
-    [SRL_DTYPE_F32] = { "F32", "float32", 4 },  [SRL_DTYPE_BF16] = { "BF16", "bfloat16", 2 },
-    [SRL_DTYPE_F16] = { "F16", "float16", 2 },  [SRL_DTYPE_F64] = { "F64", "float64", 8 },
-    [SRL_DTYPE_I32] = { "I32", "int32", 4 },    [SRL_DTYPE_I64] = { "I64", "int64", 8 },
-    [SRL_DTYPE_U8] = { "U8", "uint8", 1 },      [SRL_DTYPE_BOOL] = { "BOOL", "bool", 1 },
-};
-#define N_DTYPES (sizeof dtype_info / sizeof dtype_info[0])
-
-const char *srl_dtype_name(enum srl_dtype dtype)
-{
-    return (unsigned)dtype < N_DTYPES ? dtype_info[dtype].torch_name : "unknown";
-}
-
-size_t srl_dtype_size(enum srl_dtype dtype)
-{
-    return (unsigned)dtype < N_DTYPES ? dtype_info[dtype].size : 0;
-}
-
-int srl_dtype_parse(const char *name, enum srl_dtype *dtype)
-{
-    static const struct {
-        const char *name;
-        enum srl_dtype dtype;
-    } names[] = {
-        { "float32", SRL_DTYPE_F32 },  { "fp32", SRL_DTYPE_F32 }, { "f32", SRL_DTYPE_F32 },
-        { "bfloat16", SRL_DTYPE_BF16 }, { "bf16", SRL_DTYPE_BF16 },
-        { "float16", SRL_DTYPE_F16 },  { "fp16", SRL_DTYPE_F16 }, { "f16", SRL_DTYPE_F16 },
-        { "half", SRL_DTYPE_F16 },
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (name && strcmp(name, names[i].name) == 0) {
-            *dtype = names[i].dtype;
-            return 0;
-        }
-    return SRL_EINVAL;
-}
-
-static int dtype_from_st(const char *s, enum srl_dtype *dtype)
-{
-    for (size_t i = 0; i < N_DTYPES; i++)
-        if (strcmp(s, dtype_info[i].st_name) == 0) {
-            *dtype = (enum srl_dtype)i;
-            return 0;
-        }
-    return -1;
-}
-
 // --- scalar conversions ----------------------------------------------------------------------
 
 static uint32_t f32_bits(float x)
@@ -248,7 +196,7 @@ static int parse_entry(const char *path, const char *name, json_t *e, uint64_t d
     json_t *dt = json_object_get(e, "dtype"), *shape = json_object_get(e, "shape");
     json_t *offs = json_object_get(e, "data_offsets");
     if (!json_is_string(dt)) BAD("missing or non-string \"dtype\"");
-    if (dtype_from_st(json_string_value(dt), &t->dtype) < 0) {
+    if (srl_dtype_parse_st(json_string_value(dt), &t->dtype) < 0) {
         /* valid safetensors dtypes we have no use for, versus garbage */
         static const char *const known[] = { "F8_E4M3", "F8_E5M2", "I8", "I16", "U16",
                                              "U32", "U64", "C64", "F8_E8M0", "F4", "F6_E2M3",
@@ -289,7 +237,7 @@ static int parse_entry(const char *path, const char *name, json_t *e, uint64_t d
     t->nbytes = (size_t)numel * esize;
     if ((uint64_t)(end - begin) != (uint64_t)t->nbytes)
         BAD("%lld data bytes but shape and dtype %s need %zu", (long long)(end - begin),
-            dtype_info[t->dtype].st_name, t->nbytes);
+            srl_dtype_st_name(t->dtype), t->nbytes);
     *begin_out = (uint64_t)begin;
     return 0;
 #undef BAD
@@ -524,7 +472,7 @@ int srl_st_write(const char *path, const struct srl_st_entry *entries, size_t n,
             json_decref(shape);
             goto fail;
         }
-        json_t *obj = json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtype_info[dtype].st_name,
+        json_t *obj = json_pack("{s:s, s:o, s:[I,I]}", "dtype", srl_dtype_st_name(dtype),
                                 "shape", shape, "data_offsets", (json_int_t)off,
                                 (json_int_t)(off + numel * esize));
         if (!obj || json_object_set_new(root, e->name, obj) != 0) {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "dtype.h"
 
 #define SRL_ST_MAX_DIMS 8
 

@@ -56,8 +56,8 @@ void srl_scorer_free(struct srl_scorer *sc)
     free(sc);
 }
 
-static int tokenize_one(struct srl_scorer *sc, const struct srl_conv *p, const char *answer,
-                        int32_t **ids)
+int srl_scorer_tokens(const struct srl_scorer *sc, const struct srl_conv *p, const char *answer,
+                      int32_t **ids, bool *truncated)
 {
     const char **turns = malloc((p->n + 1) * sizeof *turns);
     if (!turns) return SRL_ENOMEM;
@@ -65,12 +65,12 @@ static int tokenize_one(struct srl_scorer *sc, const struct srl_conv *p, const c
     turns[p->n] = answer;
     const struct srl_template *t = p->hh ? srl_template_find("hh") : sc->tmpl;
     uint8_t *train = NULL;
-    bool truncated = false;
+    bool cut = false;
     int n = srl_tokenize_conv(sc->tok, t, turns, p->n + 1, true, sc->max_length, ids, &train,
-                              &truncated);
+                              &cut);
     free(turns);
     free(train);
-    sc->n_truncated += truncated;
+    if (truncated) *truncated = cut;
     return n;
 }
 
@@ -90,7 +90,9 @@ int srl_scorer_score(struct srl_scorer *sc, const struct srl_conv *prompts,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        int k = tokenize_one(sc, &prompts[i], answers[i], &ids[i]);
+        bool cut = false;
+        int k = srl_scorer_tokens(sc, &prompts[i], answers[i], &ids[i], &cut);
+        sc->n_truncated += cut;
         if (k <= 0) {
             if (k == 0) srl_log_error("an empty sequence cannot be scored");
             rc = k < 0 ? k : SRL_EINVAL;

@@ -35,6 +35,11 @@ int srl_scorer_load(const char *dir, const struct srl_backend *be, int batch_siz
                     int max_length, unsigned load_flags, struct srl_scorer **out);
 void srl_scorer_free(struct srl_scorer *sc); /* NULL-safe */
 
+/* The tokens the scorer reads for prompt p answered with answer (cut to max_length): returns
+ * their count with *ids (malloc'ed) and *truncated (may be NULL) set, or SRL_E*. */
+int srl_scorer_tokens(const struct srl_scorer *sc, const struct srl_conv *p, const char *answer,
+                      int32_t **ids, bool *truncated);
+
 /* scores[i] = end score of prompts[i] (odd number of turns) answered with answers[i].
  * Returns 0 or SRL_E*. */
 int srl_scorer_score(struct srl_scorer *sc, const struct srl_conv *prompts,

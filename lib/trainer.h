@@ -85,34 +85,6 @@ struct srl_train_opts {
 };
 void srl_train_opts_default(struct srl_train_opts *o);
 
-/* --- command-line options shared by the trainers ------------------------------------------
- * SRL_TRAIN_LONG_OPTIONS goes into a tool's struct option array (option codes from
- * SRL_TOPT_BASE); srl_train_opt() handles one; srl_train_help() prints their help lines. */
-enum {
-    SRL_TOPT_BASE = 0x1200,
-    SRL_TOPT_EPOCHS = SRL_TOPT_BASE, SRL_TOPT_MAX_STEPS, SRL_TOPT_BATCH, SRL_TOPT_ACCUM,
-    SRL_TOPT_LR, SRL_TOPT_SCHED, SRL_TOPT_WARMUP_RATIO, SRL_TOPT_WARMUP_STEPS, SRL_TOPT_WD,
-    SRL_TOPT_CLIP, SRL_TOPT_BETA1, SRL_TOPT_BETA2, SRL_TOPT_EPS, SRL_TOPT_EVAL_EVERY,
-    SRL_TOPT_SAVE_EVERY, SRL_TOPT_STOP_AFTER, SRL_TOPT_LOG, SRL_TOPT_DTYPE, SRL_TOPT_END
-};
-#define SRL_TRAIN_LONG_OPTIONS                                                               \
-    { "epochs", 1, NULL, SRL_TOPT_EPOCHS }, { "max-steps", 1, NULL, SRL_TOPT_MAX_STEPS },    \
-    { "batch-size", 1, NULL, SRL_TOPT_BATCH }, { "grad-accum", 1, NULL, SRL_TOPT_ACCUM },    \
-    { "lr", 1, NULL, SRL_TOPT_LR }, { "lr-schedule", 1, NULL, SRL_TOPT_SCHED },              \
-    { "warmup-ratio", 1, NULL, SRL_TOPT_WARMUP_RATIO },                                      \
-    { "warmup-steps", 1, NULL, SRL_TOPT_WARMUP_STEPS },                                      \
-    { "weight-decay", 1, NULL, SRL_TOPT_WD }, { "clip", 1, NULL, SRL_TOPT_CLIP },            \
-    { "adam-beta1", 1, NULL, SRL_TOPT_BETA1 }, { "adam-beta2", 1, NULL, SRL_TOPT_BETA2 },    \
-    { "adam-eps", 1, NULL, SRL_TOPT_EPS }, { "eval-every", 1, NULL, SRL_TOPT_EVAL_EVERY },   \
-    { "save-every", 1, NULL, SRL_TOPT_SAVE_EVERY },                                          \
-    { "stop-after", 1, NULL, SRL_TOPT_STOP_AFTER }, { "log", 1, NULL, SRL_TOPT_LOG },        \
-    { "dtype", 1, NULL, SRL_TOPT_DTYPE }
-
-/* Handle option code c with argument arg.  Returns 0 when handled, 1 when c is not a trainer
- * option, SRL_EINVAL for a bad value with the reason in why ("invalid --lr 'x' (...)"). */
-int srl_train_opt(struct srl_train_opts *o, int c, const char *arg, char *why, size_t why_size);
-/* Help lines of the shared options, with the defaults of *o. */
-void srl_train_help(FILE *fp, const struct srl_train_opts *o);
 
 // --- state and loop --------------------------------------------------------------------------
 

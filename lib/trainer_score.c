@@ -361,6 +361,12 @@ static int score_evaluate(void *ctx, struct srl_model *m, struct srl_json *metri
     rc |= srl_json_object_set_number(metrics, "eval_score_mean", met.mean);
     rc |= srl_json_object_set_number(metrics, "eval_score_std", met.std);
     rc |= srl_json_object_set_integer(metrics, "eval_pairs", (long long)s->n);
+    /* pairs the same tokens after max_length were dropped when read (n_dropped): the
+     * reference counts them wrong, as saferlhf-eval accuracy's accuracy_tie_as_wrong */
+    rc |= srl_json_object_set_integer(metrics, "eval_pairs_tied", (long long)s->n_dropped);
+    rc |= srl_json_object_set_number(metrics, "eval_accuracy_tie_as_wrong",
+                                     s->n + s->n_dropped ? met.accuracy * (double)s->n /
+                                                           (double)(s->n + s->n_dropped) : 0.0);
     return rc ? SRL_ENOMEM : 0;
 }
 

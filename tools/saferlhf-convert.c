@@ -437,8 +437,9 @@ int main(int argc, char **argv)
     int c, ret;
 
     tool_init(argv[0]);
-    while ((c = getopt_long(argc, argv, "o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+    while ((c = tool_getopt(argc, argv, "o:" TOOL_COMMON_SHORT, lopts, &common, &ret)) != -1) {
         switch (c) {
+        case TOOL_GETOPT_EXIT: return ret;
         case 'o': out = optarg; break;
         case OPT_DTYPE:
             if (srl_dtype_parse(optarg, &dtype) < 0)
@@ -462,12 +463,6 @@ int main(int argc, char **argv)
             else tr.specials[tr.n_specials++] = optarg;
             break;
         case 'h': usage(stdout); return SRL_EXIT_OK;
-        default:
-            ret = tool_common_opt(c, optarg, &common);
-            if (ret == 0) break;
-            if (ret == 1) return SRL_EXIT_OK;
-            if (c == '?') usage(stderr);
-            return SRL_EXIT_USAGE;
         }
     }
     tool_common_apply(&common);

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "evaluate.h"
 #include "fileio.h"
 #include "judge.h"
@@ -13,7 +12,7 @@
 enum {
     OPT_SUMMARY = TOOL_OPT_USER, OPT_BATCH, OPT_MAXLEN, OPT_URL, OPT_JMODEL, OPT_KEYENV,
     OPT_CONC, OPT_TIMEOUT, OPT_RETRIES, OPT_TEMP, OPT_MAXTOK, OPT_PAIRS, OPT_METRICS, OPT_NAME,
-    OPT_MAX_REPLY, OPT_ALLOW_EXTRA,
+    OPT_SKIP_BAD, OPT_MAX_REPLY, OPT_ALLOW_EXTRA,
 };
 
 struct eval_opts {
@@ -22,7 +21,7 @@ struct eval_opts {
     const char *judge_url, *judge_model, *api_key_env;
     long batch_size, max_length, concurrency, retries, max_tokens, max_reply_mib;
     double timeout, temperature;
-    bool annotate_pairs, allow_extra;
+    bool annotate_pairs, skip_bad, allow_extra;
 };
 
 static void usage(FILE *fp)
@@ -43,7 +42,10 @@ static void usage(FILE *fp)
         "            pass through); summary (mean reward, mean cost, fraction with cost > 0)\n"
         "            on stderr and as JSON with --summary\n"
         "  accuracy  pairwise accuracy of a reward model (better > worse) or a cost model\n"
-        "            (unsafer > safer, plus sign accuracy) on preference records; JSON\n"
+        "            (unsafer > safer, plus sign accuracy) on preference records; JSON.\n"
+        "            Pairs whose two sequences are the same tokens after --max-length are\n"
+        "            ties (n_tied): accuracy is over the other pairs (as saferlhf-train-rm\n"
+        "            reports), accuracy_tie_as_wrong counts them wrong (the reference)\n"
         "  arena     B against A, matched by prompt: win/tie/lose rate by reward and the 2x2\n"
         "            table of safe (cost <= 0) / unsafe outcomes; JSON\n"
         "  judge     an LLM judge on an OpenAI-compatible chat-completions endpoint: add\n"
@@ -61,6 +63,7 @@ static void usage(FILE *fp)
         "      --name NAME         name of the model in the summary (plot scatter label)\n"
         "      --batch-size N      sequences per forward pass [8]\n"
         "      --max-length N      tokens per sequence at most [512]\n"
+        "      --skip-bad-records  accuracy: skip (and count) bad records instead of failing\n"
         "      --judge-url URL     chat-completions endpoint, e.g.\n"
         "                          https://api.openai.com/v1/chat/completions\n"
         "      --judge-model NAME  model name sent to the endpoint\n"
@@ -119,20 +122,24 @@ static int write_json(struct srl_json *v, const char *path)
     return out_close(&o, rc == 0, path) == 0 ? SRL_EXIT_OK : SRL_EXIT_FAILURE;
 }
 
-static int load_scorer(const char *dir, const struct eval_opts *o, struct srl_scorer **sc)
+/* Load the score models of dir_a and dir_b (either may be NULL: none) on the backend of
+ * --device.  Returns 0 or the exit status (the error printed). */
+static int load_scorers(const struct eval_opts *o, const char *dir_a, struct srl_scorer **a,
+                        const char *dir_b, struct srl_scorer **b)
 {
-    struct srl_device dev;
-    *sc = NULL;
-    if (!dir) return 0;
-    /* scoring runs on the CPU backend (auto picks it); an explicit cuda is refused */
-    if (strcmp(o->common.device, "auto") != 0
-        && (srl_device_resolve(o->common.device, &dev) < 0 || dev.kind != SRL_DEVICE_CPU))
-        return print_error("device '%s' is not available to saferlhf-eval (use --device cpu)",
-                           o->common.device);
-    if (srl_scorer_load(dir, srl_backend_cpu(), (int)o->batch_size, (int)o->max_length,
-                        o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0, sc) < 0)
-        return print_error("cannot load the score model '%s'", dir);
-    return 0;
+    const struct srl_backend *be;
+    const char *dirs[2] = { dir_a, dir_b };
+    struct srl_scorer **out[2] = { a, b };
+    int rc = tool_backend(&o->common, "score models run on the CPU backend only (scoring on "
+                          "CUDA is not verified yet)", &be);
+    for (int i = 0; i < 2; i++) {
+        if (out[i]) *out[i] = NULL;
+        if (rc || !dirs[i]) continue;
+        if (srl_scorer_load(dirs[i], be, (int)o->batch_size, (int)o->max_length,
+                            o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0, out[i]) < 0)
+            rc = print_error("cannot load the score model '%s'", dirs[i]);
+    }
+    return rc;
 }
 
 static void print_summary(const char *what, struct srl_json *s)
@@ -152,7 +159,8 @@ static int cmd_score(const struct eval_opts *o, char **args, int n)
     int ret = SRL_EXIT_FAILURE;
     if (n != 1) return usage_error("score takes one generations file (or -)");
     if (!o->reward_model && !o->cost_model) return usage_error("score needs -r and/or -c");
-    if (load_scorer(o->reward_model, o, &rm) || load_scorer(o->cost_model, o, &cm)) goto done;
+    if ((ret = load_scorers(o, o->reward_model, &rm, o->cost_model, &cm)) != 0) goto done;
+    ret = SRL_EXIT_FAILURE;
     if (out_open(&out, o->output)) goto done;
     int rc = srl_eval_score(args[0], out.fp, rm, cm, &s);
     if (out_close(&out, rc == 0, o->output) < 0 || rc < 0) {
@@ -175,10 +183,15 @@ static int cmd_accuracy(const struct eval_opts *o, char **args, int n)
     struct srl_scorer *m = NULL;
     struct srl_accuracy a;
     if (n != 1 || !o->model) return usage_error("accuracy takes -m DIR and one preference file");
-    if (load_scorer(o->model, o, &m)) return SRL_EXIT_FAILURE;
-    int rc = srl_eval_accuracy(args[0], m, &a), ret;
+    int ret = load_scorers(o, o->model, &m, NULL, NULL);
+    if (ret != 0) return ret;
+    int rc = srl_eval_accuracy(args[0], m, o->skip_bad, &a);
     srl_scorer_free(m);
     if (rc < 0) return srl_exit_status(rc);
+    if (o->common.verbosity >= 0)
+        fprintf(stderr, "%s: %zu pairs (%zu tied after --max-length %ld); %zu records skipped: "
+                "%zu identical answers, %zu without the label, %zu bad\n", srl_log_get_prog(),
+                a.n, a.n_tied, o->max_length, a.n_skipped, a.n_identical, a.n_no_label, a.n_bad);
     struct srl_json *j = srl_accuracy_json(&a);
     if (j && o->name) srl_json_object_set_string(j, "name", o->name);
     ret = write_json(j, o->output);
@@ -192,7 +205,7 @@ static int cmd_arena(const struct eval_opts *o, char **args, int n)
     struct srl_arena r;
     int ret = SRL_EXIT_FAILURE;
     if (n != 2) return usage_error("arena takes two generation files");
-    if (load_scorer(o->reward_model, o, &rm) || load_scorer(o->cost_model, o, &cm)) goto done;
+    if ((ret = load_scorers(o, o->reward_model, &rm, o->cost_model, &cm)) != 0) goto done;
     int rc = srl_eval_arena(args[0], args[1], rm, cm, &r);
     if (rc < 0) {
         ret = srl_exit_status(rc);
@@ -313,6 +326,7 @@ static int parse_opt(int c, struct eval_opts *o)
     case OPT_KEYENV: o->api_key_env = optarg; return 0;
     case OPT_METRICS: o->metrics = optarg; return 0;
     case OPT_PAIRS: o->annotate_pairs = true; return 0;
+    case OPT_SKIP_BAD: o->skip_bad = true; return 0;
     case OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     case OPT_MAX_REPLY: lp = &o->max_reply_mib; hi = 4096; break;
     case OPT_BATCH: lp = &o->batch_size; hi = 4096; break;
@@ -322,7 +336,7 @@ static int parse_opt(int c, struct eval_opts *o)
     case OPT_MAXTOK: lp = &o->max_tokens; break;
     case OPT_TIMEOUT: dp = &o->timeout; break;
     case OPT_TEMP: dp = &o->temperature; break;
-    default: return tool_common_opt(c, optarg, &o->common); /* 1: --version printed */
+    default: return -1;
     }
     if (lp && parse_int(optarg, lo, hi, lp) < 0)
         return usage_error("invalid value '%s' (expected an integer from %ld to %ld)", optarg,
@@ -354,6 +368,7 @@ int main(int argc, char **argv)
         { "temperature", required_argument, NULL, OPT_TEMP },
         { "max-tokens", required_argument, NULL, OPT_MAXTOK },
         { "annotate-pairs", no_argument, NULL, OPT_PAIRS },
+        { "skip-bad-records", no_argument, NULL, OPT_SKIP_BAD },
         { "metrics", required_argument, NULL, OPT_METRICS },
         { "max-reply-size", required_argument, NULL, OPT_MAX_REPLY },
         { "allow-extra-tensors", no_argument, NULL, OPT_ALLOW_EXTRA },
@@ -373,14 +388,14 @@ int main(int argc, char **argv)
         argc--;
         argv++;
     }
-    while ((c = getopt_long(argc, argv, "r:c:m:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
-        int k = c == 'h' ? 2 : parse_opt(c, &o);
-        if (k < 0) return SRL_EXIT_USAGE;
-        if (k == 2) {
+    while ((c = tool_getopt(argc, argv, "r:c:m:o:" TOOL_COMMON_SHORT, lopts, &o.common, &ret))
+           != -1) {
+        if (c == TOOL_GETOPT_EXIT) return ret;
+        if (c == 'h') {
             usage(stdout);
             return SRL_EXIT_OK;
         }
-        if (k == 1) return close_stdout() < 0 ? SRL_EXIT_FAILURE : SRL_EXIT_OK; /* --version */
+        if (parse_opt(c, &o) < 0) return SRL_EXIT_USAGE;
     }
     for (int i = 0; cmd < 0 && optind < argc && i < 5; i++) /* options before the command */
         if (strcmp(argv[optind], cmds[i]) == 0) cmd = i, optind++;

@@ -3,11 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_cuda.h"
-#include "device.h"
 #include "generate.h"
 #include "jsonl.h"
 #include "model.h"
+#include "prompt.h"
 #include "dataset.h"
 #include "fileio.h"
 #include "template.h"
@@ -17,13 +16,13 @@
 enum {
     OPT_TEMPLATE = TOOL_OPT_USER, OPT_MAX_NEW, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_REP,
     OPT_GREEDY, OPT_NUM_RETURN, OPT_STOP, OPT_BATCH, OPT_LOGPROBS, OPT_RAW, OPT_MAX_PROMPT,
-    OPT_ALLOW_EXTRA,
+    OPT_FIELD, OPT_ALLOW_EXTRA,
 };
 enum { MAX_STOP = 32, WINDOW = 8 }; /* batches sorted by prompt length together */
 
 struct gen_opts {
     struct tool_common common;
-    const char *model, *input, *output, *template_name;
+    const char *model, *input, *output, *template_name, *field;
     struct srl_gen_params gp;
     const char *stop[MAX_STOP];
     int num_return, batch_size, max_prompt_tokens;
@@ -35,17 +34,21 @@ static void usage(FILE *fp)
     fprintf(fp,
             "Usage: saferlhf-generate -m MODEL_DIR [options] [PROMPTS.jsonl|-]\n"
             "\n"
-            "Answer each prompt record (JSONL or JSON array; stdin when absent or -) with the\n"
-            "model and write one JSON object per generation: the record's fields, then\n"
-            "response, prompt_tokens, response_tokens, finish_reason (eos, stop or length)\n"
-            "and sample (with -n > 1).  Records: {prompt} (a string or a list of turns),\n"
-            "{instruction, input}, {messages: [{role, content}]} or an HH dialogue\n"
-            "{chosen} or {text} ending with a Human turn.\n"
+            "Answer each prompt (stdin when absent or -) with the model and write one JSON\n"
+            "object per generation: the record's fields, then response, prompt_tokens,\n"
+            "response_tokens, finish_reason (eos, stop or length) and sample (with -n > 1).\n"
+            "Files: JSON Lines or a JSON array of records or strings, or a JSON object\n"
+            "holding a list of them ({\"instructions\": [\"...\", ...]}; see --field).\n"
+            "Records: {prompt} (a string or a list of turns), {instruction, input},\n"
+            "{messages: [{role, content}]} or an HH dialogue {chosen} or {text} ending with\n"
+            "a Human turn; a string s is the record {\"prompt\": s}.\n"
             "\n"
             "Options:\n"
             "  -m, --model DIR             checkpoint with tokenizer.json\n"
             "      --allow-extra-tensors   ignore (with a warning) tensors the model does not use\n"
             "  -o, --output FILE           write here instead of stdout\n"
+            "      --field NAME            the list of a JSON object file to read\n"
+            "                              [its only list of records or strings]\n"
             "      --template NAME         prompt template (%s)\n"
             "                              [the checkpoint's, else saferlhf]\n"
             "      --raw-prompt            use the prompt text as is (--template raw)\n"
@@ -199,7 +202,7 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
     int err, rc = 0, n = 0, W = o->batch_size * WINDOW;
     uint64_t done = 0; /* sequences so far: the RNG stream of the next one */
     long n_records = 0, n_truncated = 0;
-    struct srl_jsonl *r = srl_jsonl_open(o->input, &err);
+    struct srl_jsonl *r = srl_prompts_open(o->input, o->field, &err);
     if (!r)
         return SRL_EXIT_FAILURE;
     struct pending *pd = calloc((size_t)W, sizeof *pd);
@@ -208,7 +211,7 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
         srl_jsonl_close(r);
         return print_error("out of memory");
     }
-    while (rc == 0 && (err = srl_jsonl_next(r, &rec)) == 0) {
+    while (rc == 0 && (err = srl_prompts_next(r, &rec)) == 0) {
         char where[512];
         snprintf(where, sizeof where, "%s:%ld", srl_jsonl_path(r), srl_jsonl_line(r));
         int32_t *ids = NULL;
@@ -259,7 +262,8 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
         srl_log_warning("%ld of %ld prompts were cut to their last %d tokens", n_truncated,
                         n_records, o->max_prompt_tokens);
     if (rc == 0)
-        srl_log_info("%ld prompts, %llu generations", n_records, (unsigned long long)done);
+        srl_log_info("%s: %s: %ld prompts, %llu generations", srl_jsonl_path(r),
+                     srl_jsonl_format(r), n_records, (unsigned long long)done);
     for (int i = 0; i < n; i++) { /* after an error */
         srl_json_decref(pd[i].rec);
         free(pd[i].ids);
@@ -273,17 +277,15 @@ static int generate_all(const struct gen_opts *o, struct srl_model *m,
 /* Load the model and tokenizer, pick the template, open the output, generate. */
 static int run(struct gen_opts *o)
 {
-    struct srl_device dev;
     struct srl_model *m = NULL;
     struct srl_tokenizer *tok = NULL;
     struct srl_atomic_file af = { 0 };
     FILE *out = stdout;
     int err, rc = SRL_EXIT_FAILURE;
-    if ((err = srl_device_resolve(o->common.device, &dev)) < 0)
-        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
     const struct srl_backend *be;
-    if ((err = srl_backend_for_device(&dev, &be)) < 0)
-        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
+    if ((rc = tool_backend(&o->common, NULL, &be)) != 0)
+        return rc;
+    rc = SRL_EXIT_FAILURE;
     if ((err = srl_model_load_flags(o->model, be, o->allow_extra ? SRL_LOAD_ALLOW_EXTRA : 0,
                                     &m)) < 0)
         return print_error("cannot load model '%s'", o->model);
@@ -328,6 +330,11 @@ static int parse_opt(struct gen_opts *o, int c, const char *arg)
     switch (c) {
     case 'm': o->model = arg; return 0;
     case 'o': o->output = arg; return 0;
+    case OPT_FIELD:
+        if (!*arg)
+            return usage_error("--field needs a non-empty name");
+        o->field = arg;
+        return 0;
     case OPT_TEMPLATE:
         if (!srl_template_find(arg))
             return usage_error("unknown --template '%s' (expected %s)", arg,
@@ -383,7 +390,7 @@ static int parse_opt(struct gen_opts *o, int c, const char *arg)
         o->stop[o->gp.n_stop++] = arg;
         return 0;
     }
-    return -1;
+    return SRL_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -393,6 +400,7 @@ int main(int argc, char **argv)
         { "model", required_argument, NULL, 'm' },
         { "allow-extra-tensors", no_argument, NULL, OPT_ALLOW_EXTRA },
         { "output", required_argument, NULL, 'o' },
+        { "field", required_argument, NULL, OPT_FIELD },
         { "template", required_argument, NULL, OPT_TEMPLATE },
         { "raw-prompt", no_argument, NULL, OPT_RAW },
         { "max-new-tokens", required_argument, NULL, OPT_MAX_NEW },
@@ -418,26 +426,17 @@ int main(int argc, char **argv)
 
     tool_init(argv[0]);
     o.gp.stop = o.stop;
-    while ((c = getopt_long(argc, argv, "m:o:n:b:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+    while ((c = tool_getopt(argc, argv, "m:o:n:b:" TOOL_COMMON_SHORT, lopts, &o.common, &ret))
+           != -1) {
+        if (c == TOOL_GETOPT_EXIT)
+            return ret;
         if (c == 'h') {
             usage(stdout);
             return SRL_EXIT_OK;
         }
-        ret = parse_opt(&o, c, optarg);
-        if (ret == 0)
-            continue;
-        if (ret > 0)
+        if ((ret = parse_opt(&o, c, optarg)) != 0)
             return ret;
-        ret = tool_common_opt(c, optarg, &o.common);
-        if (ret == 0)
-            continue;
-        if (ret == 1)
-            return SRL_EXIT_OK;
-        if (c == '?')
-            usage(stderr);
-        return SRL_EXIT_USAGE;
     }
-    tool_common_apply(&o.common);
     if (!o.model)
         return usage_error("missing -m/--model");
     if (argc - optind > 1)

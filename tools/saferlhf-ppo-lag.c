@@ -2,79 +2,93 @@
  * maximise the reward model's score subject to the cost model's expected score staying under a
  * threshold.  The work is in lib/ppo_trainer.c, lib/ppo_step.c, lib/ppo.c and lib/lagrange.c;
  * this file wires options to them. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "dist.h"
 #include "lagrange.h"
+#include "memplan.h"
+#include "opt_table.h"
 #include "ppo_trainer.h"
 #include "template.h"
 #include "tool.h"
+#include "train_opts.h"
 #include "trainer.h"
 
 enum {
     OPT_ACTOR = TOOL_OPT_USER, OPT_RM, OPT_CM, OPT_REF, OPT_RCRIT, OPT_CCRIT, OPT_TEMPLATE,
-    OPT_RESUME, OPT_LOG, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_ASCHED, OPT_CSCHED,
-    OPT_ALLOW_EXTRA,
-    OPT_NUM, /* numeric options from here (table below) */
+    OPT_RESUME, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_PROMPT_FIELD, OPT_ALLOW_EXTRA,
+    OPT_DRY_RUN,
+    OPT_NUM, /* options of the table nums from here */
 };
 
-/* A numeric option: its name, where it goes, its kind and range. */
-struct num_opt {
-    const char *name;
-    char kind;         /* 'i' int, 'l' int64, 'f' float, 'd' double */
-    void *p;
-    double min, max;   /* inclusive */
-};
+#define P(field) offsetof(struct srl_ppo_train_opts, field)
 
-static int num_opts(struct srl_ppo_train_opts *o, struct num_opt *t)
+/* The numeric options of PPO-Lagrangian (the loop ones are the shared table's, train_opts.h). */
+static const struct opt_def nums[] = {
+    { "max-prompt-length", "N", OPT_INT, P(max_prompt_length), 1, 1 << 24, "", NULL },
+    { "max-new-tokens", "N", OPT_INT, P(max_new_tokens), 1, 1 << 24, "", NULL },
+    { "temperature", "X", OPT_FLOAT, P(sample.temperature), 1e-6, OPT_INF, "", NULL },
+    { "top-k", "N", OPT_INT, P(sample.top_k), 0, 1 << 30, "", NULL },
+    { "top-p", "X", OPT_FLOAT, P(sample.top_p), 1e-9, 1, "", NULL },
+    { "repetition-penalty", "X", OPT_FLOAT, P(sample.repetition_penalty), 1e-9, OPT_INF, "",
+      NULL },
+    { "num-return-sequences", "N", OPT_INT, P(num_return_sequences), 1, 1 << 16, "", NULL },
+    { "rollout-batch-size", "N", OPT_INT, P(rollout_batch_size), 1, 1 << 20, "", NULL },
+    { "ppo-epochs", "N", OPT_INT, P(ppo_epochs), 1, 1 << 20, "", NULL },
+    { "minibatches", "N", OPT_INT, P(minibatches), 1, 1 << 20, "", NULL },
+    { "actor-lr", "X", OPT_DOUBLE, P(actor_lr), 0, OPT_INF, "", NULL },
+    { "critic-lr", "X", OPT_DOUBLE, P(critic_lr), 0, OPT_INF, "", NULL },
+    { "actor-lr-schedule", "S", OPT_LR_KIND, P(actor_schedule), 0, 0, "", NULL },
+    { "critic-lr-schedule", "S", OPT_LR_KIND, P(critic_schedule), 0, 0, "", NULL },
+    { "actor-warmup-ratio", "X", OPT_DOUBLE, P(actor_warmup_ratio), 0, 1, "", NULL },
+    { "critic-warmup-ratio", "X", OPT_DOUBLE, P(critic_warmup_ratio), 0, 1, "", NULL },
+    { "actor-weight-decay", "X", OPT_DOUBLE, P(actor_weight_decay), 0, OPT_INF, "", NULL },
+    { "critic-weight-decay", "X", OPT_DOUBLE, P(critic_weight_decay), 0, OPT_INF, "", NULL },
+    { "kl-coeff", "X", OPT_FLOAT, P(ppo.kl_coeff), 0, OPT_INF, "", NULL },
+    { "clip-range-ratio", "X", OPT_FLOAT, P(ppo.clip_range_ratio), 1e-9, OPT_INF, "", NULL },
+    { "clip-range-value", "X", OPT_FLOAT, P(ppo.clip_range_value), 1e-9, OPT_INF, "", NULL },
+    { "clip-range-score", "X", OPT_FLOAT, P(ppo.clip_range_score), 0, OPT_INF, "", NULL },
+    { "gamma", "X", OPT_FLOAT, P(ppo.gamma), 0, 1, "", NULL },
+    { "gae-lambda", "X", OPT_FLOAT, P(ppo.gae_lambda), 0, 1, "", NULL },
+    { "lambda-init", "X", OPT_DOUBLE, P(lag.lambda_init), 0, OPT_INF, "", NULL },
+    { "lambda-lr", "X", OPT_DOUBLE, P(lag.lambda_lr), 0, OPT_INF, "", NULL },
+    { "lambda-max", "X", OPT_DOUBLE, P(lag.lambda_max), 0, OPT_INF, "", NULL },
+    { "lambda-update-delay", "N", OPT_INT64, P(lag.update_delay), 0, OPT_INF, "", NULL },
+    { "episode-cost-window", "N", OPT_INT, P(lag.window), 1, 1 << 24, "", NULL },
+    { "threshold", "X", OPT_DOUBLE, P(lag.threshold), -OPT_INF, OPT_INF, "", NULL },
+    { "pid-kp", "X", OPT_DOUBLE, P(lag.kp), 0, OPT_INF, "", NULL },
+    { "pid-ki", "X", OPT_DOUBLE, P(lag.ki), 0, OPT_INF, "", NULL },
+    { "pid-kd", "X", OPT_DOUBLE, P(lag.kd), 0, OPT_INF, "", NULL },
+    { "ptx-coeff", "X", OPT_DOUBLE, P(ptx_coeff), 1e-30, OPT_INF, "", NULL },
+};
+enum { N_NUMS = sizeof nums / sizeof *nums };
+
+/* The shared loop options (epochs, steps, clip, checkpoints, log) go through a struct
+ * srl_train_opts. */
+static void loop_from_ppo(const struct srl_ppo_train_opts *p, struct srl_train_opts *t)
 {
-    const double inf = 1e300;
-    struct num_opt all[] = {
-        {"max-prompt-length", 'i', &o->max_prompt_length, 1, 1 << 24},
-        {"max-new-tokens", 'i', &o->max_new_tokens, 1, 1 << 24},
-        {"temperature", 'f', &o->sample.temperature, 1e-6, inf},
-        {"top-k", 'i', &o->sample.top_k, 0, 1 << 30},
-        {"top-p", 'f', &o->sample.top_p, 1e-9, 1},
-        {"repetition-penalty", 'f', &o->sample.repetition_penalty, 1e-9, inf},
-        {"num-return-sequences", 'i', &o->num_return_sequences, 1, 1 << 16},
-        {"rollout-batch-size", 'i', &o->rollout_batch_size, 1, 1 << 20},
-        {"ppo-epochs", 'i', &o->ppo_epochs, 1, 1 << 20},
-        {"minibatches", 'i', &o->minibatches, 1, 1 << 20},
-        {"actor-lr", 'd', &o->actor_lr, 0, inf},
-        {"critic-lr", 'd', &o->critic_lr, 0, inf},
-        {"actor-warmup-ratio", 'd', &o->actor_warmup_ratio, 0, 1},
-        {"critic-warmup-ratio", 'd', &o->critic_warmup_ratio, 0, 1},
-        {"actor-weight-decay", 'd', &o->actor_weight_decay, 0, inf},
-        {"critic-weight-decay", 'd', &o->critic_weight_decay, 0, inf},
-        {"clip", 'd', &o->clip_grad, 0, inf},
-        {"kl-coeff", 'f', &o->ppo.kl_coeff, 0, inf},
-        {"clip-range-ratio", 'f', &o->ppo.clip_range_ratio, 1e-9, inf},
-        {"clip-range-value", 'f', &o->ppo.clip_range_value, 1e-9, inf},
-        {"clip-range-score", 'f', &o->ppo.clip_range_score, 0, inf},
-        {"gamma", 'f', &o->ppo.gamma, 0, 1},
-        {"gae-lambda", 'f', &o->ppo.gae_lambda, 0, 1},
-        {"lambda-init", 'd', &o->lag.lambda_init, 0, inf},
-        {"lambda-lr", 'd', &o->lag.lambda_lr, 0, inf},
-        {"lambda-max", 'd', &o->lag.lambda_max, 0, inf},
-        {"lambda-update-delay", 'l', &o->lag.update_delay, 0, 1e15},
-        {"episode-cost-window", 'i', &o->lag.window, 1, 1 << 24},
-        {"threshold", 'd', &o->lag.threshold, -inf, inf},
-        {"pid-kp", 'd', &o->lag.kp, 0, inf},
-        {"pid-ki", 'd', &o->lag.ki, 0, inf},
-        {"pid-kd", 'd', &o->lag.kd, 0, inf},
-        {"ptx-coeff", 'd', &o->ptx_coeff, 1e-30, inf},
-        {"epochs", 'i', &o->epochs, 1, 1 << 20},
-        {"max-steps", 'l', &o->max_steps, 1, 1e15},
-        {"save-every", 'l', &o->save_every, 1, 1e15},
-        {"stop-after", 'l', &o->stop_after, 1, 1e15},
-    };
-    int n = (int)(sizeof all / sizeof *all);
-    if (t) memcpy(t, all, sizeof all);
-    return n;
+    srl_train_opts_default(t);
+    t->epochs = p->epochs;
+    t->max_steps = p->max_steps;
+    t->clip = p->clip_grad;
+    t->save_every = p->save_every;
+    t->stop_after = p->stop_after;
+    t->log_path = p->log_path;
+    t->zero_stage = p->zero_stage;
 }
-#define MAX_NUM 48
+
+static void loop_to_ppo(const struct srl_train_opts *t, struct srl_ppo_train_opts *p)
+{
+    p->epochs = t->epochs;
+    p->max_steps = t->max_steps;
+    p->clip_grad = t->clip;
+    p->save_every = t->save_every;
+    p->stop_after = t->stop_after;
+    p->log_path = t->log_path;
+    p->zero_stage = t->zero_stage;
+}
 
 static void usage(FILE *fp)
 {
@@ -98,13 +112,16 @@ static void usage(FILE *fp)
 "      --cost-critic DIR       initial cost critic [--cost-model]\n"
 "      --allow-extra-tensors   ignore (with a warning) tensors a model does not use\n"
 "Data and output:\n"
-"  -p, --prompts FILE          RL prompts, JSONL (repeatable)\n"
+"  -p, --prompts FILE          RL prompts (repeatable): JSON Lines or a JSON array of\n"
+"                              records or strings, or a JSON object holding a list\n"
+"      --prompt-field NAME     that list [the object's only list of records or strings]\n"
 "      --ptx FILE              SFT data mixed into the actor loss (repeatable)\n"
 "      --ptx-coeff X           weight of the PTX loss [%g]\n"
 "  -o, --output DIR            actor checkpoint written (replaced as a whole)\n"
 "      --save-critics          also write the final critics (OUT_DIR/reward_critic, cost_critic)\n"
 "      --resume DIR            continue the run saved in DIR (same options and data)\n"
-"      --log FILE              append one JSON object per step\n"
+"      --dry-run[=RANKS]       print the memory plan per rank (of this run's ranks or\n"
+"                              RANKS) from the models' configs and exit\n"
 "      --template NAME         %s [the actor's, else saferlhf]\n"
 "Rollouts:\n"
 "      --max-prompt-length N   prompt tokens kept, from the end [%d]\n"
@@ -118,8 +135,6 @@ static void usage(FILE *fp)
 "PPO:\n"
 "      --ppo-epochs N          passes over each rollout batch [%d]\n"
 "      --minibatches N         optimiser steps per pass [%d]\n"
-"      --epochs N              passes over the prompts [%d]\n"
-"      --max-steps N           stop after N optimiser steps (overrides --epochs)\n"
 "      --actor-lr X            [%g]\n"
 "      --critic-lr X           [%g]\n"
 "      --actor-lr-schedule S   constant, constant_with_warmup, linear, cosine [%s]\n"
@@ -128,7 +143,6 @@ static void usage(FILE *fp)
 "      --critic-warmup-ratio X  [%g]\n"
 "      --actor-weight-decay X  [%g]\n"
 "      --critic-weight-decay X  [%g]\n"
-"      --clip X                global gradient-norm clip, 0 off [%g]\n"
 "      --kl-coeff X            beta of the per-token KL penalty [%g]\n"
 "      --clip-range-ratio X    PPO ratio clip [%g]\n"
 "      --clip-range-value X    critic value clip [%g]\n"
@@ -144,67 +158,53 @@ static void usage(FILE *fp)
 "      --episode-cost-window N  recent episode costs averaged [%d]\n"
 "      --threshold X           cost limit [%g]\n"
 "      --pid-kp X, --pid-ki X, --pid-kd X  PID gains [%g, %g, %g]\n"
-"Checkpoints:\n"
-"      --save-every N          resumable checkpoint every N steps [only at the end]\n"
-"      --stop-after N          leave after N steps with a resumable checkpoint\n"
 "\n",
             d.ptx_coeff, srl_template_names(), d.max_prompt_length, d.max_new_tokens,
             d.sample.temperature, d.sample.top_k, d.sample.top_p, d.sample.repetition_penalty,
             d.num_return_sequences, d.rollout_batch_size, d.ppo_epochs, d.minibatches,
-            d.epochs, d.actor_lr, d.critic_lr, srl_lr_kind_name(d.actor_schedule),
+            d.actor_lr, d.critic_lr, srl_lr_kind_name(d.actor_schedule),
             srl_lr_kind_name(d.critic_schedule), d.actor_warmup_ratio, d.critic_warmup_ratio,
-            d.actor_weight_decay, d.critic_weight_decay, d.clip_grad, d.ppo.kl_coeff,
+            d.actor_weight_decay, d.critic_weight_decay, d.ppo.kl_coeff,
             d.ppo.clip_range_ratio, d.ppo.clip_range_value, d.ppo.clip_range_score,
             d.ppo.gamma, d.ppo.gae_lambda, d.lag.lambda_init, d.lag.lambda_lr,
             d.lag.lambda_max, (long long)d.lag.update_delay, d.lag.window, d.lag.threshold,
             d.lag.kp, d.lag.ki, d.lag.kd);
+    struct srl_train_opts loop;
+    loop_from_ppo(&d, &loop);
+    fputs("Training options (as in saferlhf-sft and saferlhf-train-rm):\n", fp);
+    train_opts_help(fp, TRAIN_OPTS_LOOP, &loop, 30);
+    fputc('\n', fp);
     tool_common_help(fp);
 }
 
-static int parse_num(const struct num_opt *n, const char *arg)
-{
-    double x;
-    long v;
-    if (n->kind == 'i' || n->kind == 'l') {
-        if (parse_int(arg, (long)n->min, (long)n->max, &v) < 0) goto bad;
-        if (n->kind == 'i') *(int *)n->p = (int)v;
-        else *(int64_t *)n->p = v;
-        return 0;
-    }
-    if (parse_float(arg, &x) < 0 || !(x >= n->min && x <= n->max)) goto bad;
-    if (n->kind == 'f') *(float *)n->p = (float)x;
-    else *(double *)n->p = x;
-    return 0;
-bad:
-    return usage_error("invalid --%s '%s'", n->name, arg);
-}
-
 static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
-                      struct tool_common *common)
+                      struct tool_common *common, int *dry_run)
 {
-    struct num_opt nums[MAX_NUM];
-    int nn = num_opts(o, nums), c, rc;
-    struct option lopts[MAX_NUM + 32] = {
+    static const struct option named[] = {
         TOOL_COMMON_OPTIONS,
         { "actor", 1, NULL, OPT_ACTOR }, { "reward-model", 1, NULL, OPT_RM },
         { "cost-model", 1, NULL, OPT_CM }, { "ref-model", 1, NULL, OPT_REF },
         { "reward-critic", 1, NULL, OPT_RCRIT }, { "cost-critic", 1, NULL, OPT_CCRIT },
-        { "prompts", 1, NULL, 'p' }, { "output", 1, NULL, 'o' },
+        { "prompts", 1, NULL, 'p' }, { "prompt-field", 1, NULL, OPT_PROMPT_FIELD },
+        { "output", 1, NULL, 'o' },
         { "template", 1, NULL, OPT_TEMPLATE }, { "resume", 1, NULL, OPT_RESUME },
-        { "log", 1, NULL, OPT_LOG }, { "ptx", 1, NULL, OPT_PTX },
-        { "save-critics", 0, NULL, OPT_SAVE_CRITICS },
+        { "ptx", 1, NULL, OPT_PTX }, { "save-critics", 0, NULL, OPT_SAVE_CRITICS },
         { "allow-extra-tensors", 0, NULL, OPT_ALLOW_EXTRA },
         { "lambda-update", 1, NULL, OPT_LAMBDA_UPDATE },
-        { "actor-lr-schedule", 1, NULL, OPT_ASCHED },
-        { "critic-lr-schedule", 1, NULL, OPT_CSCHED },
+        { "dry-run", 2, NULL, OPT_DRY_RUN },
     };
-    int base = 0;
-    while (lopts[base].name) base++;
-    for (int i = 0; i < nn; i++)
-        lopts[base + i] = (struct option){ nums[i].name, 1, NULL, OPT_NUM + i };
-    lopts[base + nn] = (struct option){ NULL, 0, NULL, 0 };
-    while ((c = getopt_long(argc, argv, "p:o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+    enum { N_NAMED = sizeof named / sizeof *named };
+    struct option lopts[N_NAMED + N_NUMS + TRAIN_OPT_ROWS + 1];
+    struct srl_train_opts loop;
+    int n = N_NAMED, c, rc;
+    memcpy(lopts, named, sizeof named);
+    n += opt_defs_longopts(nums, N_NUMS, OPT_NUM, lopts + n);
+    n += train_opts_longopts(TRAIN_OPTS_LOOP, lopts + n);
+    lopts[n] = (struct option){ NULL, 0, NULL, 0 };
+    loop_from_ppo(o, &loop);
+    while ((c = tool_getopt(argc, argv, "p:o:" TOOL_COMMON_SHORT, lopts, common, &rc)) != -1) {
         switch (c) {
+        case TOOL_GETOPT_EXIT: return rc ? rc : -1;
         case OPT_ACTOR: o->actor = optarg; break;
         case OPT_RM: o->reward_model = optarg; break;
         case OPT_CM: o->cost_model = optarg; break;
@@ -213,16 +213,27 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         case OPT_CCRIT: o->cost_critic = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_RESUME: o->resume = optarg; break;
-        case OPT_LOG: o->log_path = optarg; break;
+        case OPT_PROMPT_FIELD:
+            if (!*optarg) return usage_error("--prompt-field needs a non-empty name");
+            o->prompt_field = optarg;
+            break;
         case OPT_SAVE_CRITICS: o->save_critics = true; break;
         case OPT_ALLOW_EXTRA: o->load_flags |= SRL_LOAD_ALLOW_EXTRA; break;
+        case OPT_DRY_RUN: {
+            long k = 0;
+            if (optarg && parse_int(optarg, 1, 1 << 20, &k) < 0)
+                return usage_error("invalid --dry-run '%s' (expected a rank count >= 1)",
+                                   optarg);
+            *dry_run = (int)k;
+            break;
+        }
         case 'p':
         case OPT_PTX: {
             const char **list = c == 'p' ? o->prompts : o->ptx;
-            int *n = c == 'p' ? &o->n_prompts : &o->n_ptx;
-            if (*n == SRL_PPO_MAX_FILES)
+            int *np = c == 'p' ? &o->n_prompts : &o->n_ptx;
+            if (*np == SRL_PPO_MAX_FILES)
                 return usage_error("at most %d files per option", SRL_PPO_MAX_FILES);
-            list[(*n)++] = optarg;
+            list[(*np)++] = optarg;
             break;
         }
         case OPT_TEMPLATE:
@@ -236,33 +247,22 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
                 return usage_error("invalid --lambda-update '%s' (expected sgd, pid or none)",
                                    optarg);
             break;
-        case OPT_ASCHED:
-        case OPT_CSCHED:
-            if (srl_lr_kind_parse(optarg, c == OPT_ASCHED ? &o->actor_schedule
-                                                          : &o->critic_schedule) < 0)
-                return usage_error("invalid --%s-lr-schedule '%s'",
-                                   c == OPT_ASCHED ? "actor" : "critic", optarg);
-            break;
         case 'h': usage(stdout); return -1;
         default:
-            if (c >= OPT_NUM && c < OPT_NUM + nn) {
-                if ((rc = parse_num(&nums[c - OPT_NUM], optarg)) != 0) return rc;
-                break;
-            }
-            rc = tool_common_opt(c, optarg, common);
-            if (rc == 0) break;
-            if (rc == 1) return -1;
-            if (c == '?')
-                fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
-            return SRL_EXIT_USAGE;
+            if (c >= OPT_NUM && c < OPT_NUM + N_NUMS)
+                rc = opt_def_parse(&nums[c - OPT_NUM], o, optarg);
+            else
+                rc = train_opts_parse(&loop, c, optarg);
+            if (rc != 0) return rc == 1 ? SRL_EXIT_USAGE : rc;
         }
     }
+    loop_to_ppo(&loop, o);
     if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (!o->actor) return usage_error("no actor (--actor)");
     if (!o->reward_model || !o->cost_model)
         return usage_error("give --reward-model and --cost-model");
-    if (o->n_prompts == 0) return usage_error("no prompts (--prompts)");
-    if (!o->output) return usage_error("no output directory (-o)");
+    if (o->n_prompts == 0 && *dry_run < 0) return usage_error("no prompts (--prompts)");
+    if (!o->output && *dry_run < 0) return usage_error("no output directory (-o)");
     if (!srl_dist_is_root()) common->verbosity = -1; /* rank 0 reports */
     tool_common_apply(common);
     struct srl_lagrange lag = { 0 };
@@ -275,19 +275,39 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
     return 0;
 }
 
+/* --dry-run: the memory plan per rank of the six models (lib/memplan.h), from their configs. */
+static int dry_run_plan(const struct srl_ppo_train_opts *o, int ranks)
+{
+    struct srl_mem_plan p = {.ranks = ranks > 0 ? ranks : srl_dist_size(),
+                             .zero_stage = o->zero_stage};
+    if (srl_ppo_mem_plan(o, &p) < 0) return print_error("cannot read the models' configs");
+    if (srl_dist_is_root()) {
+        printf("PPO-Lagrangian: actor, reward and cost critics trained; reference, reward and "
+               "cost models frozen; %d rollout rows of up to %d tokens per rank\n",
+               (o->rollout_batch_size * o->num_return_sequences + p.ranks - 1) / p.ranks,
+               o->max_prompt_length + o->max_new_tokens);
+        srl_mem_plan_print(stdout, &p, "PPO-Lagrangian training");
+    }
+    return SRL_EXIT_OK;
+}
+
 static int ppo_main(int argc, char **argv)
 {
     struct srl_ppo_train_opts o;
     struct tool_common common = TOOL_COMMON_INIT;
-    struct srl_device dev;
-    int rc, ret = SRL_EXIT_FAILURE;
+    const struct srl_backend *be;
+    int rc, ret = SRL_EXIT_FAILURE, dry_run = -1;
 
     tool_init(argv[0]);
     srl_ppo_train_opts_default(&o);
-    if ((rc = parse_args(argc, argv, &o, &common)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
-    if (srl_device_resolve(common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if (dev.kind != SRL_DEVICE_CPU && strcmp(common.device, "auto") != 0)
-        return print_error("the CUDA training backend is not available yet; use --device cpu");
+    if ((rc = parse_args(argc, argv, &o, &common, &dry_run)) != 0)
+        return rc < 0 ? SRL_EXIT_OK : rc;
+    if (dry_run >= 0) return dry_run_plan(&o, dry_run);
+    /* lib/ppo_trainer.c loads every model on the CPU backend and lib/ppo_step.c reads their
+     * scores in host memory: CUDA is refused, not silently replaced */
+    if ((rc = tool_backend(&common, "the PPO trainer runs on the CPU backend only (it reads "
+                           "the models' outputs in host memory)", &be)) != 0)
+        return rc;
     srl_trainer_catch_signals();
     rc = srl_ppo_train(&o, NULL);
     if (rc == SRL_TRAIN_INTERRUPTED) ret = 128 + srl_trainer_signal();

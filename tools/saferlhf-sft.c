@@ -12,8 +12,10 @@
 #include "tokenizer.h"
 #include "train_common.h"
 
-static void usage(FILE *fp, const struct srl_train_opts *defaults)
+static void usage(void *ctx, FILE *fp)
 {
+    struct srl_train_opts defaults;
+    srl_train_opts_default(&defaults);
     fprintf(fp,
             "Usage: saferlhf-sft -m MODEL_DIR -d DATA -o OUT_DIR [options]\n"
             "       saferlhf-sft --init-config CONFIG.json --tokenizer DIR -d DATA -o OUT_DIR\n"
@@ -38,32 +40,16 @@ static void usage(FILE *fp, const struct srl_train_opts *defaults)
             "      --template NAME   %s\n"
             "                        [the checkpoint's; hh for all-HH data; else saferlhf]\n"
             "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
-            "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
+            "      --skip-bad-records  skip (and count) bad records instead of failing\n"
+            "      --dry-run[=RANKS]  print the memory plan per rank (of this run's ranks, or\n"
+            "                        RANKS) from the model's config and exit; under mpirun\n"
+            "                        --batch-size is per rank, the global batch is\n"
+            "                        --batch-size x --grad-accum on any rank count\n\n",
             srl_template_names());
-    srl_train_help(fp, defaults);
+    fputs("Training options:\n", fp);
+    train_opts_help(fp, TRAIN_OPTS_ALL, &defaults, 24);
+    fputc('\n', fp);
     tool_common_help(fp);
-}
-
-static int parse_args(int argc, char **argv, struct train_common *o)
-{
-    static const struct option lopts[] = {
-        TOOL_COMMON_OPTIONS,
-        SRL_TRAIN_LONG_OPTIONS,
-        TRAIN_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 }
-    };
-    struct srl_train_opts defaults;
-    int c, rc;
-    srl_train_opts_default(&defaults);
-    while ((c = getopt_long(argc, argv, TRAIN_COMMON_SHORT TOOL_COMMON_SHORT, lopts, NULL))
-           != -1) {
-        if (c == 'h') {
-            usage(stdout, &defaults);
-            return -1;
-        }
-        if ((rc = train_common_opt(o, c, optarg)) != 0) return rc;
-    }
-    return train_common_check(o, argc, argv);
 }
 
 /* The model: loaded from a checkpoint, or random for a config (from scratch). */
@@ -131,7 +117,8 @@ static int sft_main(int argc, char **argv)
 
     tool_init(argv[0]);
     srl_train_opts_default(&o.train);
-    if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    struct train_tool tool = { .help = usage };
+    if ((rc = train_common_parse(&o, argc, argv, &tool)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
     if (o.dry_run >= 0) return train_common_dry_run(&o, -1, 1);
     if ((rc = train_common_backend(&o, &be)) != 0) return rc;
 

@@ -295,7 +295,8 @@ int main(int argc, char **argv)
     int c, ret;
 
     tool_init(argv[0]);
-    while ((c = getopt_long(argc, argv, "o:" TOOL_COMMON_SHORT, lopts, NULL)) != -1) {
+    while ((c = tool_getopt(argc, argv, "o:" TOOL_COMMON_SHORT, lopts, &common, &ret)) != -1) {
+        if (c == TOOL_GETOPT_EXIT) return ret;
         ret = 0;
         switch (c) {
         case 'o': out = optarg; break;
@@ -319,12 +320,6 @@ int main(int argc, char **argv)
             noise_opt = true;
             break;
         case 'h': usage(stdout); return SRL_EXIT_OK;
-        default:
-            ret = tool_common_opt(c, optarg, &common);
-            if (ret == 0) break;
-            if (ret == 1) return SRL_EXIT_OK;
-            if (c == '?') usage(stderr);
-            return SRL_EXIT_USAGE;
         }
         if (ret != 0) return ret;
     }

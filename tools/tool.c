@@ -1,6 +1,9 @@
 /* tool.c -- common option handling and messages for the saferlhf-* programs. */
 #include "tool.h"
 
+#include "backend_cuda.h"
+#include "device.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -78,28 +81,27 @@ int parse_float(const char *s, double *out)
     return 0;
 }
 
-int tool_common_opt(int c, const char *arg, struct tool_common *o)
+/* A common option: 0 handled, 1 --version printed, SRL_EXIT_USAGE bad value (printed), -1 not
+ * a common option. */
+static int common_opt(int c, const char *arg, struct tool_common *o)
 {
     long v;
     switch (c) {
     case TOOL_OPT_DEVICE:
         if (strcmp(arg, "auto") && strcmp(arg, "cpu") && strncmp(arg, "cuda", 4)) {
-            usage_error("invalid --device '%s' (expected auto, cpu or cuda[:N])", arg);
-            return -1;
+            return usage_error("invalid --device '%s' (expected auto, cpu or cuda[:N])", arg);
         }
         o->device = arg;
         return 0;
     case TOOL_OPT_THREADS:
         if (parse_int(arg, 1, 1024, &v) < 0) {
-            usage_error("invalid --threads '%s' (expected an integer from 1 to 1024)", arg);
-            return -1;
+            return usage_error("invalid --threads '%s' (expected an integer from 1 to 1024)", arg);
         }
         o->threads = (int)v;
         return 0;
     case TOOL_OPT_SEED:
         if (parse_u64(arg, &o->seed) < 0) {
-            usage_error("invalid --seed '%s' (expected a non-negative integer)", arg);
-            return -1;
+            return usage_error("invalid --seed '%s' (expected a non-negative integer)", arg);
         }
         return 0;
     case 'v': o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1; return 0;
@@ -116,6 +118,62 @@ int tool_common_opt(int c, const char *arg, struct tool_common *o)
         return 1;
     default: return -1;
     }
+}
+
+int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *lopts,
+                struct tool_common *common, int *status)
+{
+    char spec[64];
+    int c, rc;
+    snprintf(spec, sizeof spec, ":%s", shortopts); /* ':' first: a missing value returns ':' */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, spec, lopts, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            char letter[3] = { '-', (char)optopt, '\0' }; /* a short option (in a cluster) */
+            bool short_opt = c == '?' && optopt > 0 && optopt < 128;
+            *status = usage_error(c == '?' ? "unknown option '%s'" : "option '%s' needs a value",
+                                  short_opt ? letter : argv[optind - 1]);
+            return TOOL_GETOPT_EXIT;
+        }
+        if ((rc = common_opt(c, optarg, common)) < 0) return c;
+        if (rc == 0) continue;
+        *status = rc == 1 ? SRL_EXIT_OK : rc;
+        return TOOL_GETOPT_EXIT;
+    }
+    return -1;
+}
+
+int tool_backend(const struct tool_common *o, const char *cpu_only,
+                 const struct srl_backend **be)
+{
+    struct srl_device dev;
+    char why[256];
+    int err;
+    tool_common_apply(o);
+    *be = NULL;
+    bool is_auto = strcmp(o->device, "auto") == 0;
+    if (srl_device_resolve(o->device, &dev, why, sizeof why) < 0)
+        return print_error("cannot use --device %s: %s", o->device, why), SRL_EXIT_USAGE;
+    if (dev.kind == SRL_DEVICE_CUDA && cpu_only) {
+        if (!is_auto)
+            return print_error("cannot use --device %s: %s; use --device cpu", o->device,
+                               cpu_only), SRL_EXIT_USAGE;
+        dev.kind = SRL_DEVICE_CPU;
+        snprintf(why, sizeof why, "%s", cpu_only);
+    } else if (dev.kind == SRL_DEVICE_CPU && is_auto) {
+        snprintf(why, sizeof why, "%s", srl_cuda_built() ? "no CUDA device visible"
+                                                         : "this build has no CUDA backend");
+    }
+    if ((err = srl_backend_for_device(&dev, be)) < 0)
+        return print_error("cannot use --device %s: %s", o->device, srl_strerror(err)),
+               SRL_EXIT_USAGE;
+    if (is_auto && o->verbosity >= 0) {
+        if (dev.kind == SRL_DEVICE_CUDA)
+            fprintf(stderr, "%s: info: --device auto: cuda:%d\n", srl_log_get_prog(), dev.index);
+        else
+            fprintf(stderr, "%s: info: --device auto: cpu (%s)\n", srl_log_get_prog(), why);
+    }
+    return 0;
 }
 
 void tool_common_apply(const struct tool_common *o)

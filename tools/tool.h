@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "backend.h"
 #include "srl.h"
 
 /* Long-only option codes shared by all tools start here; tools number theirs from
@@ -42,10 +43,24 @@ struct tool_common {
 /* Call first in main(): sets the program name used in messages. */
 void tool_init(const char *argv0);
 
-/* Handle a common option.  Returns 0 when handled, 1 when it was --version or --help
- * (already printed; exit 0), -1 when c is not a common option or its value is bad (a usage
- * error was printed). */
-int tool_common_opt(int c, const char *arg, struct tool_common *o);
+/* getopt_long for every tool, with one behaviour: the common options (but -h) are handled
+ * into *common and skipped; an unknown option or a missing value prints
+ * "PROG: unknown option '--x'" (or "PROG: option '--x' needs a value") and "Try 'PROG --help'".
+ * Returns the next option of the tool ('h' included), -1 after the last, or TOOL_GETOPT_EXIT
+ * with *status set: 0 after --version (printed), SRL_EXIT_USAGE after a usage error (printed). */
+enum { TOOL_GETOPT_EXIT = -2 };
+int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *lopts,
+                struct tool_common *common, int *status);
+
+/* The backend of --device, for every tool: one behaviour, one exit status.  cpu_only: NULL
+ * when the tool's work runs on the CUDA backend, else why it runs on the CPU only.  auto takes
+ * CUDA when the tool can, the build has it and a device is visible, else the CPU, and says
+ * which on stderr (not with -q).  A device that cannot be used prints
+ * "PROG: cannot use --device SPEC: WHY" (one line) and returns SRL_EXIT_USAGE; else 0 and *be
+ * set.
+ * Applies the common options first (log level, threads). */
+int tool_backend(const struct tool_common *o, const char *cpu_only,
+                 const struct srl_backend **be);
 
 /* Apply the common options: log level, thread count. */
 void tool_common_apply(const struct tool_common *o);

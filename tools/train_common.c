@@ -2,17 +2,14 @@
  * train_common.h. */
 #include "train_common.h"
 
-#include "backend_cuda.h"
-#include "device.h"
 #include "dist.h"
 #include "memplan.h"
 
 #include <sys/resource.h>
 
-int train_common_opt(struct train_common *o, int c, const char *arg)
+/* A shared option: 0 handled, 1 not one, else the exit status of a usage error (printed). */
+static int shared_opt(struct train_common *o, int c, const char *arg)
 {
-    char why[256];
-    int rc;
     switch (c) {
     case 'm': o->model = arg; return 0;
     case TRAIN_OPT_INIT_CONFIG: o->init_config = arg; return 0;
@@ -41,25 +38,27 @@ int train_common_opt(struct train_common *o, int c, const char *arg)
         o->template_name = arg;
         return 0;
     case TRAIN_OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    case TRAIN_OPT_DRY_RUN: {
+        long n = 0;
+        if (arg && parse_int(arg, 1, 1 << 20, &n) < 0)
+            return usage_error("invalid --dry-run '%s' (expected a rank count >= 1)", arg);
+        o->dry_run = (int)n;
+        return 0;
+    }
     case TRAIN_OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     }
-    if ((rc = srl_train_opt(&o->train, c, arg, why, sizeof why)) == 0) return 0;
-    if (rc < 0) return usage_error("%s", why);
-    rc = tool_common_opt(c, arg, &o->common);
-    if (rc == 0) return 0;
-    if (rc == 1) return -1;
-    if (c == '?') fprintf(stderr, "Try '%s --help' for more information.\n", srl_log_get_prog());
-    return SRL_EXIT_USAGE;
+    return train_opts_parse(&o->train, c, arg);
 }
 
-int train_common_check(struct train_common *o, int argc, char **argv)
+static int check(struct train_common *o, int argc, char **argv)
 {
     if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->train.output) return usage_error("no output directory (-o)");
-    if (o->n_data == 0) return usage_error("no training data (-d)");
+    bool plan = o->dry_run >= 0; /* needs the model's config only */
+    if (!o->train.output && !plan) return usage_error("no output directory (-o)");
+    if (o->n_data == 0 && !plan) return usage_error("no training data (-d)");
     if (!!o->model + !!o->init_config + !!o->resume != 1)
         return usage_error("give exactly one of -m, --init-config and --resume");
-    if (o->init_config && !o->tokenizer)
+    if (o->init_config && !o->tokenizer && !plan)
         return usage_error("--init-config needs --tokenizer");
     if (o->tokenizer && !o->init_config)
         return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");
@@ -71,15 +70,33 @@ int train_common_check(struct train_common *o, int argc, char **argv)
     return 0;
 }
 
+int train_common_parse(struct train_common *o, int argc, char **argv,
+                       const struct train_tool *tool)
+{
+    static const struct option shared[] = { TOOL_COMMON_OPTIONS, TRAIN_COMMON_OPTIONS };
+    struct option lopts[64];
+    int n = 0, c, rc, status;
+    for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) lopts[n++] = shared[i];
+    n += train_opts_longopts(TRAIN_OPTS_ALL, lopts + n);
+    for (const struct option *e = tool->own_opts; e && e->name && n < 63; e++) lopts[n++] = *e;
+    lopts[n] = (struct option){ NULL, 0, NULL, 0 };
+    while ((c = tool_getopt(argc, argv, TRAIN_COMMON_SHORT TOOL_COMMON_SHORT, lopts, &o->common,
+                            &status)) != -1) {
+        if (c == TOOL_GETOPT_EXIT) return status ? status : -1;
+        if (c == 'h') {
+            tool->help(tool->ctx, stdout);
+            return -1;
+        }
+        if ((rc = shared_opt(o, c, optarg)) == 1)
+            rc = tool->own ? tool->own(tool->ctx, c, optarg) : SRL_EXIT_USAGE;
+        if (rc != 0) return rc;
+    }
+    return check(o, argc, argv);
+}
+
 int train_common_backend(const struct train_common *o, const struct srl_backend **be)
 {
-    struct srl_device dev;
-    int err;
-    tool_common_apply(&o->common);
-    if (srl_device_resolve(o->common.device, &dev) < 0) return SRL_EXIT_USAGE;
-    if ((err = srl_backend_for_device(&dev, be)) < 0)
-        return print_error("cannot use device '%s': %s", o->common.device, srl_strerror(err));
-    return 0;
+    return tool_backend(&o->common, NULL, be);
 }
 
 const char *train_common_tokenizer_dir(const struct train_common *o)

@@ -1,6 +1,6 @@
 /* train_common.h -- what saferlhf-sft and saferlhf-train-{rm,cm} share: where the model comes
  * from (-m, --init-config, --resume), the data files, the parsing and checking of those options
- * and of the training ones (srl_train_opt), and the steps around the task: backend, tokenizer,
+ * and of the training ones (train_opts.h), and the steps around the task: backend, tokenizer,
  * template and the training run with its exit status. */
 #ifndef SRL_TRAIN_COMMON_TOOL_H
 #define SRL_TRAIN_COMMON_TOOL_H
@@ -9,13 +9,14 @@
 #include "template.h"
 #include "tokenizer.h"
 #include "tool.h"
+#include "train_opts.h"
 #include "trainer.h"
 
 /* Option codes of the shared options; a trainer numbers its own from TRAIN_OPT_USER. */
 enum {
     TRAIN_OPT_INIT_CONFIG = TOOL_OPT_USER, TRAIN_OPT_TOKENIZER, TRAIN_OPT_EVAL_DATA,
     TRAIN_OPT_EVAL_SPLIT, TRAIN_OPT_MAX_LEN, TRAIN_OPT_RESUME, TRAIN_OPT_TEMPLATE,
-    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_ALLOW_EXTRA, TRAIN_OPT_USER,
+    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_ALLOW_EXTRA, TRAIN_OPT_DRY_RUN, TRAIN_OPT_USER,
 };
 
 #define TRAIN_MAX_DATA 64
@@ -33,8 +34,8 @@ struct train_common {
     bool allow_extra; /* --allow-extra-tensors: SRL_LOAD_ALLOW_EXTRA */
 };
 
-/* Entries for struct option arrays (with TOOL_COMMON_OPTIONS and SRL_TRAIN_LONG_OPTIONS) and
- * the letters for getopt's short string (with TOOL_COMMON_SHORT). */
+/* The entries of the shared options (with TOOL_COMMON_OPTIONS and the training table) and the
+ * letters for getopt's short string (with TOOL_COMMON_SHORT). */
 #define TRAIN_COMMON_OPTIONS                                             \
     { "model", required_argument, NULL, 'm' },                           \
     { "init-config", required_argument, NULL, TRAIN_OPT_INIT_CONFIG },   \
@@ -47,16 +48,26 @@ struct train_common {
     { "resume", required_argument, NULL, TRAIN_OPT_RESUME },             \
     { "template", required_argument, NULL, TRAIN_OPT_TEMPLATE },         \
     { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD },        \
-    { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }
+    { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }, \
+    { "dry-run", optional_argument, NULL, TRAIN_OPT_DRY_RUN }
 #define TRAIN_COMMON_SHORT "m:d:o:"
 
-/* Handle a shared, training or common option (not -h).  Returns 0 when handled, -1 when it
- * was --version (printed; exit 0), otherwise the exit status of a usage error (printed). */
-int train_common_opt(struct train_common *o, int c, const char *arg);
+/* A trainer's own options: own_opts (NULL-terminated) handled by own(ctx, c, arg), which
+ * returns 0 when handled, else the exit status of a usage error (printed); help(ctx, fp)
+ * prints the usage. */
+struct train_tool {
+    const struct option *own_opts;
+    int (*own)(void *ctx, int c, const char *arg);
+    void (*help)(void *ctx, FILE *fp);
+    void *ctx;
+};
 
-/* After the options: check that they go together (a usage error is printed) and pass the
- * seed and quietness on to the training options.  Returns 0 or SRL_EXIT_USAGE. */
-int train_common_check(struct train_common *o, int argc, char **argv);
+/* Parse argv (the common, shared, training and the trainer's own options), check that they go
+ * together and pass the seed and quietness on to the training options.  Returns 0 to go on,
+ * -1 after --help or --version (printed; exit 0), else the exit status of a usage error
+ * (printed). */
+int train_common_parse(struct train_common *o, int argc, char **argv,
+                       const struct train_tool *tool);
 
 /* Apply the common options and pick the backend of --device.  0 or an exit status (the error
  * printed). */

@@ -27,7 +27,7 @@ struct score_opts {
 static void defaults(struct score_opts *o)
 {
     srl_train_opts_default(&o->t.train);
-    o->t.train.epochs = 2; /* scripts/{reward,cost}-model.sh (reference section 10.3) */
+    o->t.train.epochs = 2; /* the reference's scripts/{reward,cost}-model.sh */
     o->t.train.warmup_ratio = 0.03;
     o->t.train.adam.weight_decay = 0.1;
     o->reg = 0.001;
@@ -69,16 +69,23 @@ static void usage(FILE *fp, const struct score_opts *o)
             "      --template NAME   %s\n"
             "                        [the checkpoint's, else saferlhf]\n"
             "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
-            "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
+            "      --skip-bad-records  skip (and count) bad records instead of failing\n"
+            "      --dry-run[=RANKS]  print the memory plan per rank (of this run's ranks, or\n"
+            "                        RANKS) from the model's config and exit; under mpirun\n"
+            "                        --batch-size is per rank, the global batch is\n"
+            "                        --batch-size x --grad-accum on any rank count\n\n",
             o->t.max_length, o->reg, srl_template_names());
-    srl_train_help(fp, &o->t.train);
+    fputs("Training options:\n", fp);
+    train_opts_help(fp, TRAIN_OPTS_ALL, &o->t.train, 24);
+    fputc('\n', fp);
     tool_common_help(fp);
 }
 
-/* The options of score models only: 0 when handled, 1 when c is not one, else the exit
+/* The options of score models only (struct train_tool's own): 0 when handled, else the exit
  * status of a usage error (printed). */
-static int parse_opt(struct score_opts *o, int c, const char *arg)
+static int parse_opt(void *ctx, int c, const char *arg)
 {
+    struct score_opts *o = ctx;
     switch (c) {
     case OPT_REG:
         if (parse_float(arg, &o->reg) < 0 || o->reg < 0)
@@ -92,33 +99,26 @@ static int parse_opt(struct score_opts *o, int c, const char *arg)
                                "token-wise)", arg);
         return 0;
     }
-    return 1;
+    return SRL_EXIT_USAGE;
+}
+
+static void help(void *ctx, FILE *fp)
+{
+    const struct score_opts *o = ctx;
+    struct score_opts dflt = { .kind = o->kind };
+    defaults(&dflt);
+    usage(fp, &dflt);
 }
 
 static int parse_args(int argc, char **argv, struct score_opts *o)
 {
-    static const struct option lopts[] = {
-        TOOL_COMMON_OPTIONS,
-        SRL_TRAIN_LONG_OPTIONS,
-        TRAIN_COMMON_OPTIONS,
+    static const struct option own[] = {
         { "regularization", required_argument, NULL, OPT_REG },
         { "loss-type", required_argument, NULL, OPT_LOSS_TYPE },
         { NULL, 0, NULL, 0 }
     };
-    struct score_opts dflt = { .kind = o->kind };
-    int c, rc;
-    defaults(&dflt);
-    while ((c = getopt_long(argc, argv, TRAIN_COMMON_SHORT TOOL_COMMON_SHORT, lopts, NULL))
-           != -1) {
-        if (c == 'h') {
-            usage(stdout, &dflt);
-            return -1;
-        }
-        if ((rc = parse_opt(o, c, optarg)) == 0) continue;
-        if (rc != 1) return rc;
-        if ((rc = train_common_opt(&o->t, c, optarg)) != 0) return rc;
-    }
-    return train_common_check(&o->t, argc, argv);
+    struct train_tool tool = { own, parse_opt, help, o };
+    return train_common_parse(&o->t, argc, argv, &tool);
 }
 
 /* The score model: a score checkpoint as it is; an LM checkpoint or a config with its head

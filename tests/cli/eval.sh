@@ -90,8 +90,9 @@ want=$(paste -d' ' "$tmp/q0.jsonl" "$tmp/q1.jsonl" | head -3 |
            c += b ? r1 > r0 : r0 > r1 } END { printf "%.6f", c / 3 }')
 $ev accuracy -m "$tmp/rm" "$tmp/pref.jsonl" >"$tmp/acc.json" 2>/dev/null
 got=$(field "$tmp/acc.json" accuracy | awk '{ printf "%.6f", $1 }')
-check "accuracy (reward): 3 labelled pairs, 1 skipped" \
-    grep -q '"score_type":"reward","n":3,"skipped":1' "$tmp/acc.json"
+check "accuracy (reward): 3 labelled pairs, 1 skipped (no label)" \
+    sh -c "grep -q '\"score_type\":\"reward\",\"n\":3,\"n_tied\":0' '$tmp/acc.json' &&
+           grep -q '\"skipped\":1,\"skipped_by_reason\":{[^}]*\"no_label\":1' '$tmp/acc.json'"
 [ -n "$got" ] && [ "$got" = "$want" ]
 res "accuracy (reward) = fraction better > worse by score's rewards ($got = $want)"
 wantc=$(paste -d' ' "$tmp/q0.jsonl" "$tmp/q1.jsonl" |

@@ -1,5 +1,6 @@
-/* test_jsonl.c -- JSON Lines and JSON array streaming, gzip, error lines, the value API, and
- * the real data sets in ../shared when present. */
+/* test_jsonl.c -- JSON Lines and JSON array streaming, gzip, error lines, the value API, the
+ * prompt files (lists inside one JSON object), and the real data sets in ../shared when
+ * present. */
 #include "test.h"
 
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 
 #include "fileio.h"
 #include "jsonl.h"
+#include "prompt.h"
 #include "srl.h"
 
 static char tmpdir[256];
@@ -336,6 +338,118 @@ static void test_values_and_dump(void)
 
 /* Every prefix of an array file and of a JSONL file reads to an end or an error, never past
  * it (run under ASan to make this bite). */
+/* Read every prompt of path (field may be NULL) into prompts[] and lines[]; the count, or the
+ * first error with the message in last_log. */
+static long read_prompts(const char *path, const char *field, char prompts[][32], long *lines,
+                         size_t max)
+{
+    int err;
+    long n = 0;
+    capture_begin();
+    struct srl_jsonl *r = srl_prompts_open(path, field, &err);
+    struct srl_json *rec;
+    while (r && (err = srl_prompts_next(r, &rec)) == 0) {
+        if ((size_t)n < max) {
+            const char *s = srl_json_string(srl_json_get(rec, "prompt"));
+            snprintf(prompts[n], 32, "%s", s ? s : "(not a string)");
+            lines[n] = srl_jsonl_line(r);
+        }
+        n++;
+        srl_json_decref(rec);
+    }
+    srl_jsonl_close(r);
+    capture_end();
+    return err == SRL_EOF ? n : err;
+}
+
+static void test_prompt_files(void)
+{
+    char got[8][32];
+    long lines[8];
+    /* the safety-tuned-llamas layout, pretty-printed: elements keep their lines */
+    char *p = write_tmp("stl.json", "{\n  \"instructions\": [\n    \"How do I\",\n"
+                                    "    \"Tell me \\\"why\\\", ]\",\n    \"Last\"\n  ]\n}\n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 3, "%s", last_log);
+    EXPECT(strcmp(got[0], "How do I") == 0 && strcmp(got[1], "Tell me \"why\", ]") == 0 &&
+           strcmp(got[2], "Last") == 0);
+    EXPECT(lines[0] == 3 && lines[1] == 4 && lines[2] == 5, "%ld %ld %ld", lines[0], lines[1],
+           lines[2]);
+    EXPECT(read_prompts(p, "instructions", got, lines, 8) == 3);
+    EXPECT(read_prompts(p, "nope", got, lines, 8) == SRL_EFORMAT &&
+           strstr(last_log, "stl.json:1: the JSON object has no list \"nope\""), "%s", last_log);
+    free(p);
+    /* the same on one line; and gzip-compressed */
+    p = write_tmp("stl1.json", "{\"instructions\": [\"a\", \"b\"]}\n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 2 && strcmp(got[1], "b") == 0 &&
+           lines[1] == 1, "%s", last_log);
+    free(p);
+    p = srl_path_join(tmpdir, "stl.json.gz");
+    gzFile gz = gzopen(p, "wb");
+    gzputs(gz, "{\n \"meta\": {\"n\": 2},\n \"instructions\": [\"x\",\n \"y\"]\n}\n");
+    gzclose(gz);
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 2 && strcmp(got[1], "y") == 0 &&
+           lines[1] == 4, "%s", last_log);
+    free(p);
+    /* arrays of strings, JSON Lines of strings, a list of records */
+    p = write_tmp("arr.json", "[\"s1\",\n \"s2\"]");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 2 && strcmp(got[1], "s2") == 0 &&
+           lines[1] == 2);
+    free(p);
+    p = write_tmp("str.jsonl", "\"l1\"\n{\"prompt\": \"l2\"}\n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 2 && strcmp(got[0], "l1") == 0);
+    free(p);
+    p = write_tmp("recs.json", "{\n \"data\": [\n  {\"prompt\": \"r1\", \"id\": 1},\n"
+                               "  {\"prompt\": \"r2\"}\n ]\n}");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 2 && strcmp(got[1], "r2") == 0 &&
+           lines[1] == 4, "%s", last_log);
+    free(p);
+    /* a one-line record whose prompt is a list of turns stays a record */
+    p = write_tmp("turns.jsonl", "{\"prompt\": [\"A\", \"B\", \"C\"]}\n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == 1 && strcmp(got[0], "(not a string)") == 0);
+    free(p);
+    /* what the file is, when it is not what a prompt file can be */
+    p = write_tmp("two.json", "{\n \"instructions\": [\"a\"],\n \"outputs\": [\"b\"]\n}\n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == SRL_EFORMAT &&
+           strstr(last_log, "two.json:1: a JSON object with 2 lists of records "
+                            "(\"instructions\", \"outputs\")"), "%s", last_log);
+    EXPECT(read_prompts(p, "outputs", got, lines, 8) == 1 && strcmp(got[0], "b") == 0);
+    free(p);
+    p = write_tmp("none.json", "{\n \"x\": 1,\n \"y\": []\n}\n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == SRL_EFORMAT &&
+           strstr(last_log, "a JSON object with no list of records or strings (its members: "
+                            "\"x\", \"y\")"), "%s", last_log);
+    free(p);
+    p = write_tmp("plain.jsonl", "{\"prompt\": \"p\"}\n");
+    EXPECT(read_prompts(p, "instructions", got, lines, 8) == SRL_EFORMAT &&
+           strstr(last_log, "JSON Lines records, not one JSON object holding the list"), "%s",
+           last_log);
+    free(p);
+    p = write_tmp("cut.jsonl", "{\"prompt\": \"p\",\n\"x\": \n");
+    EXPECT(read_prompts(p, NULL, got, lines, 8) == SRL_EFORMAT &&
+           strstr(last_log, "read as one JSON document: line 1 is not a whole JSON Lines "
+                            "record"), "%s", last_log);
+    free(p);
+}
+
+/* A record reader (not a prompt file) says what a pretty-printed object is, instead of "not
+ * valid JSON ... near end of file". */
+static void test_document_errors(void)
+{
+    char *p = write_tmp("doc.json", "{\n  \"instructions\": [\"a\"]\n}\n");
+    capture_begin();
+    long n = count_records(p, NULL, 0);
+    capture_end();
+    EXPECT(n == SRL_EFORMAT && strstr(last_log, "doc.json:1: one JSON object over 3 lines, not "
+                                                "JSON Lines"), "%s", last_log);
+    free(p);
+    p = write_tmp("str.json", "\"abc\n def\"\n");
+    capture_begin();
+    n = count_records(p, NULL, 0);
+    capture_end();
+    EXPECT(n == SRL_EFORMAT, "%ld %s", n, last_log);
+    free(p);
+}
+
 static void test_truncations_never_crash(void)
 {
     const char *texts[] = {
@@ -421,6 +535,8 @@ int main(void)
     RUN(test_stdin);
     RUN(test_errors);
     RUN(test_values_and_dump);
+    RUN(test_prompt_files);
+    RUN(test_document_errors);
     RUN(test_truncations_never_crash);
     RUN(test_shared_data);
     char cmd[300];

@@ -15,13 +15,14 @@ static void test_strerror_and_exit_status(void)
 static void test_device_resolve(void)
 {
     struct srl_device d;
-    srl_log_set_level(SRL_LOG_OFF);
-    EXPECT(srl_device_resolve("cpu", &d) == 0 && d.kind == SRL_DEVICE_CPU);
-    EXPECT(srl_device_resolve("auto", &d) == 0);
-    EXPECT(srl_device_resolve("gpu", &d) == SRL_EINVAL);
-    EXPECT(srl_device_resolve("cuda:x", &d) == SRL_EINVAL);
-    EXPECT(srl_device_resolve("cuda:999", &d) == SRL_ENOCUDA);
-    srl_log_set_level(SRL_LOG_WARNING);
+    char why[128] = "";
+    EXPECT(srl_device_resolve("cpu", &d, NULL, 0) == 0 && d.kind == SRL_DEVICE_CPU);
+    EXPECT(srl_device_resolve("auto", &d, NULL, 0) == 0);
+    EXPECT(srl_device_resolve("gpu", &d, why, sizeof why) == SRL_EINVAL &&
+           strstr(why, "invalid device 'gpu'"), "%s", why);
+    EXPECT(srl_device_resolve("cuda:x", &d, why, sizeof why) == SRL_EINVAL);
+    EXPECT(srl_device_resolve("cuda:999", &d, why, sizeof why) == SRL_ENOCUDA &&
+           (strstr(why, "no CUDA device 999") || strstr(why, "no CUDA backend")), "%s", why);
 }
 
 int main(void)

@@ -237,7 +237,7 @@ static void run_fixture(const char *name)
             REQUIRE(rc == 0);
             srl_score_scatter_end(d_end, end, R, T, dsc);
         } else {
-            // on the reference's own scores: pad positions inside d..e count (quirk 14)
+            // on the reference's own scores: pad positions inside d..e count (reference quirk 14)
             rc = cm ? srl_cm_loss_tok(want_scores, want_scores + (size_t)B * T, ids,
                                       ids + (size_t)B * T, end, end + B, sign, sign + B, B, T,
                                       reg, &loss, dsc, dsc + (size_t)B * T, &met)

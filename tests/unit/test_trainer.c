@@ -221,21 +221,9 @@ static void test_vs_pytorch(void)
 
 static void test_options(void)
 {
-    struct srl_train_opts o;
-    char why[200];
+    struct srl_train_opts o; /* parsing: tests/cli/options.sh */
     srl_train_opts_default(&o);
     EXPECT(o.lr == 2e-5 && o.schedule == SRL_LR_COSINE && o.clip == 1.0 && o.adam.beta2 == 0.95f);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_LR, "3e-4", why, sizeof why) == 0 && o.lr == 3e-4);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_LR, "x", why, sizeof why) == SRL_EINVAL &&
-           strstr(why, "--lr 'x'"), "%s", why);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_SCHED, "linear", why, sizeof why) == 0 &&
-           o.schedule == SRL_LR_LINEAR);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_WARMUP_RATIO, "1.5", why, sizeof why) == SRL_EINVAL);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_BATCH, "0", why, sizeof why) == SRL_EINVAL);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_DTYPE, "bf16", why, sizeof why) == 0 &&
-           o.save_dtype == SRL_DTYPE_BF16);
-    EXPECT(srl_train_opt(&o, SRL_TOPT_DTYPE, "int32", why, sizeof why) == SRL_EINVAL);
-    EXPECT(srl_train_opt(&o, 'x', "1", why, sizeof why) == 1, "not a trainer option");
     o.batch_size = 4;
     o.grad_accum = 3;
     EXPECT(srl_trainer_steps_per_epoch(&o, 25) == 3, "7 micro-batches -> 3 steps");
