@@ -5,8 +5,9 @@
 # a run resumes with another rank count (2 ranks stopped, 1 rank resumed, and the reverse) to
 # the uninterrupted run's weights; --zero 1 halves the optimiser state per rank and trains the
 # same weights (bitwise without clipping); the library's collectives (test_dist); PPO-Lag on 2
-# ranks holds one lambda on both, equal to the 1-rank run's.  SKIP when the tools are built without MPI (make MPI=0)
-# or mpirun is absent.  Run from the repository root; prints PASS/FAIL/SKIP lines.
+# ranks holds one lambda on both, equal to the 1-rank run's.  SKIP when the tools are built
+# without MPI (make MPI=0) or mpirun is absent.  Run from the repository root; prints
+# PASS/FAIL/SKIP lines.
 suite=mpi
 . "$(dirname "$0")/lib.sh"
 sft=$bin/saferlhf-sft
@@ -74,7 +75,8 @@ awk -v a="$s0" -v b="$s1" 'BEGIN { exit !(a > 0 && b > 0.45 * a && b < 0.55 * a)
 cmp -s "$tmp/z0/model.safetensors" "$tmp/z1/model.safetensors" &&
     cmp -s "$tmp/z0/optimizer.safetensors" "$tmp/z1/optimizer.safetensors" &&
     ok "sft: --zero 1 = plain data parallelism, bitwise (weights and gathered moments)" ||
-    bad "sft: --zero 1 differs: $("$stdiff" "$tmp/z0/model.safetensors" "$tmp/z1/model.safetensors")"
+    bad "sft: --zero 1 differs: $("$stdiff" "$tmp/z0/model.safetensors" \
+        "$tmp/z1/model.safetensors")"
 expect_rc "sft: 2 ranks --zero 1 (clipping on)" 0 $mpi2 "$sft" $common -o "$tmp/z1c" --zero 1
 same "sft: --zero 1 with clipping = 1 rank" "$tmp/one" "$tmp/z1c"
 expect_rc "sft: 2 ranks --zero 1 stop after 3" 0 $mpi2 "$sft" $common -o "$tmp/zr" --zero 1 \
