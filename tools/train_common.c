@@ -3,6 +3,7 @@
 #include "train_common.h"
 
 #include "dist.h"
+#include "fileio.h"
 #include "memplan.h"
 
 #include <sys/resource.h>
@@ -96,7 +97,12 @@ int train_common_parse(struct train_common *o, int argc, char **argv,
 
 int train_common_backend(const struct train_common *o, const struct srl_backend **be)
 {
-    return tool_backend(&o->common, NULL, be);
+    int rc = tool_backend(&o->common, NULL, be);
+    /* rank 0 puts back a checkpoint a killed save left; the others wait for it */
+    if (rc == 0 && o->resume &&
+        srl_dist_agree(srl_dist_is_root() ? srl_dir_recover(o->resume) : 0) < 0)
+        rc = print_error("cannot recover the checkpoint '%s'", o->resume);
+    return rc;
 }
 
 const char *train_common_tokenizer_dir(const struct train_common *o)

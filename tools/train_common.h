@@ -69,8 +69,9 @@ struct train_tool {
 int train_common_parse(struct train_common *o, int argc, char **argv,
                        const struct train_tool *tool);
 
-/* Apply the common options and pick the backend of --device.  0 or an exit status (the error
- * printed). */
+/* Apply the common options, pick the backend of --device and put back a --resume checkpoint
+ * a killed save left as DIR.old.N / DIR.tmp.N (srl_dir_recover).  0 or an exit status (the
+ * error printed). */
 int train_common_backend(const struct train_common *o, const struct srl_backend **be);
 
 /* Where the tokenizer comes from: --tokenizer, else the checkpoint of -m or --resume. */
