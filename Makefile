@@ -75,11 +75,13 @@ BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c)) \
             $(BUILD)/bench/bench_cuda
 # helper programs the CLI tests run (e.g. a loopback chat-completions server)
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+# LD_PRELOAD shims the CLI tests run tools under (e.g. kill -9 at the Nth file-system step)
+TEST_SHIMS = $(patsubst tests/shim/%.c,$(BUILD)/tests/shim/%.so,$(wildcard tests/shim/*.c))
 
 .PHONY: all test test-cuda check deps bench check-man clean install print-config demo asan fuzz
 # keep object files that only pattern rules mention (tools, tests) between builds
 .SECONDARY:
-all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS)
+all: $(LIB_A) $(TOOLS) $(TESTS) $(BENCHES) $(TEST_TOOLS) $(TEST_SHIMS)
 	@echo "built: $(notdir $(TOOLS)) (CUDA=$(CUDA) MPI=$(MPI) NCCL=$(NCCL))"
 
 $(BUILD)/%.o: %.c
@@ -131,6 +133,10 @@ $(BUILD)/bench/bench_cuda: tests/cuda/bench_cuda.c $(LIB_A)
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS) -lpthread
+
+$(BUILD)/tests/shim/%.so: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -fPIC -shared -D_GNU_SOURCE $< -o $@ -ldl
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)

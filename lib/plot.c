@@ -256,11 +256,7 @@ int srl_plot_svg(const char *path, const char *title, const struct srl_panel *pa
     fputs("</svg>\n", fp);
     if (fclose(fp) != 0 && rc == 0) rc = SRL_ENOMEM;
     if (rc == 0) {
-        if (strcmp(path, "-") == 0)
-            rc = fwrite(text, 1, len, stdout) == len ? 0 : SRL_EIO;
-        else
-            rc = srl_write_file_atomic(path, text, len);
-        if (rc < 0) srl_log_error("cannot write '%s'", path);
+        rc = srl_write_file_atomic(path, text, len); /* "-": standard output */
     }
     free(text);
     return rc;

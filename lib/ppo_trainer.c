@@ -530,6 +530,8 @@ static int setup(struct srl_ppo_run *r)
     const struct srl_ppo_train_opts *o = r->o;
     int rc, err = 0;
     const char *tok_dir = o->resume ? o->resume : o->actor;
+    /* a save killed between its two renames left no checkpoint at --resume: put it back */
+    if (o->resume && (rc = srl_dir_recover(o->resume)) < 0) return rc;
     if (!(r->tok = srl_tokenizer_load(tok_dir, &err))) {
         srl_log_error("cannot load the tokenizer of '%s'", tok_dir);
         return err < 0 ? err : SRL_EIO;

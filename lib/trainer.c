@@ -71,7 +71,7 @@ void srl_trainer_free(struct srl_trainer *t)
 {
     if (!t) return;
     srl_optim_free(t->optim);
-    if (t->log) fclose(t->log);
+    if (t->log) srl_atomic_commit(&t->log_file);
     srl_json_decref(t->st.user);
     srl_batch_plan_free(&t->plan);
     memset(t, 0, sizeof *t);
@@ -97,9 +97,9 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
         t->opts.log_path = NULL;
     }
     if (srl_dist_size() > 1)
-        srl_log_info("%d ranks (%s), ZeRO stage %d: optimiser state %.1f MiB per rank",
+        srl_log_info("%d ranks (%s), ZeRO stage %d: optimiser state %zu bytes per rank",
                      srl_dist_size(), srl_dist_kind(), opts->zero_stage,
-                     (double)srl_optim_state_bytes(t->optim) / 1048576.0);
+                     srl_optim_state_bytes(t->optim));
     if (resume_dir) {
         char *p = srl_path_join(resume_dir, "optimizer.safetensors");
         rc = p ? srl_optim_load(t->optim, p) : SRL_ENOMEM;
@@ -115,9 +115,11 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
             srl_log_info("resuming with the checkpoint's data seed %llu",
                          (unsigned long long)t->st.seed);
     }
-    if (t->opts.log_path && !(t->log = fopen(t->opts.log_path, "a"))) {
-        srl_log_error("cannot open the log '%s' for appending", t->opts.log_path);
-        rc = SRL_EIO;
+    if (t->opts.log_path) {
+        if ((rc = srl_output_append(&t->log_file, t->opts.log_path)) < 0)
+            srl_log_error("cannot open the log '%s' for appending", t->opts.log_path);
+        else
+            t->log = t->log_file.fp;
     }
     if ((rc = srl_dist_agree(rc)) < 0) goto fail;
     t->tty = isatty(STDERR_FILENO);

@@ -55,6 +55,7 @@
 
 #include "batching.h"
 #include "config.h"
+#include "fileio.h"
 #include "jsonl.h"
 #include "model.h"
 #include "optim.h"
@@ -121,7 +122,8 @@ struct srl_trainer {
     struct srl_lr_schedule sched;
     struct srl_train_state st;
     const char *tokenizer_dir; /* tokenizer files copied into checkpoints from here */
-    FILE *log;
+    FILE *log;                 /* log_file.fp, or NULL without --log */
+    struct srl_atomic_file log_file;
     int64_t start_step;        /* step when this process started */
     double t_start, t_progress; /* wall clock */
     double tok_s;              /* last throughput */

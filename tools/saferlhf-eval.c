@@ -83,43 +83,14 @@ static void usage(FILE *fp)
 
 // --- helpers ---------------------------------------------------------------------------------
 
-/* Output stream: stdout, or a file replaced atomically when done. */
-struct out {
-    struct srl_atomic_file af;
-    FILE *fp;
-};
-
-static int out_open(struct out *o, const char *path)
-{
-    memset(o, 0, sizeof *o);
-    if (!path || strcmp(path, "-") == 0) {
-        o->fp = stdout;
-        return 0;
-    }
-    if (srl_atomic_open(&o->af, path) < 0) return print_error("cannot create '%s'", path);
-    o->fp = o->af.fp;
-    return 0;
-}
-
-static int out_close(struct out *o, int ok, const char *path)
-{
-    if (o->fp == stdout || !o->fp) return ok ? 0 : -1;
-    if (!ok) {
-        srl_atomic_abort(&o->af);
-        return -1;
-    }
-    if (srl_atomic_commit(&o->af) < 0) return print_error("cannot write '%s'", path);
-    return 0;
-}
-
 /* Write a JSON object (pretty enough: one line) to PATH or stdout. */
 static int write_json(struct srl_json *v, const char *path)
 {
-    struct out o;
+    struct srl_atomic_file o;
     if (!v) return print_error("out of memory");
-    if (out_open(&o, path)) return SRL_EXIT_FAILURE;
+    if (!tool_output_open(&o, path)) return SRL_EXIT_FAILURE;
     int rc = srl_json_dump(v, o.fp);
-    return out_close(&o, rc == 0, path) == 0 ? SRL_EXIT_OK : SRL_EXIT_FAILURE;
+    return tool_output_close(&o, rc == 0) == 0 ? SRL_EXIT_OK : SRL_EXIT_FAILURE;
 }
 
 /* Load the score models of dir_a and dir_b (either may be NULL: none) on the backend of
@@ -155,15 +126,15 @@ static int cmd_score(const struct eval_opts *o, char **args, int n)
 {
     struct srl_scorer *rm = NULL, *cm = NULL;
     struct srl_score_summary s;
-    struct out out;
+    struct srl_atomic_file out;
     int ret = SRL_EXIT_FAILURE;
     if (n != 1) return usage_error("score takes one generations file (or -)");
     if (!o->reward_model && !o->cost_model) return usage_error("score needs -r and/or -c");
     if ((ret = load_scorers(o, o->reward_model, &rm, o->cost_model, &cm)) != 0) goto done;
     ret = SRL_EXIT_FAILURE;
-    if (out_open(&out, o->output)) goto done;
+    if (!tool_output_open(&out, o->output)) goto done;
     int rc = srl_eval_score(args[0], out.fp, rm, cm, &s);
-    if (out_close(&out, rc == 0, o->output) < 0 || rc < 0) {
+    if (tool_output_close(&out, rc == 0) < 0 || rc < 0) {
         ret = srl_exit_status(rc < 0 ? rc : SRL_EIO);
         goto done;
     }
@@ -234,7 +205,7 @@ static int cmd_judge(const struct eval_opts *o, char **args, int n)
 {
     struct srl_judge_opts jo = { .http = SRL_HTTP_OPTS_INIT };
     struct srl_judge_stats st;
-    struct out out;
+    struct srl_atomic_file out;
     if (!o->judge_url || !o->judge_model) return usage_error("judge needs --judge-url and "
                                                              "--judge-model");
     if (n != 1 && !(n == 2 && o->annotate_pairs))
@@ -251,11 +222,11 @@ static int cmd_judge(const struct eval_opts *o, char **args, int n)
     jo.max_tokens = (int)o->max_tokens;
     if (!jo.http.bearer || !*jo.http.bearer)
         srl_log_info("no API key in $%s: requests go without Authorization", o->api_key_env);
-    if (out_open(&out, o->output)) return SRL_EXIT_FAILURE;
+    if (!tool_output_open(&out, o->output)) return SRL_EXIT_FAILURE;
     int rc = o->annotate_pairs ? srl_judge_annotate(args[0], n == 2 ? args[1] : NULL, out.fp,
                                                     &jo, &st)
                                : srl_judge_label(args[0], out.fp, &jo, &st);
-    if (out_close(&out, rc == 0, o->output) < 0 || rc < 0)
+    if (tool_output_close(&out, rc == 0) < 0 || rc < 0)
         return srl_exit_status(rc < 0 ? rc : SRL_EIO);
     struct srl_json *s = srl_json_new_object();
     double k = (double)(st.n ? st.n : 1) * (o->annotate_pairs ? 2 : 1);

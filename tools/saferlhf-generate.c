@@ -280,7 +280,7 @@ static int run(struct gen_opts *o)
     struct srl_model *m = NULL;
     struct srl_tokenizer *tok = NULL;
     struct srl_atomic_file af = { 0 };
-    FILE *out = stdout;
+    FILE *out;
     int err, rc = SRL_EXIT_FAILURE;
     const struct srl_backend *be;
     if ((rc = tool_backend(&o->common, NULL, &be)) != 0)
@@ -305,18 +305,12 @@ static int run(struct gen_opts *o)
                                                   : m->cfg.eos_token_id;
     if (o->greedy)
         o->gp.sample.temperature = 0;
-    if (o->output) { /* written beside and renamed into place when complete */
-        if (srl_atomic_open(&af, o->output) < 0) {
-            print_error("cannot open '%s'", o->output);
-            goto out;
-        }
-        out = af.fp;
-    }
+    /* a file is written beside and renamed into place when complete; a device directly */
+    if (!(out = tool_output_open(&af, o->output)))
+        goto out;
     rc = generate_all(o, m, tok, t, out);
-    if (o->output && rc != 0)
-        srl_atomic_abort(&af);
-    else if (o->output && srl_atomic_commit(&af) < 0)
-        rc = print_error("cannot write '%s'", o->output);
+    if (tool_output_close(&af, rc == 0) < 0 && rc == 0)
+        rc = SRL_EXIT_FAILURE;
 out:
     srl_tokenizer_free(tok);
     srl_model_free(m);

@@ -58,21 +58,6 @@ static const char *need_string(struct srl_jsonl *r, struct srl_json *rec, const 
     return s;
 }
 
-static FILE *open_output(const char *path)
-{
-    if (!path || strcmp(path, "-") == 0) return stdout;
-    FILE *fp = fopen(path, "w");
-    if (!fp) print_error("cannot create '%s'", path);
-    return fp;
-}
-
-static int close_output(FILE *fp, const char *path)
-{
-    if (!fp || fp == stdout) return 0;
-    if (fclose(fp) != 0) return print_error("cannot write '%s'", path);
-    return 0;
-}
-
 // --- label -----------------------------------------------------------------------------------
 
 static int set_label(struct srl_json *rec, const struct srl_synth_label *l)
@@ -90,8 +75,9 @@ static int cmd_label(const char *in, const char *out)
     int err, ret = SRL_EXIT_FAILURE;
     struct srl_jsonl *r = srl_jsonl_open(in, &err);
     struct srl_json *rec = NULL;
+    struct srl_atomic_file af = { 0 };
     FILE *fp = NULL;
-    if (!r || !(fp = open_output(out))) goto done;
+    if (!r || !(fp = tool_output_open(&af, out))) goto done;
     while ((err = srl_jsonl_next(r, &rec)) == 0) {
         const char *p = need_string(r, rec, "prompt"), *s = p ? need_string(r, rec, "response")
                                                               : NULL;
@@ -110,7 +96,7 @@ static int cmd_label(const char *in, const char *out)
 done:
     srl_json_decref(rec);
     srl_jsonl_close(r);
-    if (close_output(fp, out) != 0) ret = SRL_EXIT_FAILURE;
+    if (fp && tool_output_close(&af, ret == SRL_EXIT_OK) != 0) ret = SRL_EXIT_FAILURE;
     return ret;
 }
 
@@ -142,10 +128,11 @@ static int cmd_annotate(const char *in, const char *out, double label_noise, uin
     struct srl_json *rec = NULL, *pending = NULL, *pair = NULL;
     struct srl_rng coin, noise;
     long pending_line = 0;
+    struct srl_atomic_file af = { 0 };
     FILE *fp = NULL;
     srl_rng_seed(&coin, seed);
     srl_rng_seed(&noise, seed ^ 0x6E6F697365ull);
-    if (!r || !(fp = open_output(out))) goto done;
+    if (!r || !(fp = tool_output_open(&af, out))) goto done;
     while ((err = srl_jsonl_next(r, &rec)) == 0) {
         const char *p = need_string(r, rec, "prompt");
         if (!p) goto done;
@@ -207,7 +194,7 @@ done:
     srl_json_decref(pending);
     srl_json_decref(pair);
     srl_jsonl_close(r);
-    if (close_output(fp, out) != 0) ret = SRL_EXIT_FAILURE;
+    if (fp && tool_output_close(&af, ret == SRL_EXIT_OK) != 0) ret = SRL_EXIT_FAILURE;
     return ret;
 }
 
@@ -219,6 +206,7 @@ static int cmd_summary(const char *in, const char *out)
     struct srl_jsonl *r = srl_jsonl_open(in, &err);
     struct srl_json *rec = NULL, *o = NULL;
     struct srl_synth_tally t;
+    struct srl_atomic_file af = { 0 };
     FILE *fp = NULL;
     memset(&t, 0, sizeof t);
     if (!r) goto done;
@@ -244,7 +232,7 @@ static int cmd_summary(const char *in, const char *out)
     }
     if (err != SRL_EOF) goto done;
     if (!(o = srl_synth_tally_json(&t))) goto done;
-    if (!(fp = open_output(out))) goto done;
+    if (!(fp = tool_output_open(&af, out))) goto done;
     if (srl_json_dump(o, fp) < 0) {
         print_error("cannot write '%s'", out ? out : "-");
         goto done;
@@ -254,7 +242,7 @@ done:
     srl_json_decref(rec);
     srl_json_decref(o);
     srl_jsonl_close(r);
-    if (close_output(fp, out) != 0) ret = SRL_EXIT_FAILURE;
+    if (fp && tool_output_close(&af, ret == SRL_EXIT_OK) != 0) ret = SRL_EXIT_FAILURE;
     return ret;
 }
 

@@ -199,6 +199,21 @@ void tool_common_help(FILE *fp)
           fp);
 }
 
+FILE *tool_output_open(struct srl_atomic_file *af, const char *path)
+{
+    return srl_atomic_open(af, path ? path : "-") == 0 ? af->fp : NULL;
+}
+
+int tool_output_close(struct srl_atomic_file *af, bool ok)
+{
+    if (!af->fp) return -1;
+    if (!ok) {
+        srl_atomic_abort(af);
+        return -1;
+    }
+    return srl_atomic_commit(af) == 0 ? 0 : -1;
+}
+
 int close_stdout(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {

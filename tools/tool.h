@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "fileio.h"
 #include "srl.h"
 
 /* Long-only option codes shared by all tools start here; tools number theirs from
@@ -79,6 +80,13 @@ int usage_error(const char *fmt, ...) SRL_FORMAT(1, 2);
 int parse_int(const char *s, long min, long max, long *out);
 int parse_u64(const char *s, uint64_t *out);
 int parse_float(const char *s, double *out);
+
+/* A tool's -o FILE (NULL or "-": standard output), opened through srl_atomic_open(): a
+ * regular file is replaced when complete, a device, FIFO or socket written directly, a
+ * symbolic link kept (see fileio.h).  NULL after the library's one-line message. */
+FILE *tool_output_open(struct srl_atomic_file *af, const char *path);
+/* Finish it: commit when ok (a write error is reported: 0 or -1), else abort (returns -1). */
+int tool_output_close(struct srl_atomic_file *af, bool ok);
 
 /* Close stdout and report a write error (full disk, closed pipe); returns 0 or -1. */
 int close_stdout(void);

@@ -137,11 +137,17 @@ check "refuses to replace a directory that is not a checkpoint" sh -c \
     "[ $rc -eq 1 ] && grep -q 'not a checkpoint directory' '$tmp/err' &&
      [ \"\$(cat '$tmp/precious/notes.txt')\" = keep ]"
 
-echo stale >"$out/stale.txt"
+echo mine >"$out/notes.txt"
+"$conv" -q llama2c "$tmp/tiny.bin" "$tmp/tiny_tok.bin" -o "$out" 2>"$tmp/err"
+rc=$?
+check "refuses a checkpoint holding a file saferlhf did not write, and keeps it" sh -c \
+    "[ $rc -eq 1 ] && grep -q \"holds 'notes.txt'\" '$tmp/err' && [ -s '$out/notes.txt' ]"
+rm "$out/notes.txt"
+echo stale >"$out/special_tokens_map.json"
 "$conv" -q llama2c "$tmp/tiny.bin" "$tmp/tiny_tok.bin" -o "$out"
 rc=$?
 check "replaces an existing checkpoint as a whole" sh -c \
-    "[ $rc -eq 0 ] && [ ! -e '$out/stale.txt' ] && [ -s '$out/model.safetensors' ] &&
+    "[ $rc -eq 0 ] && [ ! -e '$out/special_tokens_map.json' ] && [ -s '$out/model.safetensors' ] &&
      [ -z \"\$(ls -d '$out'.tmp.* '$out'.old.* 2>/dev/null)\" ]"
 
 usage_rc() { "$conv" "$@" >/dev/null 2>&1; echo $?; }

@@ -115,9 +115,17 @@ static void test_dir_txn(void)
     EXPECT(read_is(cfg, "v1"), "abort changed the old checkpoint");
     EXPECT(!exists(tmp), "%s left behind", tmp);
 
-    /* a committed replacement swaps the whole directory (old files do not survive) */
-    char *extra = srl_path_join(dir, "stale.bin");
+    /* a committed replacement swaps the whole directory: a checkpoint file the new one lacks
+     * goes, but a file saferlhf did not write makes the directory irreplaceable */
+    char *extra = srl_path_join(dir, "special_tokens_map.json");
     REQUIRE(srl_write_file_atomic(extra, "x", 1) == 0);
+    char *notes = srl_path_join(dir, "notes.txt");
+    REQUIRE(srl_write_file_atomic(notes, "mine", 4) == 0);
+    srl_log_set_level(SRL_LOG_OFF);
+    EXPECT(srl_dir_begin(&txn, dir) == SRL_EINVAL, "replaced a directory holding notes.txt");
+    srl_log_set_level(SRL_LOG_WARNING);
+    EXPECT(read_is(notes, "mine") && read_is(cfg, "v1"), "refusal changed the directory");
+    REQUIRE(unlink(notes) == 0);
     REQUIRE(srl_dir_begin(&txn, dir) == 0);
     f = srl_path_join(txn.tmp_dir, "config.json");
     REQUIRE(srl_write_file_atomic(f, "v3", 2) == 0);
@@ -125,9 +133,26 @@ static void test_dir_txn(void)
     REQUIRE(srl_dir_commit(&txn) == 0);
     EXPECT(read_is(cfg, "v3"));
     EXPECT(!exists(extra), "old directory's file survived the swap");
+    char *manifest = srl_path_join(dir, SRL_DIR_MANIFEST);
+    EXPECT(read_is(manifest, "config.json\n"), "the manifest lists what was written");
+    free(manifest);
     char old[512];
     snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
     EXPECT(!exists(old) && !exists(tmp), "leftovers after commit");
+
+    /* a directory with files but no config.json nor manifest is refused; "-" too */
+    char *user = srl_path_join(tmpdir, "user");
+    REQUIRE(mkdir(user, 0777) == 0);
+    char *uf = srl_path_join(user, "model.safetensors");
+    REQUIRE(srl_write_file_atomic(uf, "u", 1) == 0);
+    srl_log_set_level(SRL_LOG_OFF);
+    EXPECT(srl_dir_begin(&txn, user) == SRL_EINVAL);
+    EXPECT(srl_dir_begin(&txn, "-") == SRL_EINVAL);
+    srl_log_set_level(SRL_LOG_WARNING);
+    EXPECT(read_is(uf, "u"));
+    free(uf);
+    free(user);
+    free(notes);
 
     /* missing parents are created */
     char *deep = srl_path_join(tmpdir, "a/b/c/ckpt");
