@@ -160,7 +160,7 @@ asan:
 	@CFLAGS="$(ASAN_CFLAGS)" $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CUDA=0 all
 	@BUILD=$(ASAN_BUILD) FUZZ_MEM_MB=0 \
 	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh $(ASAN_BUILD)
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 tests/run.sh $(ASAN_BUILD)
 
 # tests/cli/fuzz.sh for minutes: FUZZ_CASES mutated inputs (make test runs 60), failing inputs
 # kept in out/fuzz/fail-N

@@ -258,6 +258,7 @@ static int accuracy_record(struct srl_jsonl *r, struct srl_scorer *m, bool skip_
     int e = srl_jsonl_next(r, &rec);
     if (e == SRL_EFORMAT && skip_bad && srl_jsonl_recoverable(r)) {
         a->n_bad++; /* not JSON, not an object */
+        srl_log_error_handled();
         return 1;
     }
     if (e < 0) return e;
@@ -266,6 +267,7 @@ static int accuracy_record(struct srl_jsonl *r, struct srl_scorer *m, bool skip_
     srl_json_decref(rec);
     if (e == SRL_EFORMAT && skip_bad) {
         a->n_bad++;
+        srl_log_error_handled();
         return 1;
     }
     if (e == SRL_PREF_IDENTICAL) { /* no preference: neither right nor wrong */

@@ -43,6 +43,7 @@ void srl_mem_plan_add(struct srl_mem_plan *p, const struct srl_model *shape, boo
             }
         }
         p->moments += 2 * part * f;
+        if (2 * n * f > p->checkpoint) p->checkpoint = 2 * n * f;
     }
     double act = batch > 0 && len > 0 ? (double)srl_model_act_floats(shape, batch, len) * f : 0;
     p->activations += act; /* each model keeps its own arena */
@@ -78,7 +79,7 @@ int srl_ppo_mem_plan(const struct srl_ppo_train_opts *o, struct srl_mem_plan *p)
 
 double srl_mem_plan_total(const struct srl_mem_plan *p)
 {
-    return p->params + p->grads + p->moments + p->activations + p->kv_cache;
+    return p->params + p->grads + p->moments + p->activations + p->kv_cache + p->checkpoint;
 }
 
 void srl_mem_plan_print(FILE *fp, const struct srl_mem_plan *p, const char *what)
@@ -86,9 +87,10 @@ void srl_mem_plan_print(FILE *fp, const struct srl_mem_plan *p, const char *what
     const double mib = 1048576.0;
     fprintf(fp, "memory per rank of %s: %d rank%s, ZeRO stage %d\n", what, p->ranks,
             p->ranks == 1 ? "" : "s", p->zero_stage);
-    const char *k[] = {"parameters", "gradients", "moments", "activations", "kv_cache", "total"};
-    double v[] = {p->params, p->grads, p->moments, p->activations, p->kv_cache,
+    const char *k[] = {"parameters", "gradients", "moments", "activations", "kv_cache",
+                       "checkpoint", "total"};
+    double v[] = {p->params, p->grads, p->moments, p->activations, p->kv_cache, p->checkpoint,
                   srl_mem_plan_total(p)};
-    for (int i = 0; i < 6; i++)
-        fprintf(fp, "  %-12s %12.1f MiB\n", k[i], v[i] / mib);
+    for (int i = 0; i < 7; i++)
+        fprintf(fp, "  %-12s %14.3f MiB\n", k[i], v[i] / mib);
 }

@@ -10,8 +10,10 @@
  *                layer's saved activations, attention probabilities, logits, backward scratch),
  *                one per model (each keeps its own)
  *   kv_cache     generation's K and V of every layer for rows x (prompt + new tokens) slots
+ *   checkpoint   the host copy of the full moments while rank 0 writes optimizer.safetensors
+ *                (the largest trained model's: they are written one after another)
  * What it leaves out: the data set and tokenizer, the BLAS and OpenMP buffers, the decoding
- * scratch, the host copies made while writing a checkpoint (up to 2 x moments on rank 0). */
+ * scratch (tests/cli/dryrun.sh measures the rest against peak RSS). */
 #ifndef SRL_MEMPLAN_H
 #define SRL_MEMPLAN_H
 
@@ -24,7 +26,7 @@
 
 struct srl_mem_plan {
     int ranks, zero_stage;
-    double params, grads, moments, activations, kv_cache; /* bytes per rank */
+    double params, grads, moments, activations, kv_cache, checkpoint; /* bytes per rank */
 };
 
 /* The shape (srl_model_new with no backend) of the model whose config is PATH: a config.json

@@ -279,30 +279,36 @@ int srl_model_init_random(struct srl_model *m, uint64_t seed)
 
 size_t srl_model_act_floats(const struct srl_model *m, int B, int T)
 {
+    // saturates at SIZE_MAX (which then fails to allocate) instead of wrapping for an absurd
+    // B, T or config
+#define MUL srl_size_mul
+#define ADD srl_size_add
     const struct srl_model_layout *ly = m->layout;
-    size_t N = (size_t)B * T, natt = (size_t)B * ly->NH * T * T;
+    size_t N = (size_t)B * T, natt = MUL(N * ly->NH, (size_t)T);
     size_t C = ly->C, F = ly->F, fw = ly->fc_width, L = ly->L;
     size_t head = m->cfg.head == SRL_HEAD_SCORE ? 1 : (size_t)ly->V;
-    size_t per_layer = N * (C + C + 2 + ly->QKVD + ly->QD + C + C + 2 + fw + F) + natt;
-    size_t total = L * per_layer + N * (C + C + 2) + N * head + N * 4 // final, head, lse/logp
-                   + N * (C + C + ly->QKVD + ly->QD + fw + F) + natt;  // backward scratch
+    size_t per_layer = ADD(MUL(N, C + C + 2 + ly->QKVD + ly->QD + C + C + 2 + fw + F), natt);
+    size_t total = ADD(MUL(L, per_layer), MUL(N, C + C + 2 + head + 4)); // final, head, lse/logp
+    total = ADD(total, ADD(MUL(N, C + C + ly->QKVD + ly->QD + fw + F), natt)); // backward
     size_t ints = 3 * N;
     // every piece starts on a 16-float boundary
     size_t pieces = L * 13 + 16;
-    return total + ints + pieces * 16;
+    return ADD(total, ints + pieces * 16);
+#undef MUL
+#undef ADD
 }
 
 /* Make room for N = B*T rows and B*NH*T*T attention probabilities. */
 static int ensure_acts(struct srl_model *m, int B, int T)
 {
     const struct srl_model_layout *ly = m->layout;
-    size_t N = (size_t)B * T, natt = (size_t)B * ly->NH * T * T;
+    size_t N = (size_t)B * T, natt = srl_size_mul(N * ly->NH, (size_t)T);
     if (N <= m->act_cap_N && natt <= m->act_cap_att)
         return 0;
     free_acts(m);
     size_t C = ly->C, F = ly->F, fw = ly->fc_width, L = ly->L;
     size_t head = m->cfg.head == SRL_HEAD_SCORE ? 1 : (size_t)ly->V;
-    float *a = m->be->alloc(srl_model_act_floats(m, B, T) * sizeof(float));
+    float *a = m->be->alloc(srl_size_mul(srl_model_act_floats(m, B, T), sizeof(float)));
     m->layers = calloc(L, sizeof *m->layers);
     if (!a || !m->layers) {
         if (a)

@@ -58,10 +58,12 @@ int srl_model_cache_reset(struct srl_model *m, int B, int cap)
     if (!d)
         goto oom;
     m->dec = d;
-    size_t n = (size_t)ly->L * B * cap * ly->KVD;
-    d->k = m->be->alloc(n * sizeof(float));
-    d->v = m->be->alloc(n * sizeof(float));
-    d->kpos = m->be->alloc((size_t)B * cap * sizeof(int32_t));
+    // (L, B, cap, KVD) floats each for k and v; saturated, so an absurd size fails to allocate
+    size_t rows = srl_size_mul((size_t)B, (size_t)cap);
+    size_t bytes = srl_size_mul(srl_size_mul(rows, (size_t)ly->L * ly->KVD), sizeof(float));
+    d->k = m->be->alloc(bytes);
+    d->v = m->be->alloc(bytes);
+    d->kpos = m->be->alloc(srl_size_mul(rows, sizeof(int32_t)));
     if (!d->k || !d->v || !d->kpos)
         goto oom;
     m->cache_B = B;

@@ -128,9 +128,9 @@ const char *srl_lr_kind_name(enum srl_lr_kind kind);
 // --- state files -----------------------------------------------------------------------------
 
 /* Write the moments to PATH (optimizer.safetensors), atomically (a sharded o gathers the shards
- * to rank 0 first: then every rank calls it, and only rank 0's path is used; NULL elsewhere): tensors "<name>.exp_avg" and
- * "<name>.exp_avg_sq" (F32, the view's shape) for every view, metadata {"format": "pt",
- * "optimizer": "adamw", "step": "N", "beta1", "beta2", "eps", "weight_decay"}.
+ * to rank 0 first: then every rank calls it, and only rank 0's path is used; NULL elsewhere):
+ * tensors "<name>.exp_avg" and "<name>.exp_avg_sq" (F32, the view's shape) for every view,
+ * metadata {"format": "pt", "optimizer": "adamw", "step": "N", "beta1", "beta2", "eps", "weight_decay"}.
  * Returns 0 or SRL_E*. */
 int srl_optim_save(const struct srl_optim *o, const char *path);
 

@@ -97,9 +97,9 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
         t->opts.log_path = NULL;
     }
     if (srl_dist_size() > 1)
-        srl_log_info("%d ranks (%s), ZeRO stage %d: optimiser state %.1f MiB per rank",
+        srl_log_info("%d ranks (%s), ZeRO stage %d: optimiser state %zu bytes per rank",
                      srl_dist_size(), srl_dist_kind(), opts->zero_stage,
-                     (double)srl_optim_state_bytes(t->optim) / 1048576.0);
+                     srl_optim_state_bytes(t->optim));
     if (resume_dir) {
         char *p = srl_path_join(resume_dir, "optimizer.safetensors");
         rc = p ? srl_optim_load(t->optim, p) : SRL_ENOMEM;

@@ -23,16 +23,16 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 tmp=$(mktemp -d /tmp/bench_dist.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-sed -e 's/"hidden_size": 32/"hidden_size": 256/' -e 's/"intermediate_size": 64/"intermediate_size": 688/' \
-    -e 's/"num_hidden_layers": 2/"num_hidden_layers": 4/' -e 's/"num_attention_heads": 4/"num_attention_heads": 8/' \
-    -e 's/"num_key_value_heads": 2/"num_key_value_heads": 8/' tests/data/sft_tiny_config.json >"$tmp/d256.json"
-common="--init-config $tmp/d256.json --tokenizer tests/data/sft_demo_tokenizer
+common="--init-config tests/data/llama_d256_config.json --tokenizer tests/data/sft_demo_tokenizer
         -d tests/data/sft_demo.jsonl --batch-size 8 --grad-accum 2 --lr 1e-3 -q --max-steps $steps"
 # stats LOG: "tokens_per_s step_s allreduce_s rank_wait_s" medians over the steps after the first
 stats() {
     awk -F'[:,}]' '
-        function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-                                          return n ? a[int((n + 1) / 2)] : 0 }
+        function med(a, n,   i, j, t) {
+            for (i = 2; i <= n; i++)
+                for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+                    t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            return n ? a[int((n + 1) / 2)] : 0 }
         NR > 1 { for (i = 1; i < NF; i++) { k = $i; gsub(/[{" ]/, "", k); v[k] = $(i + 1) }
                  n++; tps[n] = v["tokens_per_s"]; st[n] = v["tokens"] / v["tokens_per_s"]
                  ar[n] = ("allreduce_s" in v) ? v["allreduce_s"] : 0
@@ -48,8 +48,12 @@ run() { # run NAME RANKS THREADS ZERO [mpirun...]
     "$@" "$sft" $common --threads "$threads" $zopt -o "$tmp/$name" --log "$tmp/$name.log" ||
         { printf '{"bench":"sft_ranks","run":"%s","error":"failed"}\n' "$name"; return; }
     set -- $(stats "$tmp/$name.log")
-    printf '{"bench":"sft_ranks","model":"llama-d256-L4-V384","ranks":%d,"threads":%d,"zero":%d,"steps":%d,"tokens_per_s":%s,"step_s":%s,"allreduce_s":%s,"rank_wait_s":%s,"allreduce_share":%.3f}\n' \
-        "$ranks" "$threads" "$zero" "$steps" "$1" "$2" "$3" "$4" "$(awk -v a="$3" -v s="$2" 'BEGIN { print (s > 0 ? a / s : 0) }')"
+    share=$(awk -v a="$3" -v s="$2" 'BEGIN { print (s > 0 ? a / s : 0) }')
+    printf '{"bench":"sft_ranks","model":"llama-d256-L4-V384","ranks":%d,"threads":%d,' \
+        "$ranks" "$threads"
+    printf '"zero":%d,"steps":%d,"tokens_per_s":%s,"step_s":%s,"allreduce_s":%s,' \
+        "$zero" "$steps" "$1" "$2" "$3"
+    printf '"rank_wait_s":%s,"allreduce_share":%.3f}\n' "$4" "$share"
 }
 mpi2="mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader"
 run r1t1 1 1 0

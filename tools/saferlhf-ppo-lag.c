@@ -8,6 +8,7 @@
 
 #include "dist.h"
 #include "lagrange.h"
+#include "memplan.h"
 #include "opt_table.h"
 #include "ppo_trainer.h"
 #include "template.h"
@@ -18,6 +19,7 @@
 enum {
     OPT_ACTOR = TOOL_OPT_USER, OPT_RM, OPT_CM, OPT_REF, OPT_RCRIT, OPT_CCRIT, OPT_TEMPLATE,
     OPT_RESUME, OPT_PTX, OPT_SAVE_CRITICS, OPT_LAMBDA_UPDATE, OPT_PROMPT_FIELD, OPT_ALLOW_EXTRA,
+    OPT_DRY_RUN,
     OPT_NUM, /* options of the table nums from here */
 };
 
@@ -74,6 +76,7 @@ static void loop_from_ppo(const struct srl_ppo_train_opts *p, struct srl_train_o
     t->save_every = p->save_every;
     t->stop_after = p->stop_after;
     t->log_path = p->log_path;
+    t->zero_stage = p->zero_stage;
 }
 
 static void loop_to_ppo(const struct srl_train_opts *t, struct srl_ppo_train_opts *p)
@@ -84,6 +87,7 @@ static void loop_to_ppo(const struct srl_train_opts *t, struct srl_ppo_train_opt
     p->save_every = t->save_every;
     p->stop_after = t->stop_after;
     p->log_path = t->log_path;
+    p->zero_stage = t->zero_stage;
 }
 
 static void usage(FILE *fp)
@@ -116,6 +120,8 @@ static void usage(FILE *fp)
 "  -o, --output DIR            actor checkpoint written (replaced as a whole)\n"
 "      --save-critics          also write the final critics (OUT_DIR/reward_critic, cost_critic)\n"
 "      --resume DIR            continue the run saved in DIR (same options and data)\n"
+"      --dry-run[=RANKS]       print the memory plan per rank (of this run's ranks or\n"
+"                              RANKS) from the models' configs and exit\n"
 "      --template NAME         %s [the actor's, else saferlhf]\n"
 "Rollouts:\n"
 "      --max-prompt-length N   prompt tokens kept, from the end [%d]\n"
@@ -172,7 +178,7 @@ static void usage(FILE *fp)
 }
 
 static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
-                      struct tool_common *common)
+                      struct tool_common *common, int *dry_run)
 {
     static const struct option named[] = {
         TOOL_COMMON_OPTIONS,
@@ -185,6 +191,7 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
         { "ptx", 1, NULL, OPT_PTX }, { "save-critics", 0, NULL, OPT_SAVE_CRITICS },
         { "allow-extra-tensors", 0, NULL, OPT_ALLOW_EXTRA },
         { "lambda-update", 1, NULL, OPT_LAMBDA_UPDATE },
+        { "dry-run", 2, NULL, OPT_DRY_RUN },
     };
     enum { N_NAMED = sizeof named / sizeof *named };
     struct option lopts[N_NAMED + N_NUMS + TRAIN_OPT_ROWS + 1];
@@ -212,6 +219,14 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
             break;
         case OPT_SAVE_CRITICS: o->save_critics = true; break;
         case OPT_ALLOW_EXTRA: o->load_flags |= SRL_LOAD_ALLOW_EXTRA; break;
+        case OPT_DRY_RUN: {
+            long k = 0;
+            if (optarg && parse_int(optarg, 1, 1 << 20, &k) < 0)
+                return usage_error("invalid --dry-run '%s' (expected a rank count >= 1)",
+                                   optarg);
+            *dry_run = (int)k;
+            break;
+        }
         case 'p':
         case OPT_PTX: {
             const char **list = c == 'p' ? o->prompts : o->ptx;
@@ -246,8 +261,8 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
     if (!o->actor) return usage_error("no actor (--actor)");
     if (!o->reward_model || !o->cost_model)
         return usage_error("give --reward-model and --cost-model");
-    if (o->n_prompts == 0) return usage_error("no prompts (--prompts)");
-    if (!o->output) return usage_error("no output directory (-o)");
+    if (o->n_prompts == 0 && *dry_run < 0) return usage_error("no prompts (--prompts)");
+    if (!o->output && *dry_run < 0) return usage_error("no output directory (-o)");
     if (!srl_dist_is_root()) common->verbosity = -1; /* rank 0 reports */
     tool_common_apply(common);
     struct srl_lagrange lag = { 0 };
@@ -260,16 +275,34 @@ static int parse_args(int argc, char **argv, struct srl_ppo_train_opts *o,
     return 0;
 }
 
+/* --dry-run: the memory plan per rank of the six models (lib/memplan.h), from their configs. */
+static int dry_run_plan(const struct srl_ppo_train_opts *o, int ranks)
+{
+    struct srl_mem_plan p = {.ranks = ranks > 0 ? ranks : srl_dist_size(),
+                             .zero_stage = o->zero_stage};
+    if (srl_ppo_mem_plan(o, &p) < 0) return print_error("cannot read the models' configs");
+    if (srl_dist_is_root()) {
+        printf("PPO-Lagrangian: actor, reward and cost critics trained; reference, reward and "
+               "cost models frozen; %d rollout rows of up to %d tokens per rank\n",
+               (o->rollout_batch_size * o->num_return_sequences + p.ranks - 1) / p.ranks,
+               o->max_prompt_length + o->max_new_tokens);
+        srl_mem_plan_print(stdout, &p, "PPO-Lagrangian training");
+    }
+    return SRL_EXIT_OK;
+}
+
 static int ppo_main(int argc, char **argv)
 {
     struct srl_ppo_train_opts o;
     struct tool_common common = TOOL_COMMON_INIT;
     const struct srl_backend *be;
-    int rc, ret = SRL_EXIT_FAILURE;
+    int rc, ret = SRL_EXIT_FAILURE, dry_run = -1;
 
     tool_init(argv[0]);
     srl_ppo_train_opts_default(&o);
-    if ((rc = parse_args(argc, argv, &o, &common)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    if ((rc = parse_args(argc, argv, &o, &common, &dry_run)) != 0)
+        return rc < 0 ? SRL_EXIT_OK : rc;
+    if (dry_run >= 0) return dry_run_plan(&o, dry_run);
     /* lib/ppo_trainer.c loads every model on the CPU backend and lib/ppo_step.c reads their
      * scores in host memory: CUDA is refused, not silently replaced */
     if ((rc = tool_backend(&common, "the PPO trainer runs on the CPU backend only (it reads "

@@ -40,7 +40,11 @@ static void usage(void *ctx, FILE *fp)
             "      --template NAME   %s\n"
             "                        [the checkpoint's; hh for all-HH data; else saferlhf]\n"
             "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
-            "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
+            "      --skip-bad-records  skip (and count) bad records instead of failing\n"
+            "      --dry-run[=RANKS]  print the memory plan per rank (of this run's ranks, or\n"
+            "                        RANKS) from the model's config and exit; under mpirun\n"
+            "                        --batch-size is per rank, the global batch is\n"
+            "                        --batch-size x --grad-accum on any rank count\n\n",
             srl_template_names());
     fputs("Training options:\n", fp);
     train_opts_help(fp, TRAIN_OPTS_ALL, &defaults, 24);

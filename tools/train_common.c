@@ -39,6 +39,13 @@ static int shared_opt(struct train_common *o, int c, const char *arg)
         o->template_name = arg;
         return 0;
     case TRAIN_OPT_SKIP_BAD: o->skip_bad = true; return 0;
+    case TRAIN_OPT_DRY_RUN: {
+        long n = 0;
+        if (arg && parse_int(arg, 1, 1 << 20, &n) < 0)
+            return usage_error("invalid --dry-run '%s' (expected a rank count >= 1)", arg);
+        o->dry_run = (int)n;
+        return 0;
+    }
     case TRAIN_OPT_ALLOW_EXTRA: o->allow_extra = true; return 0;
     }
     return train_opts_parse(&o->train, c, arg);
@@ -47,11 +54,12 @@ static int shared_opt(struct train_common *o, int c, const char *arg)
 static int check(struct train_common *o, int argc, char **argv)
 {
     if (optind != argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->train.output) return usage_error("no output directory (-o)");
-    if (o->n_data == 0) return usage_error("no training data (-d)");
+    bool plan = o->dry_run >= 0; /* needs the model's config only */
+    if (!o->train.output && !plan) return usage_error("no output directory (-o)");
+    if (o->n_data == 0 && !plan) return usage_error("no training data (-d)");
     if (!!o->model + !!o->init_config + !!o->resume != 1)
         return usage_error("give exactly one of -m, --init-config and --resume");
-    if (o->init_config && !o->tokenizer)
+    if (o->init_config && !o->tokenizer && !plan)
         return usage_error("--init-config needs --tokenizer");
     if (o->tokenizer && !o->init_config)
         return usage_error("--tokenizer goes with --init-config (a checkpoint has its own)");

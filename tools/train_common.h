@@ -16,7 +16,7 @@
 enum {
     TRAIN_OPT_INIT_CONFIG = TOOL_OPT_USER, TRAIN_OPT_TOKENIZER, TRAIN_OPT_EVAL_DATA,
     TRAIN_OPT_EVAL_SPLIT, TRAIN_OPT_MAX_LEN, TRAIN_OPT_RESUME, TRAIN_OPT_TEMPLATE,
-    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_ALLOW_EXTRA, TRAIN_OPT_USER,
+    TRAIN_OPT_SKIP_BAD, TRAIN_OPT_ALLOW_EXTRA, TRAIN_OPT_DRY_RUN, TRAIN_OPT_USER,
 };
 
 #define TRAIN_MAX_DATA 64
@@ -48,7 +48,8 @@ struct train_common {
     { "resume", required_argument, NULL, TRAIN_OPT_RESUME },             \
     { "template", required_argument, NULL, TRAIN_OPT_TEMPLATE },         \
     { "skip-bad-records", no_argument, NULL, TRAIN_OPT_SKIP_BAD },        \
-    { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }
+    { "allow-extra-tensors", no_argument, NULL, TRAIN_OPT_ALLOW_EXTRA }, \
+    { "dry-run", optional_argument, NULL, TRAIN_OPT_DRY_RUN }
 #define TRAIN_COMMON_SHORT "m:d:o:"
 
 /* A trainer's own options: own_opts (NULL-terminated) handled by own(ctx, c, arg), which

@@ -39,13 +39,16 @@ static const struct opt_def table[] = {
       "under a time limit; continue with --resume)", "0: never" },
     { "log", "FILE", OPT_STRING, F(log_path), 0, 0, "append one JSON object per step to FILE",
       "" },
+    { "zero", "STAGE", OPT_INT, F(zero_stage), 0, 1,
+      "ZeRO stage under mpirun: 1 shards the AdamW moments\n"
+      "across the ranks (1/N of the optimiser state each)", NULL },
     { "dtype", "DTYPE", OPT_DTYPE, F(save_dtype), 0, 0,
       "float32, bfloat16 or float16 weights in checkpoints\n"
       "[float32; resuming is exact only from float32]", "" },
 };
 enum { N_ROWS = sizeof table / sizeof *table };
 static const bool loop[N_ROWS] = { [0] = true, [1] = true, [9] = true, [14] = true, [15] = true,
-                                   [16] = true };
+                                   [16] = true, [17] = true };
 _Static_assert((int)N_ROWS <= (int)TRAIN_OPT_ROWS, "TRAIN_OPT_ROWS too small");
 
 static bool in_set(enum train_opt_set set, int row)

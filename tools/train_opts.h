@@ -13,7 +13,7 @@
 
 enum train_opt_set {
     TRAIN_OPTS_ALL,  /* every shared training option */
-    TRAIN_OPTS_LOOP, /* --epochs, --max-steps, --clip, --save-every, --stop-after, --log */
+    TRAIN_OPTS_LOOP, /* --epochs, --max-steps, --clip, --save-every, --stop-after, --log, --zero */
 };
 
 /* Option codes of the table: TRAIN_OPT_FIRST + row. */

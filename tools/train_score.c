@@ -69,7 +69,11 @@ static void usage(FILE *fp, const struct score_opts *o)
             "      --template NAME   %s\n"
             "                        [the checkpoint's, else saferlhf]\n"
             "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
-            "      --skip-bad-records  skip (and count) bad records instead of failing\n\n",
+            "      --skip-bad-records  skip (and count) bad records instead of failing\n"
+            "      --dry-run[=RANKS]  print the memory plan per rank (of this run's ranks, or\n"
+            "                        RANKS) from the model's config and exit; under mpirun\n"
+            "                        --batch-size is per rank, the global batch is\n"
+            "                        --batch-size x --grad-accum on any rank count\n\n",
             o->t.max_length, o->reg, srl_template_names());
     fputs("Training options:\n", fp);
     train_opts_help(fp, TRAIN_OPTS_ALL, &o->t.train, 24);

@@ -2,9 +2,12 @@
 # mpi.sh -- the trainers under mpirun -np 2 on this machine (loopback, shared memory): SFT and
 # RM/CM on 2 ranks equal the single-process run with the same global batch (--grad-accum 2
 # micro-batches of --batch-size: one per rank) to float tolerance, only rank 0 logs and writes,
-# and a run resumes with another rank count (2 ranks stopped, 1 rank resumed, and the reverse)
-# to the uninterrupted run's weights.  SKIP when the tools are built without MPI (make MPI=0)
-# or mpirun is absent.  Run from the repository root; prints PASS/FAIL/SKIP lines.
+# a run resumes with another rank count (2 ranks stopped, 1 rank resumed, and the reverse) to
+# the uninterrupted run's weights; --zero 1 halves the optimiser state per rank and trains the
+# same weights (bitwise without clipping); the library's collectives (test_dist); PPO-Lag on 2
+# ranks holds one lambda on both, equal to the 1-rank run's.  SKIP when the tools are built
+# without MPI (make MPI=0) or mpirun is absent.  Run from the repository root; prints
+# PASS/FAIL/SKIP lines.
 suite=mpi
 . "$(dirname "$0")/lib.sh"
 sft=$bin/saferlhf-sft
@@ -59,6 +62,28 @@ expect_rc "sft: 2 ranks resume" 0 $mpi2 "$sft" --resume "$tmp/r12" -d "$data" --
 same "sft: 1 rank then 2 = uninterrupted" "$tmp/one" "$tmp/r12"
 grep -q '"step":6,' "$tmp/r12/trainer_state.json" && ok "sft: resumed run ends at step 6" ||
     bad "sft: trainer_state $(cat "$tmp/r12/trainer_state.json")"
+
+# --- ZeRO-1: half the optimiser state per rank, the same training ---
+state() { sed -n 's/.*optimiser state \([0-9]*\) bytes per rank.*/\1/p' "$1"; }
+expect_rc "sft: 2 ranks --zero 0 -v" 0 $mpi2 "$sft" $common -o "$tmp/z0" --clip 0 -v
+s0=$(state "$tmp/err")
+expect_rc "sft: 2 ranks --zero 1 -v" 0 $mpi2 "$sft" $common -o "$tmp/z1" --clip 0 --zero 1 -v
+s1=$(state "$tmp/err")
+awk -v a="$s0" -v b="$s1" 'BEGIN { exit !(a > 0 && b > 0.45 * a && b < 0.55 * a) }' &&
+    ok "sft: --zero 1 holds half the optimiser state per rank ($s1 of $s0 bytes)" ||
+    bad "sft: optimiser state per rank $s1 bytes with --zero 1, $s0 bytes without"
+cmp -s "$tmp/z0/model.safetensors" "$tmp/z1/model.safetensors" &&
+    cmp -s "$tmp/z0/optimizer.safetensors" "$tmp/z1/optimizer.safetensors" &&
+    ok "sft: --zero 1 = plain data parallelism, bitwise (weights and gathered moments)" ||
+    bad "sft: --zero 1 differs: $("$stdiff" "$tmp/z0/model.safetensors" \
+        "$tmp/z1/model.safetensors")"
+expect_rc "sft: 2 ranks --zero 1 (clipping on)" 0 $mpi2 "$sft" $common -o "$tmp/z1c" --zero 1
+same "sft: --zero 1 with clipping = 1 rank" "$tmp/one" "$tmp/z1c"
+expect_rc "sft: 2 ranks --zero 1 stop after 3" 0 $mpi2 "$sft" $common -o "$tmp/zr" --zero 1 \
+    --stop-after 3
+expect_rc "sft: 1 rank resumes the ZeRO-1 run" 0 "$sft" --resume "$tmp/zr" -d "$data" \
+    --batch-size 8 --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 6 -o "$tmp/zr"
+same "sft: ZeRO-1 on 2 ranks then 1 rank = uninterrupted" "$tmp/one" "$tmp/zr"
 
 # --- reward and cost models: 2 ranks against 1 ---
 synth=$bin/saferlhf-synth

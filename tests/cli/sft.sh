@@ -130,8 +130,8 @@ echo '{"prompt": 3, "response": "x"}' >>"$tmp/bad.jsonl"
 echo '{"prompt": "hi", "response": null}' >>"$tmp/bad.jsonl"
 sed -n 3,6p "$data" >>"$tmp/bad.jsonl"
 expect_rc "bad record exits 1" 1 "$sft" $scratch -d "$tmp/bad.jsonl" -o "$tmp/badrun" -q
-grep -q "bad.jsonl:3: " "$tmp/err" && ok "error names FILE:LINE" ||
-    bad "no FILE:LINE in: $(cat "$tmp/err")"
+grep -q "bad.jsonl:3: " "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+    ok "the error is one line naming FILE:LINE" || bad "not one FILE:LINE line: $(cat "$tmp/err")"
 expect_rc "--skip-bad-records exits 0" 0 "$sft" $scratch -d "$tmp/bad.jsonl" -o "$tmp/badrun" \
     --skip-bad-records --max-steps 1 --batch-size 2
 grep -q "4 bad records skipped" "$tmp/err" && grep -q "6 training examples" "$tmp/err" &&
