@@ -130,11 +130,12 @@ static void test_zero1(void)
     REQUIRE(srl_optim_dist_step(part, p2, g2, 1.0f, 0.1, 1e-2f, &n2) == 0);
     test_close("clipped step, sharded vs full", p2, p1, n, 1e-7f, 1e-6f);
     /* the saved state of the shards is the full state */
-    char a[] = "/tmp/test_dist_XXXXXX";
-    int fd = mkstemp(a);
-    if (R == 0) close(fd);
-    char path[64];
-    snprintf(path, sizeof path, "%s", a);
+    char path[64] = "/tmp/test_dist_XXXXXX"; /* rank 0's file, its name sent to all */
+    if (R == 0) {
+        int fd = mkstemp(path);
+        REQUIRE(fd >= 0, "mkstemp");
+        close(fd);
+    }
     srl_dist_bcast(path, sizeof path, 0);
     REQUIRE(srl_optim_save(part, R == 0 ? path : NULL) == 0);
     srl_dist_agree(0); /* rank 0 has written it */
