@@ -183,7 +183,7 @@ unset TEST_JUDGE_KEY
 $ev judge --judge-url "$url" --judge-model m --api-key-env TEST_JUDGE_KEY "$tmp/gen.jsonl" \
     >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] \
-    && grep -q 'gen.jsonl:1: judge request failed: HTTP 401 (rejected) after 1 attempt$' "$tmp/err"
+    && grep -q 'gen.jsonl:[0-9][0-9]*: judge request failed: HTTP 401 (rejected) after 1 attempt$' "$tmp/err"
 res "judge: a rejected key fails at once (HTTP 401, 1 attempt)"
 
 # pairs: one file with response_0/response_1, and two generation files in step
