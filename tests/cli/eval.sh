@@ -288,7 +288,7 @@ res "judge: a reply without choices[0].message.content is an error"
 start_server --huge 64
 $ev judge --judge-url "$url" --judge-model m "$tmp/gen.jsonl" >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q \
-    'gen.jsonl:1: judge request failed: reply larger than the size limit (--max-reply-size) after 1 attempt$' \
+    'gen.jsonl:[0-9][0-9]*: judge request failed: reply larger than the size limit (--max-reply-size) after 1 attempt$' \
     "$tmp/err"
 res "judge: a 64 MiB reply fails its request at the 8 MiB limit, not retried"
 $ev judge --judge-url "$url" --judge-model m --max-reply-size 100 "$tmp/gen.jsonl" \
