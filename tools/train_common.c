@@ -187,3 +187,14 @@ out:
     srl_trainer_free(&tr);
     return ret;
 }
+
+void train_common_help(FILE *fp)
+{
+    fputs("      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
+          "      --skip-bad-records  skip (and count) bad records instead of failing\n"
+          "      --dry-run[=RANKS]  print the memory plan per rank (of this run's ranks, or\n"
+          "                        RANKS) from the model's config and exit; under mpirun\n"
+          "                        --batch-size is per rank, the global batch is\n"
+          "                        --batch-size x --grad-accum on any rank count\n\n",
+          fp);
+}

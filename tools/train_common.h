@@ -72,6 +72,10 @@ int train_common_parse(struct train_common *o, int argc, char **argv,
 /* Apply the common options, pick the backend of --device and put back a --resume checkpoint
  * a killed save left as DIR.old.N / DIR.tmp.N (srl_dir_recover).  0 or an exit status (the
  * error printed). */
+/* The --help lines of the options every trainer shares (--allow-extra-tensors,
+ * --skip-bad-records, --dry-run), then a blank line. */
+void train_common_help(FILE *fp);
+
 int train_common_backend(const struct train_common *o, const struct srl_backend **be);
 
 /* Where the tokenizer comes from: --tokenizer, else the checkpoint of -m or --resume. */

@@ -67,14 +67,9 @@ static void usage(FILE *fp, const struct score_opts *o)
             "      --resume DIR      continue the run saved in DIR (weights, optimiser, data\n"
             "                        position); give the same data and options\n"
             "      --template NAME   %s\n"
-            "                        [the checkpoint's, else saferlhf]\n"
-            "      --allow-extra-tensors  ignore (with a warning) tensors the model does not use\n"
-            "      --skip-bad-records  skip (and count) bad records instead of failing\n"
-            "      --dry-run[=RANKS]  print the memory plan per rank (of this run's ranks, or\n"
-            "                        RANKS) from the model's config and exit; under mpirun\n"
-            "                        --batch-size is per rank, the global batch is\n"
-            "                        --batch-size x --grad-accum on any rank count\n\n",
+            "                        [the checkpoint's, else saferlhf]\n",
             o->t.max_length, o->reg, srl_template_names());
+    train_common_help(fp);
     fputs("Training options:\n", fp);
     train_opts_help(fp, TRAIN_OPTS_ALL, &o->t.train, 24);
     fputc('\n', fp);
