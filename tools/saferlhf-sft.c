@@ -110,7 +110,6 @@ static int sft_main(int argc, char **argv)
     const char *tname;
     int rc, ret = SRL_EXIT_FAILURE, err;
 
-    tool_init(argv[0]);
     srl_train_opts_default(&o.train);
     struct train_tool tool = { .help = usage };
     if ((rc = train_common_parse(&o, argc, argv, &tool)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
@@ -149,4 +148,8 @@ out:
     return ret;
 }
 
-int main(int argc, char **argv) { return srl_dist_main(argc, argv, sft_main); }
+int main(int argc, char **argv)
+{
+    tool_init(argv); /* before MPI starts */
+    return srl_dist_main(argc, argv, sft_main);
+}
