@@ -36,6 +36,14 @@ static inline float vexpf(float x)
 
 void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
                     bool tb, int lda, int ldb, int ldc, float alpha, float beta);
+/* The row blocks tr (tr divides nt; the nt/tr column blocks take the rest of the threads)
+ * srl_cpu_matmul splits C (M,N) into on nt threads: the grid that packs least. */
+int srl_cpu_matmul_row_blocks(int M, int N, int nt);
+/* srl_cpu_matmul on nt OpenMP threads, C split into tr row blocks x nt/tr column blocks (tr
+ * divides nt), each one single-threaded sgemm (bench_train compares splits with it). */
+void srl_cpu_matmul_grid(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
+                         bool tb, int lda, int ldb, int ldc, float alpha, float beta, int nt,
+                         int tr);
 void srl_cpu_rope_fwd(float *x, const int32_t *pos, int N, int ld, int H, int D, float theta);
 void srl_cpu_rope_bwd(float *dx, const int32_t *pos, int N, int ld, int H, int D, float theta);
 void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *k,
