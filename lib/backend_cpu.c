@@ -106,6 +106,13 @@ static void sgemm1(float *C, const float *A, const float *B, int M, int N, int K
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+int srl_cpu_small_m_max_rows = 32;
+
+bool srl_cpu_small_m_takes(int M, int N, int K)
+{
+    return M > 1 && M <= srl_cpu_small_m_max_rows && (double)N * K >= (1 << 20);
+}
+
 void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
                     bool tb, int lda, int ldb, int ldc, float alpha, float beta)
 {
@@ -128,6 +135,12 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
                 cblas_sgemv(CblasRowMajor, CblasTrans, K, j1 - j0, alpha, B + j0, ldb, A, incx,
                             beta, C + j0, 1);
         }
+        return;
+    }
+    if (!ta && tb && srl_cpu_small_m_takes(M, N, K)) {
+        // a few rows against a large weight (decoding 2-32 streams: the LM head): read it in
+        // place once instead of packing all of it (bench_generate's head lines)
+        srl_cpu_matmul_small_m(C, A, B, M, N, K, lda, ldb, ldc, alpha, beta, nt);
         return;
     }
     if (nt <= 1 || (double)M * N * K < 1e6) {

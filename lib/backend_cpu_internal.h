@@ -56,6 +56,18 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
                            const float *att, const float *q, const float *k, const float *v,
                            int B, int T, int NH, int KVH, int D, int ldq, int ldkv,
                            float scale);
+/* C (M,N) = alpha A B^T + beta C with A (M,K) rows lda apart, B (N,K) rows ldb apart, on nt
+ * threads, without packing B (lib/backend_cpu_small_m.c): srl_cpu_matmul's path for a few rows
+ * against a large B. */
+/* [32] the most rows of A that take that path (above, sgemm's packing pays; 0: never, the
+ * baseline bench_generate measures against) */
+extern int srl_cpu_small_m_max_rows;
+/* Whether srl_cpu_matmul takes that path for A (M,K) B (N,K)^T: 2 to srl_cpu_small_m_max_rows
+ * rows against a B of at least 2^20 elements (smaller ones pack cheaply). */
+bool srl_cpu_small_m_takes(int M, int N, int K);
+void srl_cpu_matmul_small_m(float *C, const float *A, const float *B, int M, int N, int K,
+                            int lda, int ldb, int ldc, float alpha, float beta, int nt);
+
 /* lib/backend_cpu_optim.c */
 double srl_cpu_sumsq(const float *x, size_t n);
 void srl_cpu_scale(float *x, float s, size_t n);
