@@ -34,13 +34,6 @@ size_t srl_dist_part_lo(size_t n, int r, int size)
 
 size_t srl_dist_shard_lo(size_t n, int r) { return srl_dist_part_lo(n, r, g_size); }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool on_host(const struct srl_backend *be) { return !be || strcmp(be->name, "cpu") == 0; }
 
 /* A device arena without NCCL goes through a host copy: download, f (on the host), upload. */
@@ -282,18 +275,18 @@ static int arena_op(const struct srl_backend *be, float *x, size_t n,
                     int (*nccl)(float *, size_t))
 {
     if (g_size == 1) return 0;
-    double t0 = now();
+    double t0 = srl_seconds();
     int rc;
 #if SRL_MPI
     MPI_Barrier(MPI_COMM_WORLD); /* the wait for the slowest rank, apart from the transfer */
-    double t1 = now();
+    double t1 = srl_seconds();
     g_wait_s += t1 - t0;
     t0 = t1;
 #endif
     if (on_host(be)) rc = host(be, x, n);
     else if (SRL_NCCL) rc = nccl(x, n);
     else rc = staged(be, x, n, host);
-    g_comm_s += now() - t0;
+    g_comm_s += srl_seconds() - t0;
     return rc;
 }
 

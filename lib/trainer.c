@@ -54,13 +54,6 @@ void srl_train_opts_default(struct srl_train_opts *o)
     o->save_dtype = SRL_DTYPE_F32;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int64_t srl_trainer_steps_per_epoch(const struct srl_train_opts *o, size_t n)
 {
     int64_t nb = (int64_t)((n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
@@ -142,7 +135,7 @@ static void progress(struct srl_trainer *t, double epoch, double loss, double lr
                      const char *extra, bool force)
 {
     if (t->opts.quiet) return;
-    double tn = now();
+    double tn = srl_seconds();
     bool last = t->st.step >= t->st.total_steps;
     if (!t->tty && !force && !last && t->st.step != t->start_step + 1 &&
         tn - t->t_progress < 10.0)
@@ -315,10 +308,10 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
     t->sched.warmup_steps = o->warmup_steps >= 0 ? o->warmup_steps
                                                  : (int64_t)(o->warmup_ratio * (double)total);
     t->start_step = t->st.step;
-    t->t_start = t->t_progress = now();
+    t->t_start = t->t_progress = srl_seconds();
     bool evaluated = false;
     while (t->st.step < total) {
-        double loss = 0, norm = NAN, t0 = now();
+        double loss = 0, norm = NAN, t0 = srl_seconds();
         size_t tokens = 0;
         double lr = srl_lr_at(&t->sched, t->st.step);
         if ((rc = train_step(t, task, &loss, &norm, &tokens)) < 0) {
@@ -330,7 +323,7 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
                               isfinite(loss) ? norm : loss);
             return rc;
         }
-        double dt = now() - t0;
+        double dt = srl_seconds() - t0;
         t->tok_s = dt > 0 ? (double)tokens / dt : 0;
         double epoch = (double)t->st.epoch +
                        (t->plan_epoch == t->st.epoch && t->plan.n_batches
