@@ -92,6 +92,9 @@ $(BUILD)/kernels/%.o: kernels/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Ilib -Ikernels -MD -MP -c $< -o $@
 
+# the optimiser's AdamW loop vectorises only where sqrtf need not set errno (nothing reads it)
+$(BUILD)/lib/backend_cpu_optim.o: CFLAGS += -fno-math-errno
+
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
