@@ -83,6 +83,10 @@ size_t srl_optim_state_bytes(const struct srl_optim *o);
  * A non-finite norm returns SRL_ENUMERIC on every rank, nothing updated. */
 int srl_optim_dist_step(struct srl_optim *o, float *params, float *grads, float scale,
                         double max_norm, float lr, double *norm);
+/* The same step for grads already summed over the ranks (an unsharded o; the all-reduce was
+ * overlapped with the backward: srl_dist_overlap_end in lib/dist.h). */
+int srl_optim_summed_step(struct srl_optim *o, float *params, float *grads, float scale,
+                          double max_norm, float lr, double *norm);
 
 /* Replace the views' no_decay flags by Safe RLHF's grouping (safe_rlhf/utils.py
  * get_optimizer_grouped_parameters): no decay iff the lower-cased name contains "bias" or
