@@ -30,7 +30,8 @@
  *
  * small_m_matmul false: srl_cpu_small_m_max_rows = 0, every product of 2+ rows through sgemm,
  * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
- * same run's baseline for B=16 (B=64 is above the row limit: sgemm both ways).
+ * same run's baseline for B=16 (B=64 is above the row limit: sgemm both ways).  Run by
+ * scripts/bench.sh with OMP_WAIT_POLICY=passive, as the tools run.
  *   {"bench":"generate_head","rows":..,"ms":..,"previous_ms":..,"speedup":..}  the head
  *   product alone for 1, 4, 16 and 64 rows, in place against packed (interleaved)
  *

@@ -106,7 +106,7 @@ static void sgemm1(float *C, const float *A, const float *B, int M, int N, int K
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-int srl_cpu_small_m_max_rows = 32;
+int srl_cpu_small_m_max_rows = 16;
 
 bool srl_cpu_small_m_takes(int M, int N, int K)
 {
@@ -138,7 +138,7 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
         return;
     }
     if (!ta && tb && srl_cpu_small_m_takes(M, N, K)) {
-        // a few rows against a large weight (decoding 2-32 streams: the LM head): read it in
+        // a few rows against a large weight (decoding 2-16 streams: the LM head): read it in
         // place once instead of packing all of it (bench_generate's head lines)
         srl_cpu_matmul_small_m(C, A, B, M, N, K, lda, ldb, ldc, alpha, beta, nt);
         return;
