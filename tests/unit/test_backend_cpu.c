@@ -89,7 +89,9 @@ static void check_matmul(int M, int N, int K)
             be->matmul(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, 0.5f, 0.25f);
             char what[64];
             snprintf(what, sizeof what, "matmul %dx%dx%d ta=%d tb=%d", M, N, K, ta, tb);
-            test_close(what, C, ref, (size_t)M * ldc, 1e-5f, 1e-4f);
+            // float sums of K unit-variance products drift like sqrt(K) ulps of their terms
+            test_close(what, C, ref, (size_t)M * ldc, fmaxf(1e-5f, 1e-5f * sqrtf(K / 16.0f)),
+                       1e-4f);
             free(A), free(B), free(C), free(ref);
         }
     }
