@@ -3,10 +3,15 @@
  * Prints JSON lines on stdout (progress on stderr):
  *   {"bench":"sgemm","via":"openblas"|"backend","M":..,"N":..,"K":..,"gflops":..}  per shape
  *   {"bench":"sgemm_peak","gflops":..,...}    the best of all sgemm measurements
- *   {"bench":"train","model":..,"B":..,"T":..,"tokens_per_s":..,"mfu":..,...,
- *    "forward_s":..,"backward_s":..,"optimizer_s":..}
- *   {"bench":"train_ops","model":..,"forward":{"matmul":s,...,"other":s,"total":s},
- *    "backward":{...},"optimizer":{...},"matmul_gflops":{...}}   seconds per step by op family
+ *   {"bench":"optimizer","previous_s":..,"fused_s":..,"speedup":..,"bitwise_identical":..}
+ *             clipping + AdamW on GPT-2 124M's arena, the previous three passes against the fused
+ *             step (srl_optim_clip_step; struct srl_optim's unfused flag keeps the previous)
+ *   {"bench":"train","model":..,"optimizer":"previous"|"fused","B":..,"T":..,"tokens_per_s":..,
+ *    "mfu":..,...,"forward_s":..,"backward_s":..,"optimizer_s":..,"optimizer_share":..}
+ *             GPT-2 124M at T=64 and T=256 with each optimiser path, Llama with the fused one
+ *   {"bench":"train_ops","model":..,"optimizer":..,"forward":{"matmul":s,...,"other":s,
+ *    "total":s},"backward":{...},"optimizer":{...},"matmul_gflops":{...}}   seconds per step
+ *             by op family
  *
  * Model FLOPs per token (PaLM appendix B, with causal attention counted at half the full
  * score matrix):  6 * N_mm + 6 * L * T * d
@@ -21,7 +26,8 @@
  * backend's matmul).  mfu_machine uses the best peak of any OpenBLAS kernel (see below).
  * Step times are medians over the timed steps (the machine may be shared).
  *
- * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops. */
+ * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops.
+ * `bench_train --optimizer` prints the optimizer line alone. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -247,6 +253,12 @@ static void t_adamw(float *p, const float *g, float *m, float *v, size_t n, floa
 {
     TIMED(OP_ADAMW, cpu->adamw_step(p, g, m, v, n, lr, b1, b2, eps, wd, bc1, bc2));
 }
+static void t_adamw_scaled(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                           float b1, float b2, float eps, float wd, float bc1, float bc2,
+                           float gscale)
+{
+    TIMED(OP_ADAMW, cpu->adamw_step_scaled(p, g, m, v, n, lr, b1, b2, eps, wd, bc1, bc2, gscale));
+}
 static void t_memset0(void *p, size_t bytes)
 {
     TIMED(OP_MEM, cpu->memset0(p, bytes));
@@ -272,6 +284,7 @@ static struct srl_backend timed_backend(void)
     t.rope_fwd = t_rope_fwd, t.rope_bwd = t_rope_bwd;
     t.add = t_add, t.bias_fwd = t_bias_fwd, t.bias_bwd = t_bias_bwd;
     t.sumsq = t_sumsq, t.scale = t_scale, t.adamw_step = t_adamw;
+    t.adamw_step_scaled = t_adamw_scaled;
     t.memset0 = t_memset0, t.copy = t_copy;
     return t;
 }
@@ -299,6 +312,7 @@ static double matmul_params(const struct srl_model *m)
 
 struct train_result {
     const char *label;
+    bool unfused; /* the previous optimiser path (clip in place, reference AdamW loop) */
     int B, T, iters, ok;
     size_t params;
     double n_mm, flops_tok, loss;
@@ -323,7 +337,7 @@ static double median(const double *x, int n)
 /* warmup + iters steps of forward (+loss), zero_grad + backward, clip + AdamW on one fixed
  * random batch; per-step phase times go into r. */
 static void bench_train(struct train_result *r, const char *label, const struct srl_config *cfg,
-                        int B, int T, int warmup, int iters)
+                        int B, int T, int warmup, int iters, bool unfused)
 {
     struct srl_model *m = NULL;
     struct srl_optim *o = NULL;
@@ -334,6 +348,7 @@ static void bench_train(struct train_result *r, const char *label, const struct 
     float *mask = malloc(N * sizeof *mask);
     memset(r, 0, sizeof *r);
     r->label = label, r->B = B, r->T = T, r->iters = iters < MAX_ITERS ? iters : MAX_ITERS;
+    r->unfused = unfused;
     if (!tokens || !targets || !mask)
         goto out;
     static struct srl_backend tbe;
@@ -347,6 +362,7 @@ static void bench_train(struct train_result *r, const char *label, const struct 
     hp.weight_decay = 0.1f;
     if (srl_optim_for_model(m, &hp, &o) < 0)
         goto out;
+    o->unfused = unfused;
     uint64_t s = 88172645463325252ull;
     for (size_t i = 0; i < N; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
@@ -374,13 +390,13 @@ static void bench_train(struct train_result *r, const char *label, const struct 
             goto out;
         double t2 = now();
         cur_phase = PH_OPT;
-        srl_clip_grad_norm(m->be, m->grads, m->n_params, 1.0);
-        if (srl_optim_step(o, m->params, m->grads, 1e-4f) < 0)
+        double norm;
+        if (srl_optim_clip_step(o, m->params, m->grads, 1.0, 1e-4f, &norm) < 0)
             goto out;
         double t3 = now();
-        fprintf(stderr, "bench_train: %s B=%d T=%d %s %d: loss %.4f, %.2f s (fwd %.2f bwd %.2f "
-                "opt %.2f)\n", label, B, T, it < warmup ? "warm-up" : "step", it, loss, t3 - t0,
-                t1 - t0, t2 - t1, t3 - t2);
+        fprintf(stderr, "bench_train: %s B=%d T=%d%s %s %d: loss %.4f, %.2f s (fwd %.2f bwd %.2f "
+                "opt %.2f)\n", label, B, T, unfused ? " (previous optimiser)" : "",
+                it < warmup ? "warm-up" : "step", it, loss, t3 - t0, t1 - t0, t2 - t1, t3 - t2);
         if (it >= warmup) {
             int k = it - warmup;
             r->fwd[k] = t1 - t0, r->bwd[k] = t2 - t1, r->opt[k] = t3 - t2, r->tot[k] = t3 - t0;
@@ -399,6 +415,68 @@ out:
     free(tokens), free(targets), free(mask);
 }
 
+/* The optimiser alone on GPT-2 124M's arena: the previous path (the global norm, the gradients
+ * scaled in place, the reference AdamW loop) against the fused one (the norm, then one AdamW
+ * pass reading the gradients scaled), from the same state, alternately; their parameters and
+ * moments must be bitwise equal.  Prints one "optimizer" line. */
+static void bench_optimizer(const struct srl_config *cfg, int reps)
+{
+    const struct srl_backend *be = srl_backend_cpu();
+    struct srl_adamw_hparams hp;
+    struct srl_optim *prev = NULL, *fused = NULL;
+    int err = 0;
+    double t_prev[MAX_ITERS], t_fused[MAX_ITERS], norm = 0.0;
+    struct srl_model *m = srl_model_new(cfg, be, &err);
+    size_t n = m ? m->n_params : 0;
+    float *p2 = malloc((n ? n : 1) * sizeof *p2), *g = malloc((n ? n : 1) * sizeof *g);
+    srl_adamw_defaults(&hp);
+    hp.weight_decay = 0.1f;
+    if (!m || !p2 || !g || srl_optim_for_model(m, &hp, &prev) < 0 ||
+        srl_optim_for_model(m, &hp, &fused) < 0) {
+        printf("{\"bench\":\"optimizer\",\"error\":\"out of memory\"}\n");
+        goto out;
+    }
+    prev->unfused = true;
+    srl_model_init_random(m, 1234);
+    if (srl_model_zero_grad(m) < 0) /* allocates the gradient arena */
+        goto out;
+    memcpy(p2, m->params, n * sizeof *p2);
+    uint64_t s = 88172645463325252ull; /* gradients ~ U(-0.01, 0.01): the norm clips */
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        m->grads[i] = (float)(s >> 40) * (0.02f / 16777216.0f) - 0.01f;
+    }
+    reps = reps < MAX_ITERS ? reps : MAX_ITERS;
+    for (int r = 0; r < reps; r++) {
+        memcpy(g, m->grads, n * sizeof *g); /* the previous path scales it in place */
+        double t0 = now();
+        srl_optim_clip_step(prev, m->params, g, 1.0, 1e-4f, &norm);
+        double t1 = now();
+        srl_optim_clip_step(fused, p2, m->grads, 1.0, 1e-4f, &norm);
+        double t2 = now();
+        t_prev[r] = t1 - t0, t_fused[r] = t2 - t1;
+        fprintf(stderr, "bench_train: optimizer %d: previous %.3f s, fused %.3f s\n", r, t1 - t0,
+                t2 - t1);
+    }
+    bool same = memcmp(m->params, p2, n * sizeof *p2) == 0 &&
+                memcmp(prev->m, fused->m, n * sizeof *p2) == 0 &&
+                memcmp(prev->v, fused->v, n * sizeof *p2) == 0;
+    double a = median(t_prev, reps), b = median(t_fused, reps);
+    printf("{\"bench\":\"optimizer\",\"model\":\"gpt2-124M\",\"params\":%zu,\"reps\":%d,"
+           "\"grad_norm\":%.3f,\"clipped\":%s,\"previous_s\":%.3f,\"fused_s\":%.3f,"
+           "\"speedup\":%.2f,\"fused_gb_per_s\":%.2f,\"bitwise_identical\":%s,\"threads\":%d}\n",
+           n, reps, norm, norm > 1.0 ? "true" : "false", a, b, b > 0 ? a / b : 0.0,
+           /* norm: read g; AdamW: read p, g, m, v, write p, m, v */
+           b > 0 ? 8.0 * n * sizeof(float) / b * 1e-9 : 0.0, same ? "true" : "false",
+           omp_get_max_threads());
+    fflush(stdout);
+out:
+    srl_optim_free(prev);
+    srl_optim_free(fused);
+    srl_model_free(m);
+    free(p2), free(g);
+}
+
 /* Seconds of each op family in each phase of the median step, the rest of each phase (model
  * code between ops) as "other", and the matmul GFLOP/s. */
 static void print_ops(const struct train_result *r)
@@ -409,8 +487,8 @@ static void print_ops(const struct train_result *r)
         if (fabs(r->tot[i] - med) < fabs(r->tot[k] - med))
             k = i;
     double tot[N_PHASES] = {r->fwd[k], r->bwd[k], r->opt[k]};
-    printf("{\"bench\":\"train_ops\",\"model\":\"%s\",\"B\":%d,\"T\":%d", r->label, r->B,
-           r->T);
+    printf("{\"bench\":\"train_ops\",\"model\":\"%s\",\"B\":%d,\"T\":%d,\"optimizer\":\"%s\"",
+           r->label, r->B, r->T, r->unfused ? "previous" : "fused");
     for (int ph = 0; ph < N_PHASES; ph++) {
         double sum = 0.0;
         printf(",\"%s\":{", phase_names[ph]);
@@ -440,14 +518,16 @@ static void print_train(const struct train_result *r, double peak, double machin
     double step = median(r->tot, r->iters);
     double tok_s = (double)r->B * r->T / step;
     double gflops = r->flops_tok * tok_s * 1e-9;
-    printf("{\"bench\":\"train\",\"model\":\"%s\",\"params\":%zu,\"matmul_params\":%.0f,"
-           "\"B\":%d,\"T\":%d,\"iters\":%d,\"tokens_per_s\":%.1f,\"step_s\":%.3f,"
-           "\"forward_s\":%.3f,\"backward_s\":%.3f,\"optimizer_s\":%.3f,"
+    printf("{\"bench\":\"train\",\"model\":\"%s\",\"optimizer\":\"%s\",\"params\":%zu,"
+           "\"matmul_params\":%.0f,\"B\":%d,\"T\":%d,\"iters\":%d,\"tokens_per_s\":%.1f,"
+           "\"step_s\":%.3f,\"forward_s\":%.3f,\"backward_s\":%.3f,\"optimizer_s\":%.3f,"
+           "\"optimizer_share\":%.3f,"
            "\"flops_per_token\":%.4g,\"model_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
            "\"mfu\":%.3f,\"machine_sgemm_peak_gflops\":%.1f,\"mfu_machine\":%.3f,"
            "\"loss\":%.4f}\n",
-           r->label, r->params, r->n_mm, r->B, r->T, r->iters, tok_s, step,
-           median(r->fwd, r->iters), median(r->bwd, r->iters), median(r->opt, r->iters),
+           r->label, r->unfused ? "previous" : "fused", r->params, r->n_mm, r->B, r->T, r->iters,
+           tok_s, step, median(r->fwd, r->iters), median(r->bwd, r->iters),
+           median(r->opt, r->iters), median(r->opt, r->iters) / step,
            r->flops_tok, gflops, peak, peak > 0 ? gflops / peak : 0.0, machine_peak,
            machine_peak > 0 ? gflops / machine_peak : 0.0, r->loss);
 }
@@ -491,6 +571,13 @@ int main(int argc, char **argv)
         printf("%.1f\n", sgemm_peak(NULL, false, min_s));
         return 0;
     }
+    struct srl_config gpt2, llama;
+    srl_config_default(&gpt2, SRL_ARCH_GPT2);   /* 124M: V 50257, 12 layers, d 768, 12 heads */
+    srl_config_default(&llama, SRL_ARCH_LLAMA); /* d 256, 4 layers, 8 heads, V 32000 */
+    if (argc > 1 && strcmp(argv[1], "--optimizer") == 0) {
+        bench_optimizer(&gpt2, quick ? 1 : 3);
+        return 0;
+    }
     const char *other_core;
     double peak_other = sgemm_peak_other_core(&other_core);
 
@@ -499,21 +586,27 @@ int main(int argc, char **argv)
     const struct srl_backend *be = srl_backend_cpu();
     double peak_be = sgemm_peak(be, true, min_s);
 
-    struct srl_config gpt2, llama;
-    srl_config_default(&gpt2, SRL_ARCH_GPT2);   /* 124M: V 50257, 12 layers, d 768, 12 heads */
-    srl_config_default(&llama, SRL_ARCH_LLAMA); /* d 256, 4 layers, 8 heads, V 32000 */
-    struct train_result res[3];
+    bench_optimizer(&gpt2, quick ? 1 : 3);
+    /* each GPT-2 shape with the previous optimiser path, then the fused one */
+    static const struct {
+        const char *label;
+        bool llama, unfused;
+        int T, iters, quick_iters;
+    } runs[] = {
+        {"gpt2-124M", false, true, 64, 5, 1},  {"gpt2-124M", false, false, 64, 5, 1},
+        {"gpt2-124M", false, true, 256, 3, 1}, {"gpt2-124M", false, false, 256, 3, 1},
+        {"llama-d256-L4", true, false, 256, 7, 1},
+    };
+    enum { N_RUNS = sizeof runs / sizeof runs[0] };
+    struct train_result res[N_RUNS];
     /* the machine may be shared: measure the peak between the runs too and keep the best */
     double peak_be2 = 0.0, g;
-    bench_train(&res[0], "gpt2-124M", &gpt2, 4, 64, 1, quick ? 1 : 5);
-    if ((g = sgemm_peak(be, false, min_s)) > peak_be2)
-        peak_be2 = g;
-    bench_train(&res[1], "gpt2-124M", &gpt2, 4, 256, 1, quick ? 1 : 3);
-    if ((g = sgemm_peak(be, false, min_s)) > peak_be2)
-        peak_be2 = g;
-    bench_train(&res[2], "llama-d256-L4", &llama, 4, 256, 1, quick ? 1 : 7);
-    if ((g = sgemm_peak(be, false, min_s)) > peak_be2)
-        peak_be2 = g;
+    for (int i = 0; i < N_RUNS; i++) {
+        bench_train(&res[i], runs[i].label, runs[i].llama ? &llama : &gpt2, 4, runs[i].T, 1,
+                    quick ? runs[i].quick_iters : runs[i].iters, runs[i].unfused);
+        if ((i % 2 || i == N_RUNS - 1) && (g = sgemm_peak(be, false, min_s)) > peak_be2)
+            peak_be2 = g;
+    }
     double peak_other2 = sgemm_peak_other_core(&other_core);
     if (peak_other2 > peak_other)
         peak_other = peak_other2;
@@ -529,7 +622,7 @@ int main(int argc, char **argv)
            "\"threads\":%d}\n", peak, openblas_get_corename(), peak_blas, peak_be, peak_be2,
            other_core, peak_other, machine_peak, omp_get_max_threads());
     int rc = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_RUNS; i++) {
         print_train(&res[i], peak, machine_peak);
         if (res[i].ok)
             print_ops(&res[i]);

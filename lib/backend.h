@@ -123,6 +123,13 @@ struct srl_backend {
      * with bias corrections bc1 = 1-b1^t, bc2 = 1-b2^t given by the caller. */
     void (*adamw_step)(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
                        float b2, float eps, float wd, float bc1, float bc2);
+    /* The same step on the gradient g * gscale, scaled as it is read (g is not written): the
+     * gradient-clipping factor folded into the update, one pass over the four arrays instead of
+     * a scaling pass and a step.  Bitwise the same p, m, v as scale(g, gscale) then adamw_step.
+     * Optional: without it the optimiser scales g, then calls adamw_step. */
+    void (*adamw_step_scaled)(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                              float b1, float b2, float eps, float wd, float bc1, float bc2,
+                              float gscale);
 };
 
 /* The CPU backend (static table, never freed).  The first call sets OpenBLAS to one thread

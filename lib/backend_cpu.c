@@ -442,58 +442,6 @@ static void cpu_logprob_bwd(float *logits, const float *dlogp, const float *lse,
     }
 }
 
-// --- reductions and optimiser ----------------------------------------------------------------
-
-static double cpu_sumsq(const float *x, size_t n)
-{
-    // fixed chunks summed in order: the same result for any thread count
-    enum { CHUNK = 1 << 16 };
-    size_t nchunk = (n + CHUNK - 1) / CHUNK;
-    double *part = malloc(sizeof(double) * (nchunk ? nchunk : 1));
-    if (!part) {
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++)
-            s += (double)x[i] * x[i];
-        return s;
-    }
-#pragma omp parallel for schedule(static)
-    for (size_t ch = 0; ch < nchunk; ch++) {
-        size_t i1 = (ch + 1) * CHUNK < n ? (ch + 1) * CHUNK : n;
-        double s = 0.0;
-        for (size_t i = ch * CHUNK; i < i1; i++)
-            s += (double)x[i] * x[i];
-        part[ch] = s;
-    }
-    double s = 0.0;
-    for (size_t ch = 0; ch < nchunk; ch++)
-        s += part[ch];
-    free(part);
-    return s;
-}
-
-static void cpu_scale(float *x, float s, size_t n)
-{
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        x[i] *= s;
-}
-
-static void cpu_adamw_step(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                           float b1, float b2, float eps, float wd, float bc1, float bc2)
-{
-    // torch.optim.AdamW: p -= lr*wd*p; then p -= lr * mhat / (sqrt(vhat) + eps)
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float mi = b1 * m[i] + (1.0f - b1) * g[i];
-        float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        m[i] = mi;
-        v[i] = vi;
-        float mhat = mi / bc1, vhat = vi / bc2;
-        p[i] -= lr * wd * p[i];
-        p[i] -= lr * mhat / (sqrtf(vhat) + eps);
-    }
-}
-
 // --- the table -------------------------------------------------------------------------------
 
 static const struct srl_backend cpu_backend = {
@@ -526,9 +474,10 @@ static const struct srl_backend cpu_backend = {
     .bias_bwd = cpu_bias_bwd,
     .logprob_fwd = cpu_logprob_fwd,
     .logprob_bwd = cpu_logprob_bwd,
-    .sumsq = cpu_sumsq,
-    .scale = cpu_scale,
-    .adamw_step = cpu_adamw_step,
+    .sumsq = srl_cpu_sumsq,
+    .scale = srl_cpu_scale,
+    .adamw_step = srl_cpu_adamw_step,
+    .adamw_step_scaled = srl_cpu_adamw_step_scaled,
 };
 
 const struct srl_backend *srl_backend_cpu(void)

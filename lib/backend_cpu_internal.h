@@ -48,5 +48,13 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
                            const float *att, const float *q, const float *k, const float *v,
                            int B, int T, int NH, int KVH, int D, int ldq, int ldkv,
                            float scale);
+/* lib/backend_cpu_optim.c */
+double srl_cpu_sumsq(const float *x, size_t n);
+void srl_cpu_scale(float *x, float s, size_t n);
+void srl_cpu_adamw_step(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                        float b1, float b2, float eps, float wd, float bc1, float bc2);
+void srl_cpu_adamw_step_scaled(float *restrict p, const float *restrict g, float *restrict m,
+                               float *restrict v, size_t n, float lr, float b1, float b2,
+                               float eps, float wd, float bc1, float bc2, float gscale);
 
 #endif

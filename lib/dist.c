@@ -34,13 +34,6 @@ size_t srl_dist_part_lo(size_t n, int r, int size)
 
 size_t srl_dist_shard_lo(size_t n, int r) { return srl_dist_part_lo(n, r, g_size); }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool on_host(const struct srl_backend *be) { return !be || strcmp(be->name, "cpu") == 0; }
 
 /* A device arena without NCCL goes through a host copy: download, f (on the host), upload. */
@@ -242,7 +235,117 @@ int srl_dist_bcast(void *buf, size_t bytes, int root)
     return mpi_rc(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
+/* --- the all-reduce overlapped with backward (see dist.h) ---------------------------------- */
+
+struct srl_dist_overlap {
+    size_t n;
+    size_t *lo;          /* (n_buckets + 1) bucket b is [lo[b + 1], lo[b]); lo[0] = n */
+    int n_buckets;
+    MPI_Request *req;    /* one per SRL_DIST_BUCKET piece of the buckets posted */
+    int n_req, cap_req;
+    int next;            /* the first bucket not posted yet */
+    size_t done_lo;      /* grads[done_lo, n) are final */
+    float *grads;
+    int rc;
+};
+
+int srl_dist_overlap_new(struct srl_dist_overlap **out, const size_t *marks, int n_marks,
+                         size_t n)
+{
+    *out = NULL;
+    if (g_size == 1) return 0;
+    struct srl_dist_overlap *ov = calloc(1, sizeof *ov);
+    if (!ov || !(ov->lo = malloc(((size_t)n_marks + 1) * sizeof *ov->lo))) {
+        free(ov);
+        return SRL_ENOMEM;
+    }
+    ov->n = n;
+    ov->lo[0] = n;
+    size_t min = n / 16 < SRL_DIST_MIN_BUCKET ? n / 16 : SRL_DIST_MIN_BUCKET;
+    for (int i = 0; i < n_marks; i++) /* merge marks until a bucket is big enough */
+        if (marks[i] == 0 || ov->lo[ov->n_buckets] - marks[i] >= min)
+            ov->lo[++ov->n_buckets] = marks[i];
+    for (int b = 0; b < ov->n_buckets; b++)
+        ov->cap_req += (int)((ov->lo[b] - ov->lo[b + 1] + SRL_DIST_BUCKET - 1) / SRL_DIST_BUCKET);
+    if (!(ov->req = malloc(((size_t)ov->cap_req + 1) * sizeof *ov->req))) {
+        srl_dist_overlap_free(ov);
+        return SRL_ENOMEM;
+    }
+    *out = ov;
+    return 0;
+}
+
+void srl_dist_overlap_free(struct srl_dist_overlap *ov)
+{
+    if (!ov) return;
+    free(ov->req);
+    free(ov->lo);
+    free(ov);
+}
+
+void srl_dist_overlap_begin(struct srl_dist_overlap *ov, float *grads)
+{
+    ov->grads = grads;
+    ov->done_lo = ov->n;
+}
+
+/* Post the buckets from ov->next that lie in [lo, n). */
+static void overlap_post(struct srl_dist_overlap *ov, size_t lo)
+{
+    for (; ov->next < ov->n_buckets && ov->lo[ov->next + 1] >= lo; ov->next++)
+        for (size_t a = ov->lo[ov->next + 1]; a < ov->lo[ov->next]; a += SRL_DIST_BUCKET) {
+            size_t c = ov->lo[ov->next] - a < SRL_DIST_BUCKET ? ov->lo[ov->next] - a
+                                                               : SRL_DIST_BUCKET;
+            int err = MPI_Iallreduce(MPI_IN_PLACE, ov->grads + a, (int)c, MPI_FLOAT, MPI_SUM,
+                                     MPI_COMM_WORLD, &ov->req[ov->n_req++]);
+            if (ov->rc == 0) ov->rc = mpi_rc(err, "MPI_Iallreduce");
+        }
+}
+
+void srl_dist_overlap_ready(void *arg, size_t lo)
+{
+    struct srl_dist_overlap *ov = arg;
+    double t0 = srl_seconds();
+    if (lo > ov->done_lo || ov->next == ov->n_buckets) { /* a second backward */
+        if (ov->rc == 0) {
+            srl_log_error("gradients changed after their all-reduce began (one backward per "
+                          "step is overlapped)");
+            ov->rc = SRL_EINVAL;
+        }
+        return;
+    }
+    ov->done_lo = lo;
+    overlap_post(ov, lo);
+    int flag; /* MPI progresses non-blocking collectives only inside MPI calls */
+    if (ov->n_req > 0) MPI_Testall(ov->n_req, ov->req, &flag, MPI_STATUSES_IGNORE);
+    g_comm_s += srl_seconds() - t0;
+}
+
+int srl_dist_overlap_end(struct srl_dist_overlap *ov, float *grads)
+{
+    double t0 = srl_seconds();
+    ov->grads = grads;
+    overlap_post(ov, 0);
+    int rc = mpi_rc(MPI_Waitall(ov->n_req, ov->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    if (ov->rc < 0) rc = ov->rc;
+    ov->rc = ov->n_req = ov->next = 0;
+    ov->done_lo = ov->n;
+    g_comm_s += srl_seconds() - t0;
+    return rc;
+}
+
 #else /* one rank */
+
+int srl_dist_overlap_new(struct srl_dist_overlap **out, const size_t *marks, int n_marks,
+                         size_t n)
+{
+    *out = NULL;
+    return 0;
+}
+void srl_dist_overlap_begin(struct srl_dist_overlap *ov, float *grads) {}
+void srl_dist_overlap_ready(void *ov, size_t lo) {}
+int srl_dist_overlap_end(struct srl_dist_overlap *ov, float *grads) { return 0; }
+void srl_dist_overlap_free(struct srl_dist_overlap *ov) {}
 
 const char *srl_dist_kind(void) { return "none"; }
 int srl_dist_init(int *argc, char ***argv) { return 0; }
@@ -282,18 +385,18 @@ static int arena_op(const struct srl_backend *be, float *x, size_t n,
                     int (*nccl)(float *, size_t))
 {
     if (g_size == 1) return 0;
-    double t0 = now();
+    double t0 = srl_seconds();
     int rc;
 #if SRL_MPI
     MPI_Barrier(MPI_COMM_WORLD); /* the wait for the slowest rank, apart from the transfer */
-    double t1 = now();
+    double t1 = srl_seconds();
     g_wait_s += t1 - t0;
     t0 = t1;
 #endif
     if (on_host(be)) rc = host(be, x, n);
     else if (SRL_NCCL) rc = nccl(x, n);
     else rc = staged(be, x, n, host);
-    g_comm_s += now() - t0;
+    g_comm_s += srl_seconds() - t0;
     return rc;
 }
 

@@ -76,6 +76,31 @@ int srl_dist_gather_shards(const float *mine, float *full, size_t n);
  * *n_all = the total (all must hold the total: use srl_dist_allreduce_f64 to size it). */
 int srl_dist_allgatherv(const float *mine, size_t n_mine, float *all, size_t *n_all);
 
+/* The gradient all-reduce overlapped with the backward that computes the gradients (host
+ * arenas under MPI; one rank, ZeRO and device arenas use srl_dist_allreduce_sum after the
+ * backward instead).  The arena is cut into buckets at the model's grad marks
+ * (srl_model_grad_marks: the backward finishes the arena from its end to its start), merged
+ * until each holds at least SRL_DIST_MIN_BUCKET floats (n/16 in a small arena); the schedule
+ * is the same on every rank.
+ *   srl_dist_overlap_new      *out NULL when there is nothing to overlap (one rank, no MPI)
+ *   srl_dist_overlap_begin    before the step's last backward on this rank
+ *   srl_dist_overlap_ready    the model's grad hook: grads[lo, n) are final; posts the
+ *                             non-blocking all-reduce (MPI_Iallreduce) of every bucket now
+ *                             complete and lets MPI progress those in flight
+ *   srl_dist_overlap_end      on every rank, whether it ran a backward or not: posts what is
+ *                             left and waits; grads then hold the sums over the ranks, as
+ *                             srl_dist_allreduce_sum would leave them (bitwise with 2 ranks)
+ * A second backward after a bucket was posted would change what is being sent: _end then
+ * returns SRL_EINVAL.  The seconds spent in _ready and _end count as comm seconds. */
+#define SRL_DIST_MIN_BUCKET ((size_t)1 << 18) /* 1 MiB */
+struct srl_dist_overlap;
+int srl_dist_overlap_new(struct srl_dist_overlap **out, const size_t *marks, int n_marks,
+                         size_t n);
+void srl_dist_overlap_begin(struct srl_dist_overlap *ov, float *grads);
+void srl_dist_overlap_ready(void *ov, size_t lo);
+int srl_dist_overlap_end(struct srl_dist_overlap *ov, float *grads);
+void srl_dist_overlap_free(struct srl_dist_overlap *ov);
+
 /* Seconds this process has spent in collectives on arenas (allreduce, reduce-scatter,
  * allgather) since it started, and waiting for the other ranks to reach them (a barrier
  * before each: the load imbalance, apart from the transfer).  The trainers log both. */

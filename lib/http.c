@@ -31,13 +31,6 @@ static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void srl_http_req_clear(struct srl_http_req *r)
 {
     if (!r) return;
@@ -146,7 +139,7 @@ static void finish_attempt(struct slot *s, struct srl_http_req *r, CURLcode cc,
                                        retry_after > 0 ? (double)retry_after : -1,
                                        srl_rng_uniform(rng));
         srl_log_info("request %zu: %s; retrying in %.2f s", idx, error, wait);
-        s->not_before = now_s() + wait;
+        s->not_before = srl_seconds() + wait;
         s->state = REQ_WAITING;
         return;
     }
@@ -224,7 +217,7 @@ int srl_http_post_batch(struct srl_http_req *reqs, size_t n, const struct srl_ht
     size_t done = 0, next = 0; /* next: lowest index that may still be waiting */
     int running = 0, failed = 0;
     while (done < n) {
-        double t = now_s(), wake = INFINITY;
+        double t = srl_seconds(), wake = INFINITY;
         for (size_t i = next; i < n && running < o->concurrency; i++) {
             if (slots[i].state != REQ_WAITING) continue;
             if (slots[i].not_before > t) {
@@ -277,7 +270,7 @@ int srl_http_post_batch(struct srl_http_req *reqs, size_t n, const struct srl_ht
         if (done == n) break;
         int wait_ms = 100;
         if (!isinf(wake)) {
-            double d = (wake - now_s()) * 1000.0;
+            double d = (wake - srl_seconds()) * 1000.0;
             wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d + 1;
         }
         if (running > 0) curl_multi_poll(multi, NULL, 0, wait_ms, NULL);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int log_level = -1; /* -1: not yet read from $SAFERLHF_LOG */
 static const char *log_prog = "saferlhf";
@@ -82,4 +83,11 @@ void srl_log(enum srl_log_level level, const char *fmt, ...)
         fprintf(stderr, "%s[rank %d]: %s%s\n", log_prog, srl_dist_rank(), tags[level], buf);
     else
         fprintf(stderr, "%s: %s%s\n", log_prog, tags[level], buf);
+}
+
+double srl_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

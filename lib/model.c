@@ -52,6 +52,7 @@ static void build_llama(struct srl_model *m, struct srl_model_layout *ly, size_t
         struct srl_layer_params *p = &ly->layer[l];
         const char *a = "model.layers.%d.self_attn", *mm = "model.layers.%d.mlp";
         char n[SRL_PARAM_NAME_MAX];
+        p->lo = *off;
         // q, k, v weights adjacent: one (QD+2KVD, C) matrix
         snprintf(n, sizeof n, a, l);
         p->wqkv = add_view(m, off, false, 2, ly->QD, C, "%s.q_proj.weight", n);
@@ -96,6 +97,7 @@ static void build_gpt2(struct srl_model *m, struct srl_model_layout *ly, size_t 
     for (int l = 0; l < ly->L; l++) {
         struct srl_layer_params *p = &ly->layer[l];
         char n[SRL_PARAM_NAME_MAX];
+        p->lo = *off;
         snprintf(n, sizeof n, "transformer.h.%d", l);
         p->ln1_w = add_view(m, off, true, 1, C, 0, "%s.ln_1.weight", n);
         p->ln1_b = add_view(m, off, true, 1, C, 0, "%s.ln_1.bias", n);
@@ -622,9 +624,25 @@ static void backward_body(struct srl_model *m)
                    ly->QKVD, 0.0f);
         norm_bwd(m, m->d_res, m->d_ln, a->res, a->ln1_mean, a->ln1_rstd, p->ln1_w, p->ln1_b, N,
                  true);
+        if (m->grad_hook) m->grad_hook(m->grad_hook_ctx, p->lo); /* [p->lo, n_params) final */
     }
     be->embedding_bwd(GRD(ly->wte), ly->wpe != NONE ? GRD(ly->wpe) : NULL, m->d_res, m->tokens,
                       m->pos, N, C);
+    if (m->grad_hook) m->grad_hook(m->grad_hook_ctx, 0);
+}
+
+void srl_model_set_grad_hook(struct srl_model *m, void (*fn)(void *ctx, size_t lo), void *ctx)
+{
+    m->grad_hook = fn;
+    m->grad_hook_ctx = ctx;
+}
+
+int srl_model_grad_marks(const struct srl_model *m, size_t *marks)
+{
+    const struct srl_model_layout *ly = m->layout;
+    for (int l = ly->L - 1; l >= 0; l--) *marks++ = ly->layer[l].lo;
+    *marks = 0;
+    return ly->L + 1;
 }
 
 static int backward_ready(struct srl_model *m, enum srl_head head)

@@ -96,6 +96,8 @@ struct srl_model {
     bool loss_valid;           /* dlogp holds the gradient of the last srl_model_loss */
     // backward scratch
     float *d_res, *d_ln, *d_qkv, *d_att, *d_atty, *d_fc, *d_act; /* sized like the activations */
+    void (*grad_hook)(void *ctx, size_t lo); /* srl_model_set_grad_hook */
+    void *grad_hook_ctx;
 
     // --- incremental decoding (srl_model_decode), apart from the training activations -------
     struct srl_decode_state *dec;   /* private: KV cache and scratch */
@@ -167,6 +169,16 @@ int srl_model_backward(struct srl_model *m);
 int srl_model_backward_logprob(struct srl_model *m, const float *dlogp);
 /* Score head: backward given dL/dscore (B,T) (host). */
 int srl_model_backward_score(struct srl_model *m, const float *dscore);
+
+/* Gradients as a backward finishes them, for overlapping their all-reduce with the rest of it.
+ * A backward computes the arena from its end to its start (head, final norm, layers L-1 .. 0,
+ * embeddings), so after layer l grads[lo_l, n_params) hold their final value for this backward
+ * (lo_l: the layer's first parameter), and after the embeddings all of them do.  With a hook
+ * set, every backward calls fn(ctx, lo) at those L+1 points; fn NULL removes it.
+ * srl_model_grad_marks writes the L+1 values of lo in the order they come (the last is 0) to
+ * marks and returns L+1. */
+void srl_model_set_grad_hook(struct srl_model *m, void (*fn)(void *ctx, size_t lo), void *ctx);
+int srl_model_grad_marks(const struct srl_model *m, size_t *marks);
 
 /* --- incremental decoding (generation, scoring without backward) ---------------------------
  * A KV cache holds B rows of up to cap slots.  srl_model_cache_reset() (re)allocates it when

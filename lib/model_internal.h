@@ -7,6 +7,7 @@
 #define NONE ((size_t)-1)
 
 struct srl_layer_params {
+    size_t lo; /* the layer's first parameter: its parameters are [lo, next layer's lo) */
     size_t ln1_w, ln1_b, wqkv, bqkv, wo, bo, ln2_w, ln2_b, w1, b1, w2, b2;
 };
 

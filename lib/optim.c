@@ -134,7 +134,19 @@ size_t srl_optim_use_safe_rlhf_groups(struct srl_optim *o)
     return n;
 }
 
-int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float lr)
+/* g (n) *= s, through the backend's slot when it has one */
+static void scale_in_place(const struct srl_backend *be, float *g, float s, size_t n)
+{
+    if (be->scale) {
+        be->scale(g, s, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            g[i] *= s;
+    }
+}
+
+int srl_optim_step_scaled(struct srl_optim *o, float *params, float *grads, float lr,
+                          float gscale)
 {
     if (!(lr >= 0.0f) || !isfinite(lr)) {
         srl_log_error("optimiser: invalid learning rate %g", lr);
@@ -144,10 +156,8 @@ int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float
     double t = (double)o->step;
     float bc1 = (float)(1.0 - pow((double)o->hp.beta1, t));
     float bc2 = (float)(1.0 - pow((double)o->hp.beta2, t));
-    // a backend without an adamw_step slot works in host memory: the CPU backend's loop
-    void (*step)(float *, const float *, float *, float *, size_t, float, float, float, float,
-                 float, float, float) =
-        o->be->adamw_step ? o->be->adamw_step : srl_backend_cpu()->adamw_step;
+    // a backend without AdamW slots works in host memory: the CPU backend's loop
+    const struct srl_backend *be = o->be->adamw_step ? o->be : srl_backend_cpu();
     // Runs of adjacent views with the same decay flag go to the backend as one call, cut to
     // the shard [lo, hi) this rank updates (the whole arena without ZeRO).
     size_t i = 0;
@@ -161,12 +171,25 @@ int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float
         }
         size_t s = off > o->lo ? off : o->lo, e = off + len < o->hi ? off + len : o->hi;
         float wd = a->no_decay ? 0.0f : o->hp.weight_decay;
-        if (s < e)
-            step(params + s, grads + s, o->m + (s - o->lo), o->v + (s - o->lo), e - s, lr,
-                 o->hp.beta1, o->hp.beta2, o->hp.eps, wd, bc1, bc2);
+        float *p = params + s, *m = o->m + (s - o->lo), *v = o->v + (s - o->lo);
+        if (s >= e) {
+        } else if (be->adamw_step_scaled && !o->unfused) { /* one pass, g scaled as read */
+            be->adamw_step_scaled(p, grads + s, m, v, e - s, lr, o->hp.beta1, o->hp.beta2,
+                                  o->hp.eps, wd, bc1, bc2, gscale);
+        } else {
+            if (gscale != 1.0f) /* the previous two passes: scale g in place, then step */
+                scale_in_place(be, grads + s, gscale, e - s);
+            be->adamw_step(p, grads + s, m, v, e - s, lr, o->hp.beta1, o->hp.beta2, o->hp.eps,
+                           wd, bc1, bc2);
+        }
         i = j;
     }
     return 0;
+}
+
+int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float lr)
+{
+    return srl_optim_step_scaled(o, params, (float *)grads, lr, 1.0f); /* never written */
 }
 
 // --- gradient clipping -----------------------------------------------------------------------
@@ -183,21 +206,34 @@ double srl_grad_norm(const struct srl_backend *be, const float *g, size_t n)
     return sqrt(s);
 }
 
+float srl_clip_coef(double norm, double max_norm)
+{
+    if (!isfinite(norm) || max_norm <= 0.0)
+        return 1.0f;
+    double coef = max_norm / (norm + 1e-6);
+    return coef < 1.0 ? (float)coef : 1.0f;
+}
+
 double srl_clip_grad_norm(const struct srl_backend *be, float *g, size_t n, double max_norm)
 {
     double norm = srl_grad_norm(be, g, n);
-    if (!isfinite(norm) || max_norm <= 0.0)
-        return norm;
-    double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-        if (be->scale) {
-            be->scale(g, (float)coef, n);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                g[i] *= (float)coef;
-        }
-    }
+    float coef = srl_clip_coef(norm, max_norm);
+    if (coef != 1.0f)
+        scale_in_place(be, g, coef, n);
     return norm;
+}
+
+int srl_optim_clip_step(struct srl_optim *o, float *params, float *grads, double max_norm,
+                        float lr, double *norm)
+{
+    if (o->unfused) { /* the previous path: clip in place, then step */
+        *norm = srl_clip_grad_norm(o->be, grads, o->n, max_norm);
+        return isfinite(*norm) ? srl_optim_step(o, params, grads, lr) : SRL_ENUMERIC;
+    }
+    *norm = srl_grad_norm(o->be, grads, o->n);
+    if (!isfinite(*norm))
+        return SRL_ENUMERIC;
+    return srl_optim_step_scaled(o, params, grads, lr, srl_clip_coef(*norm, max_norm));
 }
 
 // --- learning-rate schedules -----------------------------------------------------------------

@@ -6,18 +6,24 @@
  *     m  = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2
  *     p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
  * The moments m and v are one arena each, the same size and layout as the model's parameter
- * arena, on the same backend; the per-element loop is the backend's adamw_step slot.  Weight
+ * arena, on the same backend; the per-element loop is the backend's adamw_step_scaled slot
+ * (adamw_step where a backend has no fused one).  Weight
  * decay is applied to the views not flagged no_decay (norms and biases are flagged by the
  * model).
  *
- * A training step:
- *     double norm = srl_clip_grad_norm(m->be, m->grads, m->n_params, 1.0);
+ * A training step (one process; the trainers call srl_optim_dist_step, which does the same):
  *     float lr = srl_lr_at(&sched, opt->step);           // HF LambdaLR value for this step
- *     srl_optim_step(opt, m->params, m->grads, lr);
+ *     double norm;
+ *     srl_optim_clip_step(opt, m->params, m->grads, 1.0, lr, &norm);
+ * which is clip_grad_norm_ then optimizer.step(), in two sweeps over memory: the global norm,
+ * then one AdamW pass reading the gradient scaled by the clipping factor (the backend's
+ * adamw_step_scaled slot) -- bitwise the same parameters and moments as scaling the gradients
+ * in place first and stepping (the previous three passes, kept behind o->unfused).
  */
 #ifndef SRL_OPTIM_H
 #define SRL_OPTIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +52,9 @@ struct srl_optim {
     int64_t step;                 /* completed steps (torch's state["step"]) */
     struct srl_param_view *views; /* own copy of the model's view table */
     size_t n_views;
+    bool unfused;                 /* [false] true: clip by scaling the gradients in place, then
+                                   * step, with the backend's reference AdamW loop (the previous
+                                   * implementation: bench_train's baseline) */
 };
 
 /* A new optimiser for an arena of n floats described by views (offsets and numel inside
@@ -68,11 +77,16 @@ size_t srl_optim_state_bytes(const struct srl_optim *o);
 /* The data-parallel step every trainer takes after its backward passes.  grads (n) hold this
  * rank's gradient sum; they are summed over the ranks (all-reduce, or with a sharded o a
  * reduce-scatter into the shard), multiplied by scale, clipped to max_norm by the global L2
- * norm (returned in *norm; <= 0: measured only), then one AdamW step with lr; a sharded o
+ * norm (returned in *norm; <= 0: measured only; the factor folded into the AdamW pass as in
+ * srl_optim_clip_step, grads left unclipped), then one AdamW step with lr; a sharded o
  * all-gathers the updated parameters.  One rank: scale, clip and step exactly as before.
  * A non-finite norm returns SRL_ENUMERIC on every rank, nothing updated. */
 int srl_optim_dist_step(struct srl_optim *o, float *params, float *grads, float scale,
                         double max_norm, float lr, double *norm);
+/* The same step for grads already summed over the ranks (an unsharded o; the all-reduce was
+ * overlapped with the backward: srl_dist_overlap_end in lib/dist.h). */
+int srl_optim_summed_step(struct srl_optim *o, float *params, float *grads, float scale,
+                          double max_norm, float lr, double *norm);
 
 /* Replace the views' no_decay flags by Safe RLHF's grouping (safe_rlhf/utils.py
  * get_optimizer_grouped_parameters): no decay iff the lower-cased name contains "bias" or
@@ -84,6 +98,18 @@ size_t srl_optim_use_safe_rlhf_groups(struct srl_optim *o);
  * o->step first, as torch does.  Returns 0, or SRL_EINVAL for a negative or non-finite lr. */
 int srl_optim_step(struct srl_optim *o, float *params, const float *grads, float lr);
 
+/* The same step on the gradient grads * gscale (the clipping factor folded into the update):
+ * the CPU backend reads grads scaled and leaves them as they are; a backend without the fused
+ * slot (or an unfused o) scales grads in place first.  Either way the same bits. */
+int srl_optim_step_scaled(struct srl_optim *o, float *params, float *grads, float lr,
+                          float gscale);
+
+/* torch.nn.utils.clip_grad_norm_ and one AdamW step: the global norm of grads (n) into *norm,
+ * then the step on grads * srl_clip_coef(*norm, max_norm) (max_norm <= 0: no clipping).  A
+ * non-finite norm returns SRL_ENUMERIC with nothing updated.  Returns 0 or SRL_E*. */
+int srl_optim_clip_step(struct srl_optim *o, float *params, float *grads, double max_norm,
+                        float lr, double *norm);
+
 /* Forget the moments and the step count. */
 void srl_optim_reset(struct srl_optim *o);
 
@@ -91,6 +117,10 @@ void srl_optim_reset(struct srl_optim *o);
 
 /* The global L2 norm of g (n, on be), summed in double in a fixed order (deterministic). */
 double srl_grad_norm(const struct srl_backend *be, const float *g, size_t n);
+
+/* The factor clip_grad_norm_ scales the gradients by: min(1, max_norm / (norm + 1e-6)) in
+ * float, 1 when max_norm <= 0 or the norm is not finite. */
+float srl_clip_coef(double norm, double max_norm);
 
 /* torch.nn.utils.clip_grad_norm_: scale g by min(1, max_norm / (norm + 1e-6)) and return the
  * norm before clipping.  A non-finite norm is returned without touching g (the caller decides:

@@ -9,13 +9,6 @@
 #include "ppo_trainer_internal.h"
 #include "srl.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void srl_ppo_batch_free(struct srl_ppo_batch *b)
 {
     if (!b) return;
@@ -85,7 +78,7 @@ int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t
     const struct srl_ppo_train_opts *o = r->o;
     struct srl_ppo_batch *b = &r->b;
     int K = o->num_return_sequences, P = (int)n, N = P * K, rc;
-    double t0 = now();
+    double t0 = srl_seconds();
     if ((rc = reserve_rows(b, N)) < 0) return rc;
     for (int i = 0; i < b->cap_N; i++)
         srl_gen_seq_clear(&b->seqs[i]);
@@ -133,7 +126,7 @@ int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t
             b->old_lp[row + t] = t >= pl - 1 && t + 1 < len ? s->logp_raw[t + 1 - pl] : 0.0f;
         }
     }
-    r->tm.rollout += now() - t0;
+    r->tm.rollout += srl_seconds() - t0;
     r->tm.rollout_tokens += ntok;
     return 0;
 }
@@ -152,7 +145,7 @@ int srl_ppo_score(struct srl_ppo_run *r)
 {
     struct srl_ppo_batch *b = &r->b;
     size_t n = (size_t)b->N * (size_t)b->L;
-    double t0 = now();
+    double t0 = srl_seconds();
     int rc;
     if ((rc = srl_model_forward(r->ref, b->tokens, b->pos, b->N, b->L)) < 0 ||
         (rc = srl_model_logprobs(r->ref, b->targets, b->ref_lp)) < 0)
@@ -164,7 +157,7 @@ int srl_ppo_score(struct srl_ppo_run *r)
     if ((rc = srl_model_forward(r->ccrit, b->tokens, b->pos, b->N, b->L)) < 0) return rc;
     memcpy(b->vc, r->ccrit->scores, n * sizeof(float));
     b->critics_fresh = true;
-    r->tm.scoring += now() - t0;
+    r->tm.scoring += srl_seconds() - t0;
     return 0;
 }
 
@@ -277,7 +270,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
     struct srl_model *a = r->actor;
     int B = hi - lo, L = b->L, rc;
     size_t off = (size_t)lo * (size_t)L;
-    double t0 = now();
+    double t0 = srl_seconds();
 
     // lambda first (the reference's rl_step), from the window of recent episode costs (the
     // same window on every rank: srl_ppo_push_costs)
@@ -300,7 +293,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
                                  b->adv};
     struct srl_ppo_rollout_stats st = {0};
     rc = B > 0 ? srl_ppo_targets(&ro, &o->ppo, r->lag.lambda, &tg, &st) : 0;
-    double t1 = now();
+    double t1 = srl_seconds();
     r->tm.advantage += t1 - t0;
 
     // actor: clipped surrogate on the combined advantages (+ PTX), one AdamW step
@@ -316,7 +309,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
                                      b->grad, &ast)) == 0)
             rc = srl_model_backward_logprob(a, b->grad);
     }
-    double t2 = now(), ptx_loss = 0;
+    double t2 = srl_seconds(), ptx_loss = 0;
     r->tm.actor += t2 - t1;
     if (rc == 0 && r->ptx.n > 0) {
         float c = (float)o->ptx_coeff;
@@ -332,7 +325,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
     }
     if (rc == 0 && w != 1.0f) a->be->scale(a->grads, w, a->n_params);
     if ((rc = srl_dist_agree(rc)) < 0) return rc;
-    double t3 = now();
+    double t3 = srl_seconds();
     r->tm.ptx += t3 - t2;
     double alr = srl_lr_at(&r->asched, step), clr = srl_lr_at(&r->csched, step), norm;
     rc = srl_optim_dist_step(r->tr.optim, a->params, a->grads, 1.0f, o->clip_grad, (float)alr,
@@ -340,7 +333,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
     if (rc == SRL_ENUMERIC)
         srl_log_error("step %lld: the actor gradient norm is not finite", (long long)step + 1);
     if (rc < 0) return rc;
-    double t4 = now();
+    double t4 = srl_seconds();
     r->tm.actor += t4 - t3;
 
     // critics, reward then cost
@@ -353,7 +346,7 @@ int srl_ppo_update(struct srl_ppo_run *r, int lo, int hi, struct srl_json *m)
         return rc;
     }
     b->critics_fresh = false;
-    r->tm.critics += now() - t4;
+    r->tm.critics += srl_seconds() - t4;
     r->tr.st.step++;
     r->tr.st.tokens += rows[1];
 

@@ -14,13 +14,6 @@
 #include "prompt.h"
 #include "srl.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void srl_ppo_train_opts_default(struct srl_ppo_train_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -388,7 +381,7 @@ static int critic_optim(struct srl_ppo_run *r, struct srl_model *m, const char *
 static void progress(struct srl_ppo_run *r, const struct srl_json *m, double tok_s)
 {
     if (r->o->quiet) return;
-    double tn = now();
+    double tn = srl_seconds();
     int64_t step = r->tr.st.step;
     bool last = step >= r->total_steps;
     if (!last && step != r->tr.start_step + 1 && tn - r->t_progress < (r->tty ? 0.1 : 10.0))
@@ -476,7 +469,7 @@ static int run_loop(struct srl_ppo_run *r)
     struct srl_train_state *st = &r->tr.st;
     int rc;
     r->tr.start_step = st->step;
-    r->t_start = r->t_progress = now();
+    r->t_start = r->t_progress = srl_seconds();
     while (st->step < r->total_steps) {
         if (r->plan_epoch != st->epoch) {
             srl_batch_plan_free(&r->plan);

@@ -83,6 +83,9 @@ void srl_log(enum srl_log_level level, const char *fmt, ...) SRL_FORMAT(2, 3);
 int srl_log_error_count(void);
 void srl_log_error_handled(void);
 
+/* Seconds on the monotonic clock, for durations. */
+double srl_seconds(void);
+
 #define srl_log_error(...) srl_log(SRL_LOG_ERROR, __VA_ARGS__)
 #define srl_log_warning(...) srl_log(SRL_LOG_WARNING, __VA_ARGS__)
 #define srl_log_info(...) srl_log(SRL_LOG_INFO, __VA_ARGS__)

@@ -52,13 +52,7 @@ void srl_train_opts_default(struct srl_train_opts *o)
     o->clip = 1.0;
     o->seed = 1234;
     o->save_dtype = SRL_DTYPE_F32;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    o->overlap_comm = 1;
 }
 
 int64_t srl_trainer_steps_per_epoch(const struct srl_train_opts *o, size_t n)
@@ -71,10 +65,22 @@ void srl_trainer_free(struct srl_trainer *t)
 {
     if (!t) return;
     srl_optim_free(t->optim);
+    srl_dist_overlap_free(t->overlap);
     if (t->log) srl_atomic_commit(&t->log_file);
     srl_json_decref(t->st.user);
     srl_batch_plan_free(&t->plan);
     memset(t, 0, sizeof *t);
+}
+
+/* The buckets of the overlapped all-reduce, from the model's grad marks. */
+static int overlap_new(struct srl_trainer *t)
+{
+    size_t *marks = malloc(((size_t)t->model->cfg.num_hidden_layers + 1) * sizeof *marks);
+    if (!marks) return SRL_ENOMEM;
+    int n = srl_model_grad_marks(t->model, marks);
+    int rc = srl_dist_overlap_new(&t->overlap, marks, n, t->model->n_params);
+    free(marks);
+    return rc;
 }
 
 int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
@@ -92,6 +98,9 @@ int srl_trainer_init(struct srl_trainer *t, const struct srl_train_opts *opts,
     if ((rc = srl_optim_for_model(m, &opts->adam, &t->optim)) < 0) goto fail;
     srl_optim_use_safe_rlhf_groups(t->optim); /* the reference's weight-decay groups */
     if (opts->zero_stage >= 1 && (rc = srl_optim_shard(t->optim)) < 0) goto fail;
+    if (opts->overlap_comm && opts->zero_stage == 0 && strcmp(m->be->name, "cpu") == 0 &&
+        (rc = overlap_new(t)) < 0)
+        goto fail;
     if (!srl_dist_is_root()) { /* rank 0 alone reports and writes */
         t->opts.quiet = true;
         t->opts.log_path = NULL;
@@ -142,7 +151,7 @@ static void progress(struct srl_trainer *t, double epoch, double loss, double lr
                      const char *extra, bool force)
 {
     if (t->opts.quiet) return;
-    double tn = now();
+    double tn = srl_seconds();
     bool last = t->st.step >= t->st.total_steps;
     if (!t->tty && !force && !last && t->st.step != t->start_step + 1 &&
         tn - t->t_progress < 10.0)
@@ -230,6 +239,7 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
     struct srl_model *m = t->model;
     int rc, count = 0;
     double sum[2] = {0, 0}; /* loss sum, tokens of this rank's micro-batches */
+    double c0 = srl_dist_comm_seconds(); /* the overlapped all-reduce counts from here */
     *tokens = 0;
     if ((rc = srl_model_zero_grad(m)) < 0) return rc;
     if ((rc = ensure_plan(t, task)) < 0) return rc;
@@ -243,7 +253,15 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
         double l;
         size_t ntok;
         if (rc == 0 && count % srl_dist_size() == srl_dist_rank()) {
+            /* this rank's last backward of the step sends the gradients as it goes */
+            bool last = count + srl_dist_size() >= t->opts.grad_accum ||
+                        t->st.batch + srl_dist_size() >= (int64_t)t->plan.n_batches;
+            if (t->overlap && last) {
+                srl_dist_overlap_begin(t->overlap, m->grads);
+                srl_model_set_grad_hook(m, srl_dist_overlap_ready, t->overlap);
+            }
             rc = task->micro_step(task->ctx, m, t->plan.order + lo, hi - lo, &l, &ntok);
+            srl_model_set_grad_hook(m, NULL, NULL);
             sum[0] += l;
             sum[1] += (double)ntok;
         }
@@ -254,6 +272,10 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
         t->st.epoch++;
         t->st.batch = 0;
     }
+    if (t->overlap) { /* every rank, with or without a backward in this step */
+        int rc2 = srl_dist_overlap_end(t->overlap, m->grads);
+        if (rc == 0) rc = rc2;
+    }
     if ((rc = srl_dist_agree(rc)) == 0) rc = srl_dist_allreduce_f64(sum, 2);
     if (rc < 0) {
         if (rc == SRL_ENUMERIC) *loss = NAN; /* the model found the loss not finite */
@@ -262,10 +284,12 @@ static int train_step(struct srl_trainer *t, const struct srl_train_task *task, 
     *loss = count ? sum[0] / count : 0.0;
     *tokens = (size_t)sum[1];
     if (!isfinite(*loss)) return SRL_ENUMERIC;
-    double lr = srl_lr_at(&t->sched, t->st.step), c0 = srl_dist_comm_seconds(),
-           w0 = srl_dist_wait_seconds();
-    rc = srl_optim_dist_step(t->optim, m->params, m->grads, count > 1 ? 1.0f / (float)count : 1.0f,
-                             t->opts.clip, (float)lr, norm);
+    double lr = srl_lr_at(&t->sched, t->st.step), w0 = srl_dist_wait_seconds();
+    float scale = count > 1 ? 1.0f / (float)count : 1.0f;
+    rc = t->overlap ? srl_optim_summed_step(t->optim, m->params, m->grads, scale, t->opts.clip,
+                                            (float)lr, norm)
+                    : srl_optim_dist_step(t->optim, m->params, m->grads, scale, t->opts.clip,
+                                          (float)lr, norm);
     t->comm_s = srl_dist_comm_seconds() - c0;
     t->wait_s = srl_dist_wait_seconds() - w0;
     if (rc < 0) return rc;
@@ -315,10 +339,10 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
     t->sched.warmup_steps = o->warmup_steps >= 0 ? o->warmup_steps
                                                  : (int64_t)(o->warmup_ratio * (double)total);
     t->start_step = t->st.step;
-    t->t_start = t->t_progress = now();
+    t->t_start = t->t_progress = srl_seconds();
     bool evaluated = false;
     while (t->st.step < total) {
-        double loss = 0, norm = NAN, t0 = now();
+        double loss = 0, norm = NAN, t0 = srl_seconds();
         size_t tokens = 0;
         double lr = srl_lr_at(&t->sched, t->st.step);
         if ((rc = train_step(t, task, &loss, &norm, &tokens)) < 0) {
@@ -330,7 +354,7 @@ int srl_trainer_run(struct srl_trainer *t, const struct srl_train_task *task)
                               isfinite(loss) ? norm : loss);
             return rc;
         }
-        double dt = now() - t0;
+        double dt = srl_seconds() - t0;
         t->tok_s = dt > 0 ? (double)tokens / dt : 0;
         double epoch = (double)t->st.epoch +
                        (t->plan_epoch == t->st.epoch && t->plan.n_batches

@@ -83,6 +83,8 @@ struct srl_train_opts {
     enum srl_dtype save_dtype; /* [float32] */
     bool quiet;               /* no progress line */
     int zero_stage;           /* 1: ZeRO-1, each rank holds its shard of the moments [0] */
+    int overlap_comm;         /* 1: the gradient all-reduce overlaps the step's last backward
+                               * (CPU, several ranks, no ZeRO; lib/dist.h) [1] */
 };
 void srl_train_opts_default(struct srl_train_opts *o);
 
@@ -138,6 +140,7 @@ struct srl_trainer {
     void *save_extra_ctx;
     double comm_s, wait_s;     /* seconds of gradient collectives in the last step, and of
                                 * waiting for the slowest rank before them */
+    struct srl_dist_overlap *overlap; /* NULL: the all-reduce after the backward */
 };
 
 /* Set up: an AdamW optimiser for m, the state seeded from opts->seed, the log file opened;

@@ -2,12 +2,16 @@
 # bench-dist.sh -- data-parallel SFT throughput on this machine: saferlhf-sft on the demo data
 # with a random Llama d256 L4 (vocabulary 384), the same global batch (--batch-size 8
 # --grad-accum 2) as 1 rank x 1 thread, 1 rank x 2 threads, 2 ranks x 1 thread (mpirun,
-# shared memory) and 2 ranks with --zero 1.  One JSON line per run on stdout:
-#   {"bench":"sft_ranks","model":..,"ranks":..,"threads":..,"zero":..,"steps":..,
+# shared memory) with the all-reduce after the backward and overlapped with it, and 2 ranks
+# with --zero 1.  One JSON line per run on stdout:
+#   {"bench":"sft_ranks","model":..,"ranks":..,"threads":..,"zero":..,"overlap":..,"steps":..,
 #    "tokens_per_s":..   median over steps of the global batch's tokens / step time (rank 0)
 #    "step_s":..         median step time
-#    "allreduce_s":..    median time per step moving and summing gradients (2 ranks)
-#    "rank_wait_s":..    median time per step waiting for the other rank before that
+#    "allreduce_s":..    median time per step moving and summing gradients (2 ranks; when
+#                        overlapped, the time in MPI calls during and after the backward,
+#                        waiting for the other rank included)
+#    "rank_wait_s":..    median time per step waiting for the other rank before that (0
+#                        when overlapped: there is no barrier)
 #    "allreduce_share":.. allreduce_s / step_s}
 # Usage: scripts/bench-dist.sh [BUILD_DIR]; BENCH_QUICK=1 runs fewer steps.  Prints a
 # "skipped" line when the tools are built without MPI.
@@ -39,24 +43,26 @@ stats() {
                  wt[n] = ("rank_wait_s" in v) ? v["rank_wait_s"] : 0; delete v }
         END { printf "%.1f %.4f %.4f %.4f", med(tps, n), med(st, n), med(ar, n), med(wt, n) }' "$1"
 }
-run() { # run NAME RANKS THREADS ZERO [mpirun...]
-    name=$1 ranks=$2 threads=$3 zero=$4
-    shift 4
+run() { # run NAME RANKS THREADS ZERO OVERLAP [mpirun...]
+    name=$1 ranks=$2 threads=$3 zero=$4 overlap=$5
+    shift 5
     echo "bench-dist: $name" >&2
     zopt=
     [ "$zero" -gt 0 ] && zopt="--zero $zero"
-    "$@" "$sft" $common --threads "$threads" $zopt -o "$tmp/$name" --log "$tmp/$name.log" ||
+    "$@" "$sft" $common --threads "$threads" $zopt --overlap-comm "$overlap" -o "$tmp/$name" --log "$tmp/$name.log" ||
         { printf '{"bench":"sft_ranks","run":"%s","error":"failed"}\n' "$name"; return; }
     set -- $(stats "$tmp/$name.log")
     share=$(awk -v a="$3" -v s="$2" 'BEGIN { print (s > 0 ? a / s : 0) }')
     printf '{"bench":"sft_ranks","model":"llama-d256-L4-V384","ranks":%d,"threads":%d,' \
         "$ranks" "$threads"
-    printf '"zero":%d,"steps":%d,"tokens_per_s":%s,"step_s":%s,"allreduce_s":%s,' \
-        "$zero" "$steps" "$1" "$2" "$3"
+    printf '"zero":%d,"overlap":%d,"steps":%d,"tokens_per_s":%s,"step_s":%s,' \
+        "$zero" "$overlap" "$steps" "$1" "$2"
+    printf '"allreduce_s":%s,' "$3"
     printf '"rank_wait_s":%s,"allreduce_share":%.3f}\n' "$4" "$share"
 }
 mpi2="mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader"
-run r1t1 1 1 0
-run r1t2 1 2 0
-run r2t1 2 1 0 $mpi2
-run r2t1z 2 1 1 $mpi2
+run r1t1 1 1 0 0
+run r1t2 1 2 0 0
+run r2t1 2 1 0 0 $mpi2
+run r2t1o 2 1 0 1 $mpi2
+run r2t1z 2 1 1 0 $mpi2

@@ -45,6 +45,9 @@ static const struct opt_def table[] = {
     { "dtype", "DTYPE", OPT_DTYPE, F(save_dtype), 0, 0,
       "float32, bfloat16 or float16 weights in checkpoints\n"
       "[float32; resuming is exact only from float32]", "" },
+    { "overlap-comm", "N", OPT_INT, F(overlap_comm), 0, 1,
+      "under mpirun on the CPU without --zero: 1 sends the\n"
+      "gradients while the backward computes the rest", NULL },
 };
 enum { N_ROWS = sizeof table / sizeof *table };
 static const bool loop[N_ROWS] = { [0] = true, [1] = true, [9] = true, [14] = true, [15] = true,

@@ -4,7 +4,8 @@
 # micro-batches of --batch-size: one per rank) to float tolerance, only rank 0 logs and writes,
 # a run resumes with another rank count (2 ranks stopped, 1 rank resumed, and the reverse) to
 # the uninterrupted run's weights; --zero 1 halves the optimiser state per rank and trains the
-# same weights (bitwise without clipping); the library's collectives (test_dist); PPO-Lag on 2
+# same weights (bitwise without clipping); the all-reduce overlapped with the backward gives
+# the same sums as after it; the library's collectives (test_dist); PPO-Lag on 2
 # ranks holds one lambda on both, equal to the 1-rank run's.  SKIP when the tools are built
 # without MPI (make MPI=0) or mpirun is absent.  Run from the repository root; prints
 # PASS/FAIL/SKIP lines.
@@ -20,7 +21,8 @@ fi
 # as root in a container on 2 cores: allow root, more ranks than cores, shared memory only
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi2="mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader"
+# (timeout: a rank that never reaches a collective must fail the test, not hang it)
+mpi2="timeout 300 mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader"
 
 # same NAME A B: the weights of two checkpoints agree to float tolerance
 same() {
@@ -50,6 +52,19 @@ grep -q '"allreduce_s"' "$tmp/two.log" && ok "sft: the log has the all-reduce ti
 $mpi2 "$sft" $common -o "$tmp/two_v" >"$tmp/v.out" 2>"$tmp/v.err"
 grep -q 'rank 1' "$tmp/v.err" && bad "sft: rank 1 writes to stderr: $(head -3 "$tmp/v.err")" ||
     ok "sft: rank 1 is quiet"
+
+# --- the all-reduce overlapped with the backward (the default) or after it: the same sums ---
+# 300 examples in batches of 12: 25 micro-batches, 8 steps of 3 and a last step of 1 (rank 1
+# then runs no backward); rank 0 runs 2 micro-batches a step, rank 1 one
+acc="$scratch -d $data --batch-size 12 --grad-accum 3 --lr 3e-3 --threads 1 -q --max-steps 9"
+expect_rc "sft: 2 ranks --overlap-comm 0" 0 $mpi2 "$sft" $acc -o "$tmp/ov0" --overlap-comm 0
+expect_rc "sft: 2 ranks --overlap-comm 1" 0 $mpi2 "$sft" $acc -o "$tmp/ov1" --overlap-comm 1
+cmp -s "$tmp/ov0/model.safetensors" "$tmp/ov1/model.safetensors" &&
+    ok "sft: the overlapped all-reduce = the one after the backward, bitwise" ||
+    bad "sft: --overlap-comm 1 differs: $("$stdiff" "$tmp/ov0/model.safetensors" \
+        "$tmp/ov1/model.safetensors")"
+expect_rc "sft: 1 rank, the same global batch" 0 "$sft" $acc -o "$tmp/ov_one"
+same "sft: 2 ranks overlapped = 1 rank (uneven micro-batches)" "$tmp/ov_one" "$tmp/ov1"
 
 # --- resume with another rank count ---
 expect_rc "sft: 2 ranks stop after 3 steps" 0 $mpi2 "$sft" $common -o "$tmp/r21" --stop-after 3
@@ -102,7 +117,7 @@ done
 # --- the collectives and ZeRO-1 in the library, on 2 ranks ---
 out=$($mpi2 ${BUILD:-build}/tests/test_dist 2>&1)
 echo "$out" | grep -q '^# 2 ranks' && ! echo "$out" | grep -q '^FAIL' &&
-    [ "$(echo "$out" | grep -c '^PASS')" -eq 3 ] && ok "test_dist on 2 ranks" ||
+    [ "$(echo "$out" | grep -c '^PASS')" -eq 4 ] && ok "test_dist on 2 ranks" ||
     bad "test_dist on 2 ranks: $(echo "$out" | tail -5)"
 
 # --- PPO-Lagrangian: rollouts split across 2 ranks, one lambda ---

@@ -32,7 +32,7 @@ lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 
 # the reduced pipeline: a smaller world and fewer steps per stage, the same model shape
 pipe() { # pipe [ARG...]: make -f scripts/pipeline.mk with the reduced variables
-    make --no-print-directory -f scripts/pipeline.mk BIN="$bin" WORK="$tmp/w" SEED=3 \
+    make -j2 --no-print-directory -f scripts/pipeline.mk BIN="$bin" WORK="$tmp/w" SEED=3 \
         WORLD_FLAGS="--n-sft 4000 --n-pref 1200 --n-prompts 1800 --n-eval 200" \
         SFT_FLAGS="--lr 3e-3 --batch-size 16 --epochs 3 --warmup-ratio 0.03" \
         SCORE_FLAGS="--lr 1e-3 --batch-size 16 --max-steps 120 --warmup-ratio 0.03" \

@@ -154,6 +154,44 @@ static void test_zero1(void)
     agree();
 }
 
+/* The all-reduce overlapped with a backward: buckets posted as the marks come equal the plain
+ * all-reduce, on a rank that runs the backward and on one that does not (rank 1 here); a
+ * second backward after the first bucket is an error on every rank. */
+static void test_overlap(void)
+{
+    const struct srl_backend *be = srl_backend_cpu();
+    size_t n = 70000, marks[] = {60000, 45000, 44990, 30000, 100, 0};
+    int n_marks = 6;
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    REQUIRE(x && y, "oom");
+    struct srl_dist_overlap *ov;
+    REQUIRE(srl_dist_overlap_new(&ov, marks, n_marks, n) == 0);
+    EXPECT((ov != NULL) == (S > 1), "overlap only with several ranks");
+    for (int round = 0; round < 2 && ov; round++) { /* the state is reused from step to step */
+        for (size_t i = 0; i < n; i++) x[i] = y[i] = (float)(i % 89) * (float)(R + 1 + round);
+        REQUIRE(srl_dist_allreduce_sum(be, y, n) == 0);
+        if (R != 1) {
+            srl_dist_overlap_begin(ov, x);
+            for (int k = 0; k < n_marks; k++) srl_dist_overlap_ready(ov, marks[k]);
+        }
+        EXPECT(srl_dist_overlap_end(ov, x) == 0, "end, round %d", round);
+        EXPECT(memcmp(x, y, n * sizeof *x) == 0, "overlapped sums differ, round %d", round);
+    }
+    if (ov) { /* a second backward: the hook comes again after the last mark */
+        enum srl_log_level level = srl_log_get_level();
+        srl_log_set_level(SRL_LOG_OFF);
+        srl_dist_overlap_begin(ov, x);
+        for (int k = 0; k < n_marks; k++) srl_dist_overlap_ready(ov, marks[k]);
+        srl_dist_overlap_ready(ov, marks[0]);
+        int rc = srl_dist_overlap_end(ov, x);
+        srl_log_set_level(level);
+        EXPECT(srl_dist_agree(rc) == SRL_EINVAL, "a second backward: %d", rc);
+    }
+    srl_dist_overlap_free(ov);
+    free(x), free(y);
+    agree();
+}
+
 static int run(int argc, char **argv)
 {
     R = srl_dist_rank();
@@ -163,6 +201,7 @@ static int run(int argc, char **argv)
     RUN(test_shards);
     RUN(test_collectives);
     RUN(test_zero1);
+    RUN(test_overlap);
     return test_summary();
 }
 

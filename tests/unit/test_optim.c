@@ -1,6 +1,7 @@
 /* test_optim.c -- AdamW, clipping, LR schedules and state files against torch/transformers
  * values in tests/ref/optim/optim.json (written by scripts/make_reference.py). */
 #include <jansson.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -71,7 +72,9 @@ static int make_optim(size_t n, size_t n_decay, const struct srl_adamw_hparams *
     return srl_optim_new(srl_backend_cpu(), n, views, 2, hp, o);
 }
 
-static void test_adamw_vs_torch(void)
+/* The fixture through the previous path (clip_grad_norm_ in place, then the reference loop) when
+ * unfused, else through srl_optim_clip_step (the clipping factor folded into the AdamW pass). */
+static void adamw_vs_torch(bool unfused)
 {
     json_t *root = load_fixture();
     REQUIRE(root, "cannot read the fixture");
@@ -94,12 +97,22 @@ static void test_adamw_vs_torch(void)
     float p[64], g[64], want[64];
     struct srl_optim *o = NULL;
     REQUIRE(make_optim(n, n_decay, &hp, &o) == 0);
+    o->unfused = unfused;
     json_floats(json_object_get(a, "p0"), p, n);
     int clipped = 0, unclipped = 0;
     for (size_t s = 0; s < steps; s++) {
         char what[64];
+        float lr = (float)json_number_value(json_array_get(lrs, s)), g0[64];
         json_floats(json_array_get(grads, s), g, n);
-        double norm = srl_clip_grad_norm(o->be, g, n, max_norm);
+        memcpy(g0, g, sizeof g0);
+        double norm;
+        if (unfused) {
+            norm = srl_clip_grad_norm(o->be, g, n, max_norm);
+            EXPECT(srl_optim_step(o, p, g, lr) == 0);
+        } else {
+            EXPECT(srl_optim_clip_step(o, p, g, max_norm, lr, &norm) == 0);
+            EXPECT(memcmp(g, g0, sizeof g0) == 0, "the fused step left the gradient as it was");
+        }
         double want_norm = json_number_value(json_array_get(norms, s));
         EXPECT(fabs(norm - want_norm) <= 1e-6 * want_norm, "step %zu norm %.9g vs %.9g", s, norm,
                want_norm);
@@ -107,7 +120,6 @@ static void test_adamw_vs_torch(void)
             clipped++;
         else
             unclipped++;
-        EXPECT(srl_optim_step(o, p, g, (float)json_number_value(json_array_get(lrs, s))) == 0);
         EXPECT(o->step == (int64_t)s + 1);
         json_floats(json_array_get(after, s), want, n);
         snprintf(what, sizeof what, "adamw params after step %zu", s + 1);
@@ -124,6 +136,87 @@ static void test_adamw_vs_torch(void)
     srl_log_set_level(SRL_LOG_WARNING);
     srl_optim_free(o);
     json_decref(root);
+}
+
+static void test_adamw_vs_torch(void)
+{
+    adamw_vs_torch(true);
+}
+
+static void test_adamw_fused_vs_torch(void)
+{
+    adamw_vs_torch(false);
+}
+
+/* Three clipped or unclipped steps on an arena of n (views decay / no decay / decay) with `threads`
+ * OpenMP threads, unfused or fused; params, moments and norms to out (3n + 3). */
+static void three_steps(size_t n, bool unfused, int threads, double *norms, float *out)
+{
+    struct srl_adamw_hparams hp;
+    srl_adamw_defaults(&hp);
+    hp.weight_decay = 0.1f;
+    size_t a = n / 3, b = n / 2;
+    struct srl_param_view views[3] = {
+        {.name = "w1", .ndim = 1, .shape = {(int64_t)a}, .offset = 0, .numel = a},
+        {.name = "b1", .ndim = 1, .shape = {(int64_t)(b - a)}, .offset = a, .numel = b - a,
+         .no_decay = true},
+        {.name = "w2", .ndim = 1, .shape = {(int64_t)(n - b)}, .offset = b, .numel = n - b},
+    };
+    struct srl_optim *o = NULL;
+    float *p = out, *g = malloc(n * sizeof *g);
+    if (!g || srl_optim_new(srl_backend_cpu(), n, views, 3, &hp, &o) < 0) {
+        free(g);
+        return;
+    }
+    o->unfused = unfused;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.01f * (float)((i * 7) % 101) - 0.5f;
+    static const double max_norm[3] = {1.0, 1e6, 0.0}; /* clipped, not clipped, measured only */
+    for (int s = 0; s < 3; s++) {
+        for (size_t i = 0; i < n; i++)
+            g[i] = 1e-3f * (float)(((i + (size_t)s) * 2654435761u) % 2001) - 1.0f;
+        srl_optim_clip_step(o, p, g, max_norm[s], 1e-3f, &norms[s]);
+    }
+    omp_set_num_threads(saved);
+    memcpy(out + n, o->m, n * sizeof *out);
+    memcpy(out + 2 * n, o->v, n * sizeof *out);
+    srl_optim_free(o);
+    free(g);
+}
+
+/* The fused step is a speed change only: bitwise the parameters, moments and norms of the
+ * previous three passes, and bitwise the same for one thread and two. */
+static void test_fused_bitwise(void)
+{
+    size_t n = 2 * 65536 * 8 + 12345; /* two groups of eight norm chunks, a partial chunk */
+    double n_prev[3], n_fused[3], n_one[3];
+    float *prev = calloc(3 * n, sizeof *prev), *fused = calloc(3 * n, sizeof *fused);
+    float *one = calloc(3 * n, sizeof *one);
+    REQUIRE(prev && fused && one, "oom");
+    three_steps(n, true, 2, n_prev, prev);
+    three_steps(n, false, 2, n_fused, fused);
+    three_steps(n, false, 1, n_one, one);
+    EXPECT(memcmp(n_prev, n_fused, sizeof n_prev) == 0, "norms %.17g %.17g", n_prev[0],
+           n_fused[0]);
+    EXPECT(n_prev[0] > 1.0, "the first step clips (norm %g)", n_prev[0]);
+    EXPECT(memcmp(prev, fused, n * sizeof *prev) == 0, "parameters differ from the previous path");
+    EXPECT(memcmp(prev + n, fused + n, 2 * n * sizeof *prev) == 0, "moments differ");
+    EXPECT(memcmp(n_one, n_fused, sizeof n_one) == 0 && memcmp(one, fused, 3 * n * 4) == 0,
+           "one thread and two differ");
+    // the norm is the sum of 2^16-element chunks, each in index order, in chunk order
+    const float *x = prev; /* any data */
+    double want = 0.0;
+    for (size_t c = 0; c < n; c += 65536) {
+        double s = 0.0;
+        for (size_t i = c; i < n && i < c + 65536; i++)
+            s += (double)x[i] * x[i];
+        want += s;
+    }
+    EXPECT(srl_grad_norm(srl_backend_cpu(), x, n) == sqrt(want), "%.17g vs %.17g",
+           srl_grad_norm(srl_backend_cpu(), x, n), sqrt(want));
+    free(prev), free(fused), free(one);
 }
 
 /* With a zero gradient the Adam term vanishes: only decoupled decay moves the decay range. */
@@ -196,6 +289,15 @@ static void test_clip(void)
     g[1] = NAN;
     norm = srl_clip_grad_norm(be, g, 4, 1.0);
     EXPECT(isnan(norm) && fabsf(g[0] - 0.6f) < 1e-6f, "non-finite norm leaves g alone");
+    // the fused step: a non-finite norm updates nothing
+    struct srl_adamw_hparams hp;
+    struct srl_optim *o = NULL;
+    srl_adamw_defaults(&hp);
+    REQUIRE(make_optim(4, 2, &hp, &o) == 0);
+    float p[4] = {1, 2, 3, 4};
+    EXPECT(srl_optim_clip_step(o, p, g, 1.0, 0.1f, &norm) == SRL_ENUMERIC && isnan(norm));
+    EXPECT(p[0] == 1 && p[3] == 4 && o->step == 0 && o->m[0] == 0.0f, "nothing updated");
+    srl_optim_free(o);
     // a long vector: the double-accumulated norm is exact enough and order-independent
     size_t n = 1000003;
     float *x = malloc(n * sizeof *x);
@@ -263,6 +365,8 @@ int main(void)
 {
     RUN(test_schedules);
     RUN(test_adamw_vs_torch);
+    RUN(test_adamw_fused_vs_torch);
+    RUN(test_fused_bitwise);
     RUN(test_decay_ranges);
     RUN(test_safe_rlhf_groups);
     RUN(test_clip);
