@@ -216,8 +216,8 @@ static int ensure_plan(struct srl_trainer *t, const struct srl_train_task *task)
 {
     if (t->plan_epoch == t->st.epoch) return 0;
     srl_batch_plan_free(&t->plan);
-    int rc = srl_batch_plan_make(&t->plan, task->lengths, task->n, t->opts.batch_size, 0,
-                                 t->st.seed, t->st.epoch);
+    int rc = srl_batch_plan_make(&t->plan, task->lengths, task->n, t->opts.batch_size,
+                                 task->window, t->st.seed, t->st.epoch);
     if (rc < 0) return rc;
     t->plan_epoch = t->st.epoch;
     if (t->st.epoch == 0 || t->st.batch == 0)

@@ -109,6 +109,8 @@ struct srl_train_task {
     void *ctx;
     size_t n;               /* examples */
     const size_t *lengths;  /* (n) token counts, for length bucketing */
+    int window;             /* batches per sorting window of the plan (0: SRL_BATCH_WINDOW;
+                             * 1: a plain shuffle, for examples of one length) */
     /* Forward, loss and backward on examples idx[0..n) (gradients accumulate).  Sets *loss and
      * *tokens (non-padding tokens).  Returns 0 or SRL_E*. */
     int (*micro_step)(void *ctx, struct srl_model *m, const size_t *idx, size_t n, double *loss,
@@ -171,12 +173,19 @@ int srl_trainer_signal(void);
 /* The largest signal caught on any rank (0: none), the same on every rank: a collective. */
 int srl_trainer_signal_agreed(void);
 
-// --- the causal-LM task (SFT; PPO's PTX term) ------------------------------------------------
+// --- the causal-LM task (SFT; PPO's PTX term; pretraining on packed text) ---------------------
+
+struct srl_pack;
 
 struct srl_lm_task {
     struct srl_train_task task;
     const struct srl_sft_set *train, *eval;
-    size_t *lengths;           /* (train->n) */
+    const struct srl_pack *pack_train, *pack_eval; /* packed text instead (lib/packing.h) */
+    int window_len;            /* T of the packed windows */
+    struct srl_sft_set windows; /* the packed windows of the current micro-batch */
+    size_t *lengths;           /* (task.n) */
+    size_t *order;             /* (batch) 0, 1, ... */
+    size_t n_order;
     struct srl_lm_batch batch;
     int32_t pad_id;
     int eval_batch_size;
@@ -185,7 +194,18 @@ struct srl_lm_task {
  * id: it is never attended to by real tokens nor trained).  Returns 0 or SRL_ENOMEM. */
 int srl_lm_task_init(struct srl_lm_task *lt, const struct srl_sft_set *train,
                      const struct srl_sft_set *eval, int32_t pad_id, int eval_batch_size);
+/* Pretraining: a task over the windows of T tokens of a packed stream (lib/packing.h), the
+ * loss on every token; eval (may be NULL or empty: no evaluation) the held-out stream's
+ * windows.  Batches are plain shuffles of the windows.  Returns 0 or SRL_ENOMEM. */
+int srl_lm_pack_task_init(struct srl_lm_task *lt, const struct srl_pack *train,
+                          const struct srl_pack *eval, int T, int32_t pad_id,
+                          int eval_batch_size);
 void srl_lm_task_free(struct srl_lm_task *lt);
+/* Token-mean loss of m over every window of T tokens of the packed stream p (every token
+ * after the first a target once).  Sets *loss and *n_tokens.  Returns 0 or SRL_E*. */
+int srl_lm_pack_eval(struct srl_model *m, const struct srl_pack *p, int T, int batch_size,
+                     int32_t pad_id, struct srl_sft_set *scratch, struct srl_lm_batch *b,
+                     double *loss, size_t *n_tokens);
 /* Token-mean loss of m over every trained token of s (batches sorted by length).  Sets *loss
  * and *n_tokens.  Returns 0 or SRL_E*. */
 int srl_lm_eval(struct srl_model *m, const struct srl_sft_set *s, int batch_size, int32_t pad_id,

@@ -1,6 +1,7 @@
 /* saferlhf-sft.c -- supervised fine-tuning of a checkpoint (or a model from scratch) on SFT data,
- * with the loss on response tokens (+ EOS) only.  The work is in lib/dataset.c, lib/batching.c
- * and lib/trainer*.c; this file wires options to them. */
+ * with the loss on response tokens (+ EOS) only; or, with --objective lm, pretraining on raw
+ * text packed into full windows, the loss on every token.  The work is in lib/dataset.c,
+ * lib/packing.c, lib/batching.c and lib/trainer*.c; this file wires options to them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +9,36 @@
 #include "dataset.h"
 #include "dist.h"
 #include "model.h"
+#include "packing.h"
 #include "template.h"
 #include "tokenizer.h"
 #include "train_common.h"
+
+enum { OPT_OBJECTIVE = TRAIN_OPT_USER, OPT_TEXT_FIELD };
+
+struct sft_opts {
+    bool lm; /* --objective lm */
+    const char *fields[TRAIN_MAX_DATA];
+    int n_fields;
+};
+
+static int parse_opt(void *ctx, int c, const char *arg)
+{
+    struct sft_opts *so = ctx;
+    if (c == OPT_OBJECTIVE) {
+        if (strcmp(arg, "sft") != 0 && strcmp(arg, "lm") != 0)
+            return usage_error("unknown --objective '%s' (expected sft or lm)", arg);
+        so->lm = strcmp(arg, "lm") == 0;
+        return 0;
+    }
+    if (c == OPT_TEXT_FIELD) {
+        if (so->n_fields == TRAIN_MAX_DATA)
+            return usage_error("at most %d --text-field names", TRAIN_MAX_DATA);
+        so->fields[so->n_fields++] = arg;
+        return 0;
+    }
+    return SRL_EXIT_USAGE;
+}
 
 static void usage(void *ctx, FILE *fp)
 {
@@ -26,15 +54,28 @@ static void usage(void *ctx, FILE *fp)
             "response}, Alpaca {instruction, input, output}, {messages: [{role, content}]}\n"
             "or HH dialogues {chosen} / {text}.\n"
             "\n"
+            "With --objective lm (pretraining), DATA is raw text: JSON Lines or JSON records\n"
+            "whose --text-field strings make one document each, or plain text (.txt, .text,\n"
+            ".md; .gz too) with documents separated by blank lines.  Documents are streamed\n"
+            "through the tokenizer into a packed token file (BOS doc EOS BOS doc EOS ...) and\n"
+            "trained as shuffled windows of --max-length tokens, the loss on every token.\n"
+            "\n"
             "Options:\n"
             "  -m, --model DIR       checkpoint to start from (HF directory)\n"
             "      --init-config FILE  start from scratch: random weights for this config.json\n"
             "      --tokenizer DIR   tokenizer for --init-config (tokenizer.json)\n"
             "  -d, --data FILE       training data (repeatable)\n"
             "      --eval-data FILE  evaluation data (eval loss every --eval-every steps)\n"
-            "      --eval-split R    hold out this fraction of the training data for eval\n"
+            "      --eval-split R    hold out this fraction of the training data (lm: of the\n"
+            "                        documents) for eval\n"
             "  -o, --output DIR      checkpoint directory written (replaced as a whole)\n"
-            "      --max-length N    truncate examples to N tokens [512]\n"
+            "      --max-length N    truncate examples to N tokens; lm: the window length [512]\n"
+            "      --objective NAME  sft: the loss on responses [sft]; lm: on every token of\n"
+            "                        packed raw text (pretraining)\n"
+            "      --text-field NAME lm: a record field holding text (repeatable; joined with\n"
+            "                        a blank line, in this order) [text, prompt, instruction,\n"
+            "                        input, output, response, response_0, response_1, chosen,\n"
+            "                        rejected, messages]\n"
             "      --resume DIR      continue the run saved in DIR (weights, optimiser, data\n"
             "                        position); give the same data and options\n"
             "      --template NAME   %s\n"
@@ -98,6 +139,42 @@ static int read_data(const struct train_common *o, const struct srl_sft_opts *so
     return train->n ? 0 : print_error("no training examples");
 }
 
+/* --objective lm: the documents of the data files packed into token streams. */
+static int read_packs(const struct train_common *o, const struct sft_opts *so,
+                      const struct srl_tokenizer *tok, struct srl_pack *train,
+                      struct srl_pack *eval)
+{
+    struct srl_pack_opts po = { tok, so->n_fields ? so->fields : NULL, (size_t)so->n_fields,
+                                o->skip_bad, o->eval_split, o->common.seed };
+    struct srl_pack_stats st = { 0 };
+    long T = o->max_length;
+    if (srl_pack_open(train) < 0 || srl_pack_open(eval) < 0)
+        return print_error("cannot create the packed token files");
+    for (int i = 0; i < o->n_data; i++)
+        if (srl_pack_read(train, eval, o->data[i], &po, &st) < 0)
+            return print_error("cannot read the training data '%s'", o->data[i]);
+    po.eval_ratio = 0;
+    if (o->eval_data && srl_pack_read(eval, NULL, o->eval_data, &po, &st) < 0)
+        return print_error("cannot read the evaluation data '%s'", o->eval_data);
+    if (srl_pack_flush(train) < 0 || srl_pack_flush(eval) < 0)
+        return print_error("cannot write the packed token files");
+    size_t nw = srl_pack_n_windows(train, (int)T);
+    if (o->common.verbosity >= 0) {
+        fprintf(stderr, "%s: %zu records: %zu documents, %zu tokens, %zu windows of %ld tokens",
+                srl_log_get_prog(), st.n_records, train->n_docs, train->n_tokens, nw, T);
+        if (eval->n_docs)
+            fprintf(stderr, "; eval %zu documents, %zu tokens, %zu windows", eval->n_docs,
+                    eval->n_tokens, srl_pack_n_windows(eval, (int)T));
+        if (st.n_empty) fprintf(stderr, ", %zu records without text", st.n_empty);
+        if (st.n_skipped) fprintf(stderr, ", %zu bad records skipped", st.n_skipped);
+        fputc('\n', stderr);
+    }
+    if (nw == 0)
+        return print_error("the training text (%zu tokens) does not fill one window of %ld "
+                           "tokens", train->n_tokens, T);
+    return 0;
+}
+
 static int sft_main(int argc, char **argv)
 {
     struct train_common o = { .common = TOOL_COMMON_INIT, .max_length = 512, .dry_run = -1 };
@@ -105,14 +182,22 @@ static int sft_main(int argc, char **argv)
     struct srl_model *m = NULL;
     struct srl_sft_set train = { 0 }, eval = { 0 };
     struct srl_lm_task task = { 0 };
+    struct srl_pack pack = { 0 }, pack_eval = { 0 };
+    struct sft_opts so_ = { 0 };
     const struct srl_backend *be = NULL;
     const struct srl_template *tmpl;
     const char *tname;
     int rc, ret = SRL_EXIT_FAILURE, err;
 
     srl_train_opts_default(&o.train);
-    struct train_tool tool = { .help = usage };
+    static const struct option own[] = {
+        { "objective", required_argument, NULL, OPT_OBJECTIVE },
+        { "text-field", required_argument, NULL, OPT_TEXT_FIELD },
+        { NULL, 0, NULL, 0 }
+    };
+    struct train_tool tool = { own, parse_opt, usage, &so_ };
     if ((rc = train_common_parse(&o, argc, argv, &tool)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
+    if (so_.n_fields && !so_.lm) return usage_error("--text-field goes with --objective lm");
     if (o.dry_run >= 0) return train_common_dry_run(&o, -1, 1);
     if ((rc = train_common_backend(&o, &be)) != 0) return rc;
 
@@ -125,14 +210,25 @@ static int sft_main(int argc, char **argv)
         goto out;
     train_common_cap_length(&o, m);
 
+    int32_t pad = srl_tokenizer_pad_id(tok);
+    if (pad < 0) pad = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok) : 0;
+    if (so_.lm) {
+        snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
+        if (read_packs(&o, &so_, tok, &pack, &pack_eval) != 0) goto out;
+        if (srl_lm_pack_task_init(&task, &pack, &pack_eval, (int)o.max_length, pad,
+                                  o.train.batch_size) < 0) {
+            print_error("out of memory");
+            goto out;
+        }
+        ret = train_common_run(&o, m, tok_dir, &task.task);
+        goto out;
+    }
     struct srl_sft_opts so = { tok, tmpl, (int)o.max_length, o.skip_bad };
     if (read_data(&o, &so, &train, &eval) != 0) goto out;
     if (!o.template_name && !m->cfg.template_name[0] &&
         train.n_hh == train.n_records - train.n_skipped)
         tname = "hh"; /* all HH dialogues: later stages render prompts as they were trained */
     snprintf(m->cfg.template_name, sizeof m->cfg.template_name, "%s", tname);
-    int32_t pad = srl_tokenizer_pad_id(tok);
-    if (pad < 0) pad = srl_tokenizer_eos_id(tok) >= 0 ? srl_tokenizer_eos_id(tok) : 0;
     if (srl_lm_task_init(&task, &train, &eval, pad, o.train.batch_size) < 0) {
         print_error("out of memory");
         goto out;
@@ -142,6 +238,8 @@ out:
     srl_lm_task_free(&task);
     srl_sft_set_free(&train);
     srl_sft_set_free(&eval);
+    srl_pack_close(&pack);
+    srl_pack_close(&pack_eval);
     srl_model_free(m);
     srl_tokenizer_free(tok);
     if (close_stdout() < 0 && ret == SRL_EXIT_OK) ret = SRL_EXIT_FAILURE;

@@ -1,7 +1,8 @@
 #!/bin/sh
-# mpi.sh -- the trainers under mpirun -np 2 on this machine (loopback, shared memory): SFT and
-# RM/CM on 2 ranks equal the single-process run with the same global batch (--grad-accum 2
-# micro-batches of --batch-size: one per rank) to float tolerance, only rank 0 logs and writes,
+# mpi.sh -- the trainers under mpirun -np 2 on this machine (loopback, shared memory): SFT,
+# pretraining (--objective lm) and RM/CM on 2 ranks equal the single-process run with the same
+# global batch (--grad-accum 2 micro-batches of --batch-size: one per rank) to float tolerance,
+# only rank 0 logs and writes,
 # a run resumes with another rank count (2 ranks stopped, 1 rank resumed, and the reverse) to
 # the uninterrupted run's weights; --zero 1 halves the optimiser state per rank and trains the
 # same weights (bitwise without clipping); the all-reduce overlapped with the backward gives
@@ -33,6 +34,14 @@ same() {
 data=tests/data/sft_demo.jsonl
 scratch="--init-config tests/data/sft_tiny_config.json --tokenizer tests/data/sft_demo_tokenizer"
 common="$scratch -d $data --batch-size 8 --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 6"
+
+# --- pretraining (--objective lm): every rank packs the corpus; 2 ranks = 1 rank ---
+lm="--objective lm --init-config tests/ref/lm/model/config.json --tokenizer tests/ref/sft/tok_bos
+    -d tests/ref/lm/corpus.jsonl -d tests/ref/lm/corpus.txt --max-length 24 --batch-size 2
+    --grad-accum 2 --lr 3e-3 --threads 1 -q --max-steps 4"
+expect_rc "lm: 1 rank exits 0" 0 "$sft" $lm -o "$tmp/lm1"
+expect_rc "lm: 2 ranks exit 0" 0 $mpi2 "$sft" $lm -o "$tmp/lm2"
+same "lm: 2 ranks = 1 rank" "$tmp/lm1" "$tmp/lm2"
 
 # --- SFT: 2 ranks against 1 ---
 expect_rc "sft: 1 rank exits 0" 0 "$sft" $common -o "$tmp/one" --log "$tmp/one.log"
