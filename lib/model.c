@@ -131,6 +131,7 @@ struct srl_model *srl_model_new(const struct srl_config *cfg, const struct srl_b
         return NULL;
     }
     cfg = &c;
+    int errors = srl_log_error_count();
     struct srl_model *m = calloc(1, sizeof *m);
     struct srl_model_layout *ly = calloc(1, sizeof *ly);
     if (!m || !ly)
@@ -172,7 +173,8 @@ struct srl_model *srl_model_new(const struct srl_config *cfg, const struct srl_b
     *err = 0;
     return m;
 oom:
-    srl_log_error("out of memory creating the model");
+    if (srl_log_error_count() == errors) /* the backend says which allocation failed */
+        srl_log_error("out of memory creating the model");
     srl_model_free(m);
     if (!m)
         free(ly);

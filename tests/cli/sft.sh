@@ -25,6 +25,16 @@ expect_rc "unknown --template exits 2" 2 "$sft" $common -o "$tmp/x" --template n
 expect_rc "bad --lr-schedule exits 2" 2 "$sft" $common -o "$tmp/x" --lr-schedule steep
 expect_rc "bad --max-length exits 2" 2 "$sft" $common -o "$tmp/x" --max-length 1
 
+# --- a model too large for the memory (a 4 GB address-space limit): one line, exit 1 ---
+sed 's/"hidden_size": 32/"hidden_size": 65536/; s/"intermediate_size": 64/"intermediate_size": 65536/' \
+    tests/data/sft_tiny_config.json >"$tmp/huge_config.json"
+(ulimit -v 4000000 && exec "$sft" --init-config "$tmp/huge_config.json" \
+    --tokenizer tests/data/sft_demo_tokenizer -d "$data" -o "$tmp/huge" -q) 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'cannot allocate' "$tmp/err" &&
+    [ ! -e "$tmp/huge" ]; then ok "a model larger than memory: one line, exit 1, no output"
+else bad "a model larger than memory: exit $rc, $(cat "$tmp/err")"; fi
+
 # --- a from-scratch run whose loss falls ---
 expect_rc "40 steps from scratch exit 0" 0 "$sft" $common -o "$tmp/run" --max-steps 40 \
     --log "$tmp/run.log" --eval-split 0.1 --eval-every 20
