@@ -7,6 +7,8 @@
 # rounds need an annotator (ANNOTATOR=judge with an endpoint, or your own labels).
 # Usage: scripts/pipeline-real.sh [VAR=value ...]   (extra variables go to make)
 #   SHARED  the data directory [../shared or $SAFERLHF_SHARED]   WORK [out/real]
+#   BASE_DIR  a base checkpoint to start from instead of stories260K (the environment), e.g.
+#             the base/ of scripts/pretrain-base.sh
 set -e
 shared=${SAFERLHF_SHARED:-../shared}
 work=${WORK:-out/real}
@@ -18,7 +20,10 @@ for f in "$shared/models/stories260K/stories260K.bin" "$d/sft/lima.json" "$d/alp
     [ -r "$f" ] || { echo "pipeline-real: missing $f (set SAFERLHF_SHARED)" >&2; exit 1; }
 done
 mkdir -p "$work"
-if [ ! -s "$work/base/model.safetensors" ]; then
+if [ -n "$BASE_DIR" ]; then
+    [ -s "$BASE_DIR/model.safetensors" ] || { echo "pipeline-real: no $BASE_DIR" >&2; exit 1; }
+    rm -rf "$work/base" && cp -rp "$BASE_DIR" "$work/base" # times kept: make redoes nothing
+elif [ ! -s "$work/base/model.safetensors" ]; then
     "$bin/saferlhf-convert" llama2c "$shared/models/stories260K/stories260K.bin" \
         "$shared/models/stories260K/tok512.model" -o "$work/base" -q
 fi
