@@ -28,9 +28,9 @@
  * near 4x on one thread.  stories260K B=16: attention over the KV cache is 70% -- per-row work
  * that batching cannot share in a 260K-parameter model.
  *
- * small_m_matmul false: srl_cpu_small_m_max_rows = 0, every product of 2+ rows through sgemm,
+ * small_m_matmul false (the default): every product of 2+ rows through sgemm,
  * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
- * same run's baseline for B=16 (B=64 is above the row limit: sgemm both ways).  Run by
+ * same run's baseline for B=16; true: srl_cpu_small_m_max_rows = 16 (in place).  Run by
  * scripts/bench.sh with OMP_WAIT_POLICY=passive, as the tools run.
  *   {"bench":"generate_head","rows":..,"ms":..,"previous_ms":..,"speedup":..}  the head
  *   product alone for 1, 4, 16 and 64 rows, in place against packed (interleaved)
@@ -283,6 +283,7 @@ static void run_head(const struct srl_model *m, const char *name, int M)
 {
     const struct srl_backend *be = srl_backend_cpu();
     int V = m->cfg.vocab_size, C = m->cfg.hidden_size, keep = srl_cpu_small_m_max_rows;
+    enum { IN_PLACE_ROWS = 16 }; /* the in-place path up to 16 rows (off by default) */
     float *A = malloc(sizeof(float) * M * C), *W = malloc(sizeof(float) * V * C);
     float *out = malloc(sizeof(float) * M * V);
     double best[2] = {1e30, 1e30};
@@ -294,7 +295,7 @@ static void run_head(const struct srl_model *m, const char *name, int M)
         W[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
     for (int round = 0; round < 3; round++) {
         for (int mode = 0; mode < 2; mode++) {
-            srl_cpu_small_m_max_rows = mode ? keep : 0;
+            srl_cpu_small_m_max_rows = mode ? IN_PLACE_ROWS : 0;
             int reps = 0;
             double t0 = now(), t;
             do {
@@ -309,7 +310,7 @@ static void run_head(const struct srl_model *m, const char *name, int M)
            "\"threads\":%d,\"in_place\":%s,\"ms\":%.3f,\"previous_ms\":%.3f,"
            "\"speedup\":%.2f,\"gflops\":%.1f}\n",
            name, M, V, C, omp_get_max_threads(),
-           srl_cpu_small_m_takes(M, V, C) ? "true" : "false",
+           M > 1 && M <= IN_PLACE_ROWS && (double)V * C >= (1 << 20) ? "true" : "false",
            best[1] * 1e3, best[0] * 1e3, best[0] / best[1], 2.0 * M * V * C / best[1] * 1e-9);
     fflush(stdout);
 out:
@@ -321,15 +322,16 @@ static void bench_model(struct srl_model *m, const char *name, int P, int n)
     fprintf(stderr, "bench_generate: %s\n", name);
     run_nocache(m, name, P, n);
     run_runc(m, name, P, n);
-    run_batch(m, name, 1, P, n, true, 0, true);
-    double base = run_batch(m, name, 1, P, n, false, 0, true);
+    run_batch(m, name, 1, P, n, true, 0, false);
+    double base = run_batch(m, name, 1, P, n, false, 0, false);
     /* 16 streams with the head packed by sgemm as before, then read in place */
     int keep = srl_cpu_small_m_max_rows;
     srl_cpu_small_m_max_rows = 0;
     run_batch(m, name, 16, P, n, false, base, false);
-    srl_cpu_small_m_max_rows = keep;
+    srl_cpu_small_m_max_rows = 16;
     run_batch(m, name, 16, P, n, false, base, true);
-    run_batch(m, name, 64, P, n, false, base, true);
+    srl_cpu_small_m_max_rows = keep;
+    run_batch(m, name, 64, P, n, false, base, false);
     for (int rows = 1; rows <= 64; rows *= 4)
         run_head(m, name, rows);
 }

@@ -106,7 +106,7 @@ static void sgemm1(float *C, const float *A, const float *B, int M, int N, int K
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-int srl_cpu_small_m_max_rows = 16;
+int srl_cpu_small_m_max_rows = 0;
 
 bool srl_cpu_small_m_takes(int M, int N, int K)
 {

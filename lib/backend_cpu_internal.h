@@ -59,10 +59,9 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
 /* C (M,N) = alpha A B^T + beta C with A (M,K) rows lda apart, B (N,K) rows ldb apart, on nt
  * threads, without packing B (lib/backend_cpu_small_m.c): srl_cpu_matmul's path for a few rows
  * against a large B. */
-/* [16] the most rows of A that take that path (0: never, the baseline bench_generate measures
- * against).  On 2 cores (AVX2, OpenBLAS's FMA kernels against this SSE2 loop) the head of 16
- * rows ran 1.14x faster in place (9 of 12 interleaved rounds), 4 rows alike, 32 rows 1.24x
- * slower: from there sgemm's faster kernels outweigh its packing. */
+/* [0: off] the most rows of A that take that path.  Off: on 2 AVX2 cores OpenBLAS's FMA
+ * kernels outweigh its packing -- the 16-row head ran 0.63x in place at load 4.5 (1.14x only
+ * at load 12), 4 rows alike (bench_generate's generate_head lines measure it at 16). */
 extern int srl_cpu_small_m_max_rows;
 /* Whether srl_cpu_matmul takes that path for A (M,K) B (N,K)^T: 2 to srl_cpu_small_m_max_rows
  * rows against a B of at least 2^20 elements (smaller ones pack cheaply). */

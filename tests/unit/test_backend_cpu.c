@@ -104,8 +104,10 @@ static void test_matmul_transposes(void)
     check_matmul(130, 70, 120);  // large enough to be split over threads
     // a few rows against a large B (ta=0 tb=1: the decoding LM head): B read in place, odd
     // row counts, N not a multiple of 4, K not a multiple of 4
+    srl_cpu_small_m_max_rows = 16; /* off by default */
     check_matmul(3, 1030, 1021);
     check_matmul(15, 1030, 1021);
+    srl_cpu_small_m_max_rows = 0;
 }
 
 /* The small-row path: the same bits on one thread and two, and beta 0 never reads C. */
@@ -117,11 +119,13 @@ static void test_matmul_small_m(void)
     for (size_t i = 0; i < (size_t)M * N; i++)
         C1[i] = C2[i] = NAN;
     int saved = omp_get_max_threads();
+    srl_cpu_small_m_max_rows = 16; /* off by default */
     omp_set_num_threads(1);
     be->matmul(C1, A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
     omp_set_num_threads(2);
     be->matmul(C2, A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
     omp_set_num_threads(saved);
+    srl_cpu_small_m_max_rows = 0;
     EXPECT(memcmp(C1, C2, sizeof(float) * M * N) == 0, "one thread and two differ");
     int finite = 1;
     for (size_t i = 0; i < (size_t)M * N; i++)
