@@ -28,6 +28,13 @@
  * near 4x on one thread.  stories260K B=16: attention over the KV cache is 70% -- per-row work
  * that batching cannot share in a 260K-parameter model.
  *
+ * small_m_matmul false: srl_cpu_small_m_max_rows = 0, every product of 2+ rows through sgemm,
+ * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
+ * same run's baseline for B=16 (B=64 is above the row limit: sgemm both ways).  Run by
+ * scripts/bench.sh with OMP_WAIT_POLICY=passive, as the tools run.
+ *   {"bench":"generate_head","rows":..,"ms":..,"previous_ms":..,"speedup":..}  the head
+ *   product alone for 1, 4, 16 and 64 rows, in place against packed (interleaved)
+ *
  * Environment: BENCH_QUICK=1 generates fewer tokens. */
 #include <math.h>
 #include <omp.h>
@@ -37,6 +44,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "backend_cpu_internal.h"
 #include "generate.h"
 #include "llama2c.h"
 #include "model.h"
@@ -51,7 +59,7 @@ static double now(void)
 
 /* tokens/s of B sequences generating n tokens each after prompts of P tokens (or BOS). */
 static double run_batch(struct srl_model *m, const char *name, int B, int P, int n, bool greedy,
-                        double base)
+                        double base, bool small_m)
 {
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)B * P);
     struct srl_gen_seq *seqs = calloc((size_t)B, sizeof *seqs);
@@ -82,10 +90,10 @@ static double run_batch(struct srl_model *m, const char *name, int B, int P, int
         total += seqs[b].n_tokens, srl_gen_seq_clear(&seqs[b]);
     double tps = rc == 0 && dt > 0 ? total / dt : 0;
     printf("{\"bench\":\"generate\",\"model\":\"%s\",\"B\":%d,\"prompt\":%d,\"new_tokens\":%d,"
-           "\"mode\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.1f,\"prefill_s\":%.4f,"
-           "\"total_s\":%.3f,\"speedup_vs_1\":%.2f}\n",
-           name, B, P, n, greedy ? "greedy" : "sample", omp_get_max_threads(), tps, prefill, dt,
-           base > 0 ? tps / base : 1.0);
+           "\"mode\":\"%s\",\"small_m_matmul\":%s,\"threads\":%d,\"tokens_per_s\":%.1f,"
+           "\"prefill_s\":%.4f,\"total_s\":%.3f,\"speedup_vs_1\":%.2f}\n",
+           name, B, P, n, greedy ? "greedy" : "sample", small_m ? "true" : "false",
+           omp_get_max_threads(), tps, prefill, dt, base > 0 ? tps / base : 1.0);
     fflush(stdout);
     free(prompt);
     free(seqs);
@@ -268,15 +276,62 @@ static void run_runc(struct srl_model *m, const char *name, int P, int n)
     free(out);
 }
 
+/* The LM head alone, C (M,V) = A (M,C) head (V,C)^T as a decoding step of M streams calls it:
+ * the backend (rows <= srl_cpu_small_m_max_rows read the head in place) against the previous
+ * path (sgemm on each thread's columns, packing the head), interleaved, best of 3 rounds. */
+static void run_head(const struct srl_model *m, const char *name, int M)
+{
+    const struct srl_backend *be = srl_backend_cpu();
+    int V = m->cfg.vocab_size, C = m->cfg.hidden_size, keep = srl_cpu_small_m_max_rows;
+    float *A = malloc(sizeof(float) * M * C), *W = malloc(sizeof(float) * V * C);
+    float *out = malloc(sizeof(float) * M * V);
+    double best[2] = {1e30, 1e30};
+    if (!A || !W || !out)
+        goto out;
+    for (size_t i = 0; i < (size_t)M * C; i++)
+        A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < (size_t)V * C; i++)
+        W[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+    for (int round = 0; round < 3; round++) {
+        for (int mode = 0; mode < 2; mode++) {
+            srl_cpu_small_m_max_rows = mode ? keep : 0;
+            int reps = 0;
+            double t0 = now(), t;
+            do {
+                be->matmul(out, A, W, M, V, C, false, true, C, C, V, 1.0f, 0.0f);
+                reps++;
+            } while ((t = now() - t0) < 0.2);
+            best[mode] = t / reps < best[mode] ? t / reps : best[mode];
+        }
+    }
+    srl_cpu_small_m_max_rows = keep;
+    printf("{\"bench\":\"generate_head\",\"model\":\"%s\",\"rows\":%d,\"V\":%d,\"C\":%d,"
+           "\"threads\":%d,\"in_place\":%s,\"ms\":%.3f,\"previous_ms\":%.3f,"
+           "\"speedup\":%.2f,\"gflops\":%.1f}\n",
+           name, M, V, C, omp_get_max_threads(),
+           srl_cpu_small_m_takes(M, V, C) ? "true" : "false",
+           best[1] * 1e3, best[0] * 1e3, best[0] / best[1], 2.0 * M * V * C / best[1] * 1e-9);
+    fflush(stdout);
+out:
+    free(A), free(W), free(out);
+}
+
 static void bench_model(struct srl_model *m, const char *name, int P, int n)
 {
     fprintf(stderr, "bench_generate: %s\n", name);
     run_nocache(m, name, P, n);
     run_runc(m, name, P, n);
-    run_batch(m, name, 1, P, n, true, 0);
-    double base = run_batch(m, name, 1, P, n, false, 0);
-    run_batch(m, name, 16, P, n, false, base);
-    run_batch(m, name, 64, P, n, false, base);
+    run_batch(m, name, 1, P, n, true, 0, true);
+    double base = run_batch(m, name, 1, P, n, false, 0, true);
+    /* 16 streams with the head packed by sgemm as before, then read in place */
+    int keep = srl_cpu_small_m_max_rows;
+    srl_cpu_small_m_max_rows = 0;
+    run_batch(m, name, 16, P, n, false, base, false);
+    srl_cpu_small_m_max_rows = keep;
+    run_batch(m, name, 16, P, n, false, base, true);
+    run_batch(m, name, 64, P, n, false, base, true);
+    for (int rows = 1; rows <= 64; rows *= 4)
+        run_head(m, name, rows);
 }
 
 int main(void)

@@ -3,6 +3,9 @@
  * Prints JSON lines on stdout (progress on stderr):
  *   {"bench":"sgemm","via":"openblas"|"backend","M":..,"N":..,"K":..,"gflops":..}  per shape
  *   {"bench":"sgemm_peak","gflops":..,...}    the best of all sgemm measurements
+ *   {"bench":"sgemm_split","M":..,"N":..,"K":..,"direct_gflops":..,"backend_gflops":..,
+ *    "other_split_gflops":..,...}   the backend's split of C over the threads against
+ *             OpenBLAS's own threading and the other split, interleaved (sgemm_splits)
  *   {"bench":"optimizer","previous_s":..,"fused_s":..,"speedup":..,"bitwise_identical":..}
  *             clipping + AdamW on GPT-2 124M's arena, the previous three passes against the fused
  *             step (srl_optim_clip_step; struct srl_optim's unfused flag keeps the previous)
@@ -27,7 +30,8 @@
  * Step times are medians over the timed steps (the machine may be shared).
  *
  * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops.
- * `bench_train --optimizer` prints the optimizer line alone. */
+ * `bench_train --optimizer` prints the optimizer line alone, `--sgemm-split` the sgemm_split
+ * lines. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -40,6 +44,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_cpu_internal.h"
 #include "config.h"
 #include "model.h"
 #include "optim.h"
@@ -115,6 +120,70 @@ static double sgemm_peak(const struct srl_backend *be, bool print, double min_s)
             peak = g;
     }
     return peak;
+}
+
+/* The backend's split of C over the threads against OpenBLAS threading itself, interleaved in
+ * rounds (the best of each kept: the machine may be shared), for every shape:
+ *   direct       cblas_sgemm on OpenBLAS's own nt threads (one packed copy of B, shared)
+ *   backend      be->matmul: one single-threaded sgemm per thread on its block of C (rows
+ *                or columns, srl_cpu_matmul_row_blocks), each packing its own operands
+ *   other_split  the same with the other split (columns where the backend takes rows)
+ * Prints one "sgemm_split" line per shape. */
+static void sgemm_splits(double min_s)
+{
+    int nt = omp_get_max_threads();
+    const struct srl_backend *be = srl_backend_cpu();
+    for (size_t sh = 0; sh < N_SHAPES; sh++) {
+        int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+        float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * N * K);
+        float *C = malloc(sizeof(float) * M * N);
+        if (!A || !B || !C) {
+            free(A), free(B), free(C);
+            return;
+        }
+        for (size_t i = 0; i < (size_t)M * K; i++)
+            A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < (size_t)N * K; i++)
+            B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+        int other_tr = srl_cpu_matmul_row_blocks(M, N, nt) == 1 ? nt : 1;
+        double best[3] = {0};
+        for (int round = 0; round < 3; round++) {
+            for (int mode = 0; mode < 3; mode++) {
+                int reps = 0;
+                double t0 = 0.0, t = 0.0;
+                if (mode == 0)
+                    openblas_set_num_threads(nt);
+                for (int it = -1; t < min_s / 3; it++) {
+                    if (it == 0)
+                        t0 = now(); /* the first call is a warm-up */
+                    if (mode == 0)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K,
+                                    B, K, 0.0f, C, N);
+                    else if (mode == 1)
+                        be->matmul(C, A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
+                    else
+                        srl_cpu_matmul_grid(C, A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f,
+                                            nt, other_tr);
+                    if (it >= 0) {
+                        reps++;
+                        t = now() - t0;
+                    }
+                }
+                if (mode == 0)
+                    openblas_set_num_threads(1); /* as the backend keeps it */
+                double g = 2.0 * M * N * K * reps / t * 1e-9;
+                best[mode] = g > best[mode] ? g : best[mode];
+            }
+        }
+        printf("{\"bench\":\"sgemm_split\",\"M\":%d,\"N\":%d,\"K\":%d,\"threads\":%d,"
+               "\"backend_split\":\"%s\",\"direct_gflops\":%.1f,\"backend_gflops\":%.1f,"
+               "\"other_split_gflops\":%.1f,\"backend_over_direct\":%.2f,"
+               "\"other_split_over_direct\":%.2f}\n",
+               M, N, K, nt, other_tr == 1 ? "rows" : "columns", best[0], best[1], best[2],
+               best[0] > 0 ? best[1] / best[0] : 0.0, best[0] > 0 ? best[2] / best[0] : 0.0);
+        fflush(stdout);
+        free(A), free(B), free(C);
+    }
 }
 
 // --- a timing wrapper around the CPU backend ----------------------------------------------------
@@ -578,6 +647,10 @@ int main(int argc, char **argv)
         bench_optimizer(&gpt2, quick ? 1 : 3);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "--sgemm-split") == 0) {
+        sgemm_splits(min_s);
+        return 0;
+    }
     const char *other_core;
     double peak_other = sgemm_peak_other_core(&other_core);
 
@@ -585,6 +658,7 @@ int main(int argc, char **argv)
     double peak_blas = sgemm_peak(NULL, true, min_s);
     const struct srl_backend *be = srl_backend_cpu();
     double peak_be = sgemm_peak(be, true, min_s);
+    sgemm_splits(min_s);
 
     bench_optimizer(&gpt2, quick ? 1 : 3);
     /* each GPT-2 shape with the previous optimiser path, then the fused one */

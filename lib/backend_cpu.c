@@ -106,6 +106,13 @@ static void sgemm1(float *C, const float *A, const float *B, int M, int N, int K
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+int srl_cpu_small_m_max_rows = 16;
+
+bool srl_cpu_small_m_takes(int M, int N, int K)
+{
+    return M > 1 && M <= srl_cpu_small_m_max_rows && (double)N * K >= (1 << 20);
+}
+
 void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
                     bool tb, int lda, int ldb, int ldc, float alpha, float beta)
 {
@@ -130,27 +137,58 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
         }
         return;
     }
+    if (!ta && tb && srl_cpu_small_m_takes(M, N, K)) {
+        // a few rows against a large weight (decoding 2-16 streams: the LM head): read it in
+        // place once instead of packing all of it (bench_generate's head lines)
+        srl_cpu_matmul_small_m(C, A, B, M, N, K, lda, ldb, ldc, alpha, beta, nt);
+        return;
+    }
     if (nt <= 1 || (double)M * N * K < 1e6) {
         sgemm1(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, alpha, beta);
         return;
     }
-    // split the rows of C when there are enough of them, else its columns; each thread owns a
-    // fixed block (multiple of 16), so the result depends only on the thread count
-    bool by_rows = M >= 32 * nt || M >= N;
-    int len = by_rows ? M : N;
+    srl_cpu_matmul_grid(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, alpha, beta, nt,
+                        srl_cpu_matmul_row_blocks(M, N, nt));
+}
+
+/* Rows when there are enough of them (each thread packs all of op(B) for its rows: worth it
+ * from 32 rows a thread), else columns (each packs all of op(A)).  A grid that packs least (tr
+ * x tc minimising tr*N + tc*M) measured slower on 2 threads (bench_train's sgemm_split lines:
+ * M=256 N=K=768 0.63 of OpenBLAS's own threading against 0.77 for rows). */
+int srl_cpu_matmul_row_blocks(int M, int N, int nt)
+{
+    return M >= 32 * nt || M >= N ? nt : 1;
+}
+
+/* [i0, i1) of block b of nb over len, in multiples of 16 (whole cache lines of C) */
+static void block_range(int len, int nb, int b, int *i0, int *i1)
+{
+    int per = ((len + nb - 1) / nb + 15) & ~15;
+    *i0 = b * per < len ? b * per : len;
+    *i1 = *i0 + per < len ? *i0 + per : len;
+}
+
+void srl_cpu_matmul_grid(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
+                         bool tb, int lda, int ldb, int ldc, float alpha, float beta, int nt,
+                         int tr)
+{
+    // thread t owns the block (t / tc, t % tc) of C: a fixed grid, so the result depends only
+    // on the thread count
+    int tc = nt / tr;
 #pragma omp parallel num_threads(nt)
     {
-        int t = omp_get_thread_num(), n = omp_get_num_threads();
-        int per = ((len + n - 1) / n + 15) & ~15;
-        int i0 = t * per < len ? t * per : len, i1 = i0 + per < len ? i0 + per : len;
-        if (i1 > i0) {
-            if (by_rows)
-                sgemm1(C + (size_t)i0 * ldc, ta ? A + i0 : A + (size_t)i0 * lda, B, i1 - i0, N, K,
-                       ta, tb, lda, ldb, ldc, alpha, beta);
-            else
-                sgemm1(C + i0, A, tb ? B + (size_t)i0 * ldb : B + i0, M, i1 - i0, K, ta, tb,
-                       lda, ldb, ldc, alpha, beta);
+        int t = omp_get_thread_num(), i0, i1, j0, j1;
+        if (omp_get_num_threads() == nt) {
+            block_range(M, tr, t / tc, &i0, &i1);
+            block_range(N, tc, t % tc, &j0, &j1);
+        } else { /* fewer threads than asked: one does it all */
+            i0 = j0 = 0;
+            i1 = t == 0 ? M : 0, j1 = N;
         }
+        if (i1 > i0 && j1 > j0)
+            sgemm1(C + (size_t)i0 * ldc + j0, ta ? A + i0 : A + (size_t)i0 * lda,
+                   tb ? B + (size_t)j0 * ldb : B + j0, i1 - i0, j1 - j0, K, ta, tb, lda, ldb,
+                   ldc, alpha, beta);
     }
 }
 

@@ -36,6 +36,14 @@ static inline float vexpf(float x)
 
 void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
                     bool tb, int lda, int ldb, int ldc, float alpha, float beta);
+/* The row blocks tr (tr divides nt; the nt/tr column blocks take the rest of the threads)
+ * srl_cpu_matmul splits C (M,N) into on nt threads: the grid that packs least. */
+int srl_cpu_matmul_row_blocks(int M, int N, int nt);
+/* srl_cpu_matmul on nt OpenMP threads, C split into tr row blocks x nt/tr column blocks (tr
+ * divides nt), each one single-threaded sgemm (bench_train compares splits with it). */
+void srl_cpu_matmul_grid(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
+                         bool tb, int lda, int ldb, int ldc, float alpha, float beta, int nt,
+                         int tr);
 void srl_cpu_rope_fwd(float *x, const int32_t *pos, int N, int ld, int H, int D, float theta);
 void srl_cpu_rope_bwd(float *dx, const int32_t *pos, int N, int ld, int H, int D, float theta);
 void srl_cpu_attention_fwd(float *out, float *att, const float *q, const float *k,
@@ -48,6 +56,20 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
                            const float *att, const float *q, const float *k, const float *v,
                            int B, int T, int NH, int KVH, int D, int ldq, int ldkv,
                            float scale);
+/* C (M,N) = alpha A B^T + beta C with A (M,K) rows lda apart, B (N,K) rows ldb apart, on nt
+ * threads, without packing B (lib/backend_cpu_small_m.c): srl_cpu_matmul's path for a few rows
+ * against a large B. */
+/* [16] the most rows of A that take that path (0: never, the baseline bench_generate measures
+ * against).  On 2 cores (AVX2, OpenBLAS's FMA kernels against this SSE2 loop) the head of 16
+ * rows ran 1.14x faster in place (9 of 12 interleaved rounds), 4 rows alike, 32 rows 1.24x
+ * slower: from there sgemm's faster kernels outweigh its packing. */
+extern int srl_cpu_small_m_max_rows;
+/* Whether srl_cpu_matmul takes that path for A (M,K) B (N,K)^T: 2 to srl_cpu_small_m_max_rows
+ * rows against a B of at least 2^20 elements (smaller ones pack cheaply). */
+bool srl_cpu_small_m_takes(int M, int N, int K);
+void srl_cpu_matmul_small_m(float *C, const float *A, const float *B, int M, int N, int K,
+                            int lda, int ldb, int ldc, float alpha, float beta, int nt);
+
 /* lib/backend_cpu_optim.c */
 double srl_cpu_sumsq(const float *x, size_t n);
 void srl_cpu_scale(float *x, float s, size_t n);

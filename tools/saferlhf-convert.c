@@ -421,7 +421,7 @@ int main(int argc, char **argv)
     long v;
     int c, ret;
 
-    tool_init(argv[0]);
+    tool_init(argv);
     while ((c = tool_getopt(argc, argv, "o:" TOOL_COMMON_SHORT, lopts, &common, &ret)) != -1) {
         switch (c) {
         case TOOL_GETOPT_EXIT: return ret;

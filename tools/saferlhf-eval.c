@@ -352,7 +352,7 @@ int main(int argc, char **argv)
                            .metrics = "reward,cost,lambda,kl" };
     static const char *const cmds[] = { "score", "accuracy", "arena", "judge", "plot" };
     int c, cmd = -1, ret;
-    tool_init(argv[0]);
+    tool_init(argv);
     for (int i = 0; argc > 1 && i < 5; i++)
         if (strcmp(argv[1], cmds[i]) == 0) cmd = i;
     if (cmd >= 0) { /* getopt sees the subcommand as the program name */

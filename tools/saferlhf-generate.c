@@ -418,7 +418,7 @@ int main(int argc, char **argv)
     };
     int c, ret;
 
-    tool_init(argv[0]);
+    tool_init(argv);
     o.gp.stop = o.stop;
     while ((c = tool_getopt(argc, argv, "m:o:n:b:" TOOL_COMMON_SHORT, lopts, &o.common, &ret))
            != -1) {

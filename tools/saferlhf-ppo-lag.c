@@ -298,7 +298,6 @@ static int ppo_main(int argc, char **argv)
     const struct srl_backend *be;
     int rc, ret = SRL_EXIT_FAILURE, dry_run = -1;
 
-    tool_init(argv[0]);
     srl_ppo_train_opts_default(&o);
     if ((rc = parse_args(argc, argv, &o, &common, &dry_run)) != 0)
         return rc < 0 ? SRL_EXIT_OK : rc;
@@ -322,4 +321,8 @@ static int ppo_main(int argc, char **argv)
     return ret;
 }
 
-int main(int argc, char **argv) { return srl_dist_main(argc, argv, ppo_main); }
+int main(int argc, char **argv)
+{
+    tool_init(argv); /* before MPI starts */
+    return srl_dist_main(argc, argv, ppo_main);
+}

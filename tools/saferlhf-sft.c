@@ -189,7 +189,6 @@ static int sft_main(int argc, char **argv)
     const char *tname;
     int rc, ret = SRL_EXIT_FAILURE, err;
 
-    tool_init(argv[0]);
     srl_train_opts_default(&o.train);
     static const struct option own[] = {
         { "objective", required_argument, NULL, OPT_OBJECTIVE },
@@ -247,4 +246,8 @@ out:
     return ret;
 }
 
-int main(int argc, char **argv) { return srl_dist_main(argc, argv, sft_main); }
+int main(int argc, char **argv)
+{
+    tool_init(argv); /* before MPI starts */
+    return srl_dist_main(argc, argv, sft_main);
+}

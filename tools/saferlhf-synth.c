@@ -282,7 +282,7 @@ int main(int argc, char **argv)
     bool data_opt = false, noise_opt = false;
     int c, ret;
 
-    tool_init(argv[0]);
+    tool_init(argv);
     while ((c = tool_getopt(argc, argv, "o:" TOOL_COMMON_SHORT, lopts, &common, &ret)) != -1) {
         if (c == TOOL_GETOPT_EXIT) return ret;
         ret = 0;

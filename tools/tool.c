@@ -10,11 +10,18 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-void tool_init(const char *argv0) { srl_log_set_prog(argv0); }
+void tool_init(char **argv)
+{
+    srl_log_set_prog(argv[0]);
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return; /* the user's choice */
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY"); /* not in effect: do not pass it on to children */
+}
 
 static void vmessage(const char *fmt, va_list ap)
 {

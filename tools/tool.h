@@ -41,8 +41,14 @@ struct tool_common {
     { "version", no_argument, NULL, TOOL_OPT_VERSION }
 #define TOOL_COMMON_SHORT "vqh"
 
-/* Call first in main(): sets the program name used in messages. */
-void tool_init(const char *argv0);
+/* Call first in main(), before anything starts threads or MPI: sets the program name used in
+ * messages, and unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, runs the program again
+ * (execv of /proc/self/exe with the same argv) with OMP_WAIT_POLICY=passive.  libgomp reads
+ * its wait policy once, when it is loaded, before main(); its default spins up to 300000
+ * rounds at every barrier, which on a machine busy with other work takes the cores from the
+ * threads that still compute (see saferlhf(7), ENVIRONMENT).  If the exec fails, the program
+ * goes on with the default. */
+void tool_init(char **argv);
 
 /* getopt_long for every tool, with one behaviour: the common options (but -h) are handled
  * into *common and skipped; an unknown option or a missing value prints

@@ -220,7 +220,6 @@ static int score_main(int argc, char **argv, enum srl_score_kind kind)
     int32_t pad = 0;
     int rc, ret = SRL_EXIT_FAILURE, err;
 
-    tool_init(argv[0]);
     defaults(&o);
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc < 0 ? SRL_EXIT_OK : rc;
     if (o.t.dry_run >= 0) return train_common_dry_run(&o.t, SRL_HEAD_SCORE, 2); /* pairs */
@@ -255,5 +254,6 @@ static int cm_main(int argc, char **argv) { return score_main(argc, argv, SRL_SC
 
 int train_score_main(int argc, char **argv, enum srl_score_kind kind)
 {
+    tool_init(argv); /* before MPI starts */
     return srl_dist_main(argc, argv, kind == SRL_SCORE_REWARD ? rm_main : cm_main);
 }

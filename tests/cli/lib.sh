@@ -8,6 +8,9 @@ tmp=$(mktemp -d "/tmp/test_$suite.XXXXXX")
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 export LC_ALL=C
+# the tools run themselves again with OMP_WAIT_POLICY=passive when no policy is set (tool_init):
+# set it here so that the hundreds of tool runs of the suite do not each load twice
+[ -n "$OMP_WAIT_POLICY$GOMP_SPINCOUNT" ] || export OMP_WAIT_POLICY=passive
 
 need_built() { # need_built FILE...: SKIP the whole suite unless every FILE is built
     for f in "$@"; do

@@ -108,3 +108,19 @@ if "$bin/saferlhf-ppo-lag" --version | grep -q cuda && nvidia-smi -L >/dev/null 
 else
     echo "SKIP options: ppo-lag --device cuda with a GPU (no CUDA build or no GPU here)"
 fi
+
+# --- OpenMP wait policy: passive unless the user chose (tool_init runs the tool again) ----------
+# libgomp prints its settings at load with OMP_DISPLAY_ENV=verbose: the last image's spin count
+# is 0 (passive); a policy the user set is kept (one image only)
+for t in $tools; do
+    env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$bin/$t" --version \
+        >"$tmp/out" 2>"$tmp/err"
+    got=$(grep GOMP_SPINCOUNT "$tmp/err" | tail -n 1 | tr -d " '")
+    check "$t runs with OMP_WAIT_POLICY=passive ($got)" [ "$got" = "GOMP_SPINCOUNT=0" ]
+    env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose "$bin/$t" --version \
+        >"$tmp/out" 2>"$tmp/err"
+    if [ "$(grep -c GOMP_SPINCOUNT "$tmp/err")" -eq 1 ] &&
+        ! grep -q "GOMP_SPINCOUNT = '0'" "$tmp/err"; then
+        ok "$t keeps the user's OMP_WAIT_POLICY"
+    else bad "$t keeps the user's OMP_WAIT_POLICY: $(grep GOMP_SPINCOUNT "$tmp/err")"; fi
+done
