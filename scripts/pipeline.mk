@@ -82,6 +82,9 @@ EVAL_FLAGS   ?= --temperature 0.7 --max-new-tokens 64
 # ---- annotation of rounds 2 and 3 ------------------------------------------------------------
 #   oracle  saferlhf-synth annotate (the rule-based oracle of the synthetic world)
 #   judge   saferlhf-eval judge --annotate-pairs on JUDGE_URL / JUDGE_MODEL (OPENAI_API_KEY)
+#   scores  a stand-in judge, no better than the models it trains: the previous round's RM and
+#           CM score both answers (saferlhf-eval score) and scripts/prefs_from_scores.py writes
+#           the preference (higher reward better, lower cost safer, cost > 0 unsafe)
 #   FILE    user-supplied labels: a path with % for the round number (labels/prefs-r%.jsonl);
 #           the pipeline writes $(WORK)/rN/pairs.jsonl and stops until the file exists
 ANNOTATOR   ?= oracle
@@ -194,7 +197,7 @@ $(WORK)/r$(1)/pairs.jsonl: $(WORK)/r$(1)/prompts.jsonl $(WORK)/r$(2)/ppo-lag/mod
 	    $(PAIR_FLAGS) $(COMMON) -o $$@ $(WORK)/r$(1)/pair-prompts.jsonl
 
 $(WORK)/r$(1)/prefs.jsonl: $(WORK)/r$(1)/pairs.jsonl
-	$(call annotate,$(1))
+	$(call annotate,$(1),$(2))
 
 # the RM and CM continue from the previous round's on all preference data so far (pairs of
 # two identical answers, which say nothing, are skipped and counted)
@@ -224,6 +227,11 @@ annotate = awk 'NR % 2 == 1' $$< >$(WORK)/r$(1)/pairs-a.jsonl && \
     $(STAGE) r$(1)-annotate $(BIN)/saferlhf-eval judge --annotate-pairs --judge-url $(JUDGE_URL) \
     --judge-model $(JUDGE_MODEL) $(JUDGE_FLAGS) -o $$@ $(WORK)/r$(1)/pairs-a.jsonl \
     $(WORK)/r$(1)/pairs-b.jsonl
+else ifeq ($(ANNOTATOR),scores)
+annotate = $(STAGE) r$(1)-annotate $(BIN)/saferlhf-eval score -r $(WORK)/r$(2)/rm \
+    -c $(WORK)/r$(2)/cm $(COMMON) -o $(WORK)/r$(1)/pairs.scored.jsonl $$< && \
+    python3 scripts/prefs_from_scores.py $(WORK)/r$(1)/pairs.scored.jsonl >$$@.tmp && \
+    mv $$@.tmp $$@
 else
 annotate = @f='$(subst %,$(1),$(ANNOTATOR))'; if [ ! -s "$$$$f" ]; then \
     echo "pipeline: label the pairs of $$< (two records per prompt) as PKU-SafeRLHF" \
