@@ -123,7 +123,9 @@ static void bucket_parts(size_t n, size_t a, size_t b, int *counts, int *displs)
     }
 }
 
-static int host_reduce_scatter(const struct srl_backend *be, float *x, size_t n)
+/* ZeRO-1's collectives, bucket by bucket: reduce-scatter (this rank's shard of x := the sum
+ * over ranks) or all-gather (every rank's shard to all). */
+static int host_sharded(float *x, size_t n, bool gather)
 {
     int *counts = malloc(2 * (size_t)g_size * sizeof *counts), rc = 0;
     if (!counts) return SRL_ENOMEM;
@@ -131,6 +133,11 @@ static int host_reduce_scatter(const struct srl_backend *be, float *x, size_t n)
     for (size_t a = 0; a < n && rc == 0; a += SRL_DIST_BUCKET) {
         size_t b = n - a < SRL_DIST_BUCKET ? n : a + SRL_DIST_BUCKET;
         bucket_parts(n, a, b, counts, displs);
+        if (gather) {
+            rc = mpi_rc(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, x + a, counts, displs,
+                                       MPI_FLOAT, MPI_COMM_WORLD), "MPI_Allgatherv");
+            continue;
+        }
         /* in place: the input is x[a, b), this rank's sum lands at x + a */
         rc = mpi_rc(MPI_Reduce_scatter(MPI_IN_PLACE, x + a, counts, MPI_FLOAT, MPI_SUM,
                                        MPI_COMM_WORLD), "MPI_Reduce_scatter");
@@ -141,19 +148,14 @@ static int host_reduce_scatter(const struct srl_backend *be, float *x, size_t n)
     return rc;
 }
 
+static int host_reduce_scatter(const struct srl_backend *be, float *x, size_t n)
+{
+    return host_sharded(x, n, false);
+}
+
 static int host_allgather(const struct srl_backend *be, float *x, size_t n)
 {
-    int *counts = malloc(2 * (size_t)g_size * sizeof *counts), rc = 0;
-    if (!counts) return SRL_ENOMEM;
-    int *displs = counts + g_size;
-    for (size_t a = 0; a < n && rc == 0; a += SRL_DIST_BUCKET) {
-        size_t b = n - a < SRL_DIST_BUCKET ? n : a + SRL_DIST_BUCKET;
-        bucket_parts(n, a, b, counts, displs);
-        rc = mpi_rc(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, x + a, counts, displs, MPI_FLOAT,
-                                   MPI_COMM_WORLD), "MPI_Allgatherv");
-    }
-    free(counts);
-    return rc;
+    return host_sharded(x, n, true);
 }
 
 int srl_dist_gather_shards(const float *mine, float *full, size_t n)
@@ -244,7 +246,6 @@ struct srl_dist_overlap {
     MPI_Request *req;    /* one per SRL_DIST_BUCKET piece of the buckets posted */
     int n_req, cap_req;
     int next;            /* the first bucket not posted yet */
-    size_t done_lo;      /* grads[done_lo, n) are final */
     float *grads;
     int rc;
 };
@@ -286,7 +287,6 @@ void srl_dist_overlap_free(struct srl_dist_overlap *ov)
 void srl_dist_overlap_begin(struct srl_dist_overlap *ov, float *grads)
 {
     ov->grads = grads;
-    ov->done_lo = ov->n;
 }
 
 /* Post the buckets from ov->next that lie in [lo, n). */
@@ -306,7 +306,7 @@ void srl_dist_overlap_ready(void *arg, size_t lo)
 {
     struct srl_dist_overlap *ov = arg;
     double t0 = srl_seconds();
-    if (lo > ov->done_lo || ov->next == ov->n_buckets) { /* a second backward */
+    if (ov->next == ov->n_buckets) { /* every bucket went: a second backward */
         if (ov->rc == 0) {
             srl_log_error("gradients changed after their all-reduce began (one backward per "
                           "step is overlapped)");
@@ -314,7 +314,6 @@ void srl_dist_overlap_ready(void *arg, size_t lo)
         }
         return;
     }
-    ov->done_lo = lo;
     overlap_post(ov, lo);
     int flag; /* MPI progresses non-blocking collectives only inside MPI calls */
     if (ov->n_req > 0) MPI_Testall(ov->n_req, ov->req, &flag, MPI_STATUSES_IGNORE);
@@ -329,7 +328,6 @@ int srl_dist_overlap_end(struct srl_dist_overlap *ov, float *grads)
     int rc = mpi_rc(MPI_Waitall(ov->n_req, ov->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
     if (ov->rc < 0) rc = ov->rc;
     ov->rc = ov->n_req = ov->next = 0;
-    ov->done_lo = ov->n;
     g_comm_s += srl_seconds() - t0;
     return rc;
 }
