@@ -32,11 +32,11 @@
  * OMP_WAIT_POLICY=passive as the tools run: run.c's 41 parallel regions a token ran 100x slower
  * with the default spinning when the 2 cores were shared).
  *
- * Where the time goes (perf, one thread, process CPU time, small Llama, 2-core Zen 1): B=1,
- * 5.7 ms a token: sgemv 87%, streaming the 45 MB of fp32 weights at ~8 GB/s (memory bound, as
- * run.c).  B=16, 26 ms a step: OpenBLAS's kernel 42% (363 MFLOP a step at ~33 GFLOP/s), its
- * packing of the weights 31% (every call packs all of each weight: the same 45 MB read, but
- * slower than sgemv streams it), attention 9.5%, sampling 11.5% (16 rows of 32000 logits).
+ * Where the time goes (perf, one thread, small Llama, 2-core Zen 1): B=1: sgemv 83%, streaming
+ * the 45 MB of fp32 weights (memory bound, as run.c).  B=16 at 256 tokens: OpenBLAS's kernel
+ * ~40% (363 MFLOP a step at ~33 GFLOP/s), its packing of every weight on every call ~30% (the
+ * same 45 MB read again, not overlapped with the arithmetic), attention 13% (17.5% with the
+ * loops before sgemv), sampling 8% (10% before the AVX2 clone).
  *
  * small_m_matmul false (the default): every product of 2+ rows through sgemm,
  * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
