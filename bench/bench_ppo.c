@@ -20,9 +20,9 @@
  * (srl_model_set_sparse_head; the default), "dense" on every row, prompts and padding too
  * (the path before it, in the same run: speedup_vs_dense).
  * sft_step_s: one SFT step (forward, loss on the last new_tokens of every row, backward,
- * clip, AdamW; sparse head) of the actor on rows x cols tokens, the shape of the last rollout
- * batch; step_over_sft = step_s / sft_step_s, the PPO step's cost per trained token in SFT
- * steps.
+ * clip, AdamW; sparse head; the median of 5) of the actor on rows x cols tokens, the shape of
+ * the last rollout batch; step_over_sft = step_s / sft_step_s, the PPO step's cost per
+ * trained token in SFT steps.
  * All six models are the small Llama of srl_config_default (d 256, 4 layers, 8 heads, vocab
  * 32000; random weights; the score models with a score head), written to a temporary
  * directory with the tests' tokenizer.  Environment: BENCH_QUICK=1 generates fewer tokens. */
@@ -70,9 +70,16 @@ static int write_model(const char *root, const char *name, enum srl_head head, u
     return rc;
 }
 
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
 /* The baseline: one SFT step of the actor on the PPO actor's rows: N rows of L tokens, the
  * last new_tokens of each row trained (as the rollout's responses), the sparse LM head as the
- * SFT trainer runs it, clip and AdamW.  Seconds of the last of 3 steps, or < 0 on failure. */
+ * SFT trainer runs it, clip and AdamW.  The median seconds of 5 steps after a first one, or
+ * < 0 on failure. */
 static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
 {
     struct srl_model *m = NULL;
@@ -80,7 +87,7 @@ static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
     struct srl_adamw_hparams hp;
     size_t n = (size_t)N * (size_t)L;
     int32_t *tok = malloc(n * sizeof *tok), *tgt = malloc(n * sizeof *tgt);
-    double dt = -1, norm;
+    double dt[6] = {0}, norm;
     srl_adamw_defaults(&hp);
     int rc = tok && tgt ? srl_model_load(dir, srl_backend_cpu(), &m) : SRL_ENOMEM;
     if (rc == 0) rc = srl_optim_for_model(m, &hp, &opt);
@@ -91,7 +98,7 @@ static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
         tgt[i] = t >= L - new_tokens - 1 && t + 1 < L ? tok[i + 1] : -1;
     }
     if (rc == 0) srl_model_set_sparse_head(m, true);
-    for (int s = 0; rc == 0 && s < 3; s++) {
+    for (int s = 0; rc == 0 && s < 6; s++) {
         float loss;
         double t0 = srl_seconds();
         if ((rc = srl_model_zero_grad(m)) == 0 &&
@@ -99,12 +106,13 @@ static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
             (rc = srl_model_loss(m, tgt, NULL, &loss)) == 0 &&
             (rc = srl_model_backward(m)) == 0)
             rc = srl_optim_clip_step(opt, m->params, m->grads, 1.0, 1e-5f, &norm);
-        dt = srl_seconds() - t0;
+        dt[s] = srl_seconds() - t0;
     }
     srl_optim_free(opt);
     srl_model_free(m);
     free(tok), free(tgt);
-    return rc == 0 ? dt : -1;
+    qsort(dt + 1, 5, sizeof dt[0], cmp_double);
+    return rc == 0 ? dt[3] : -1;
 }
 
 /* Train o into root/NAME; v gets the last step's phase seconds from the log (steady state,
