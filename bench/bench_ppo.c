@@ -6,8 +6,9 @@
  *    "new_tokens":..,"rows":..,"cols":..,"rollout_s":..,"scoring_s":..,"advantage_s":..,
  *    "actor_s":..,"critics_s":..,"step_s":..,"first_step_s":..,"rollout_tokens_per_s":..,
  *    "sft_step_s":..,"step_over_sft":..,"speedup_vs_dense":..}
- * Seconds are those of the last of 3 optimiser steps (one rollout batch each; the first step
- * also pays for first-touch allocations, reported as first_step_s):
+ * Seconds are each phase's median over the optimiser steps after the first (5 steps, one
+ * rollout batch each; the first step also pays for first-touch allocations, reported as
+ * first_step_s):
  *   rollout    generation of 16 prompts x 1 sample with the KV cache (logp_raw kept: no
  *              extra actor forward for the old log-probs)
  *   scoring    forwards of the reference model (log-probs), RM and CM (end scores) and both
@@ -115,33 +116,42 @@ static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
     return rc == 0 ? dt[3] : -1;
 }
 
-/* Train o into root/NAME; v gets the last step's phase seconds from the log (steady state,
- * after the first step's allocations): rollout, scoring, advantage, actor, critics, and the
- * rollout's tokens/s. */
+/* Train o into root/NAME; from the log, v gets each phase's median seconds over the steps
+ * after the first (rollout, scoring, advantage, actor, critics, and the rollout's tokens/s) and
+ * *first the first step's seconds (it also pays for first-touch allocations); tm the totals. */
 static int run_ppo(struct srl_ppo_train_opts *o, const char *root, const char *name, double *v,
-                   struct srl_ppo_timing *tm)
+                   double *first, struct srl_ppo_timing *tm)
 {
     static const char *const keys[6] = {"rollout_s", "scoring_s", "advantage_s", "actor_s",
                                         "critics_s", "rollout_tokens_per_s"};
-    char logname[64];
+    enum { MAX_STEPS = 16 };
+    char logname[64], line[8192];
     snprintf(logname, sizeof logname, "%s.jsonl", name);
     char *out = srl_path_join(root, name), *log = srl_path_join(root, logname);
-    char line[8192], last[8192] = "";
+    double x[6][MAX_STEPS];
+    int n = 0;
     o->output = out;
     o->log_path = log;
     int rc = srl_ppo_train(o, tm);
     FILE *lf = rc == 0 ? fopen(log, "r") : NULL;
-    while (lf && fgets(line, sizeof line, lf))
-        memcpy(last, line, sizeof last);
+    while (lf && n < MAX_STEPS && fgets(line, sizeof line, lf)) {
+        for (int k = 0; k < 6; k++) {
+            char pat[64];
+            snprintf(pat, sizeof pat, "\"%s\":", keys[k]);
+            const char *p = strstr(line, pat);
+            x[k][n] = p ? strtod(p + strlen(pat), NULL) : 0;
+        }
+        n++;
+    }
     if (lf) fclose(lf);
+    *first = 0;
     for (int k = 0; k < 6; k++) {
-        char pat[64];
-        snprintf(pat, sizeof pat, "\"%s\":", keys[k]);
-        const char *p = strstr(last, pat);
-        v[k] = p ? strtod(p + strlen(pat), NULL) : 0;
+        if (k < 5 && n > 0) *first += x[k][0];
+        if (n > 1) qsort(x[k] + 1, (size_t)(n - 1), sizeof x[k][0], cmp_double);
+        v[k] = n > 1 ? x[k][1 + (n - 1) / 2] : 0;
     }
     free(out), free(log);
-    return rc;
+    return rc == 0 && n < 2 ? SRL_EIO : rc;
 }
 
 static void rm_rf(const char *dir)
@@ -156,7 +166,7 @@ int main(void)
     char root[] = "/tmp/bench_ppo.XXXXXX";
     if (!mkdtemp(root)) return 1;
     bool quick = getenv("BENCH_QUICK") != NULL;
-    int rc = 0, steps = 3, new_tokens = quick ? 16 : 64;
+    int rc = 0, steps = quick ? 3 : 5, new_tokens = quick ? 16 : 64;
     const char *names[4] = {"actor", "reward", "cost", NULL};
     for (int k = 0; rc == 0 && names[k]; k++)
         rc = write_model(root, names[k], k ? SRL_HEAD_SCORE : SRL_HEAD_LM, 42 + (uint64_t)k);
@@ -183,29 +193,28 @@ int main(void)
     o.quiet = true;
     srl_log_set_level(SRL_LOG_ERROR);
     /* the step with the sparse LM head (now) and with the head on every row (before) */
-    double v[2][6], step[2] = {0};
+    double v[2][6], step[2] = {0}, first[2];
     struct srl_ppo_timing tm[2];
     for (int k = 0; rc == 0 && k < 2; k++) {
         fprintf(stderr, "bench_ppo: %d PPO-Lag steps of 16 sequences x %d new tokens, %s head\n",
                 steps, new_tokens, k ? "dense" : "sparse");
         o.dense_head = k == 1;
-        rc = run_ppo(&o, root, k ? "dense" : "sparse", v[k], &tm[k]);
+        rc = run_ppo(&o, root, k ? "dense" : "sparse", v[k], &first[k], &tm[k]);
         for (int p = 0; p < 5; p++)
             step[k] += v[k][p];
     }
-    double sft_s = rc == 0 ? sft_step_seconds(dirs[0], tm[0].rows, tm[0].cols, new_tokens) : -1;
+    int rows = tm[0].rows, cols = tm[0].cols; /* the last rollout batch */
+    double sft_s = rc == 0 ? sft_step_seconds(dirs[0], rows, cols, new_tokens) : -1;
     for (int k = 0; rc == 0 && k < 2; k++) {
-        double first = tm[k].rollout + tm[k].scoring + tm[k].advantage + tm[k].actor +
-                       tm[k].critics - step[k] * (steps - 1);
         printf("{\"bench\":\"ppo_lag_step\",\"model\":\"llama d256 L4 V32000 (x6)\","
                "\"lm_head\":\"%s\",\"sequences\":16,\"new_tokens\":%d,\"threads\":%d,"
                "\"rows\":%d,\"cols\":%d,\"rollout_s\":%.4f,\"scoring_s\":%.4f,"
                "\"advantage_s\":%.5f,\"actor_s\":%.4f,\"critics_s\":%.4f,\"step_s\":%.4f,"
                "\"first_step_s\":%.4f,\"rollout_tokens_per_s\":%.1f,\"sft_step_s\":%.4f,"
                "\"step_over_sft\":%.2f,\"speedup_vs_dense\":%.3f}\n",
-               k ? "dense" : "sparse", new_tokens, omp_get_max_threads(), tm[k].rows,
-               tm[k].cols, v[k][0], v[k][1], v[k][2], v[k][3], v[k][4], step[k], first,
-               v[k][5], sft_s, sft_s > 0 ? step[k] / sft_s : 0.0, step[1] / step[k]);
+               k ? "dense" : "sparse", new_tokens, omp_get_max_threads(), rows, cols,
+               v[k][0], v[k][1], v[k][2], v[k][3], v[k][4], step[k], first[k], v[k][5], sft_s,
+               sft_s > 0 ? step[k] / sft_s : 0.0, step[1] / step[k]);
     }
     if (rc != 0) fprintf(stderr, "bench_ppo: training failed (%s)\n", srl_strerror(rc));
     for (int k = 0; k < 3; k++)
