@@ -73,6 +73,10 @@ CUDA_TESTS = $(patsubst tests/cuda/%.c,$(BUILD)/tests/%,$(wildcard tests/cuda/te
 TESTS    += $(CUDA_TESTS)
 BENCHES   = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c)) \
             $(BUILD)/bench/bench_cuda
+# llama2.c's run.c, bench_generate's baseline, where scripts/fetch-llama2c.sh has put it (not
+# in the repository: bench/third_party/llama2c/README), built as llama2.c's `make runomp`
+LLAMA2C_RUN_C = bench/third_party/llama2c/run.c
+BENCHES  += $(if $(wildcard $(LLAMA2C_RUN_C)),$(BUILD)/bench/llama2c_run)
 # helper programs the CLI tests run (e.g. a loopback chat-completions server)
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 # LD_PRELOAD shims the CLI tests run tools under (e.g. kill -9 at the Nth file-system step)
@@ -144,6 +148,10 @@ $(BUILD)/tests/shim/%.so: tests/shim/%.c
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_A) -o $@ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/llama2c_run: $(LLAMA2C_RUN_C)
+	@mkdir -p $(dir $@)
+	$(CC) -Ofast -fopenmp -march=native $< -lm -o $@
 
 deps:
 	@scripts/install-deps.sh

@@ -1,37 +1,42 @@
-/* bench_generate.c -- generation throughput of lib/generate (KV cache, batched decoding).
+/* bench_generate.c -- generation throughput of lib/generate (KV cache, batched decoding) beside
+ * llama2.c's run.c on the same weights.
  *
  * Prints JSON lines on stdout (progress on stderr):
+ *   {"bench":"generate_load","loadavg_1m":..,"omp_wait_policy":..}  the machine when it began
  *   {"bench":"generate","model":..,"B":..,"prompt":..,"new_tokens":..,"mode":"greedy"|"sample",
- *    "tokens_per_s":..,"prefill_s":..,"total_s":..,"speedup_vs_1":..}
+ *    "tokens_per_s":..,"prefill_s":..,"total_s":..,"speedup_vs_1":..,"vs_run_c":..}
+ *   {"bench":"generate_llama2c_run","model":..,"tokens_per_s":..,"ours_tokens_per_s":..,
+ *    "ours_vs_run_c":..,"same_tokens":true|false}
  *   {"bench":"generate_nocache","model":..,"tokens_per_s":..}
- *   {"bench":"generate_runc","model":..,"tokens_per_s":..,"same_tokens":true|false}
  * Models: the small Llama of srl_config_default (d 256, 4 layers, 8 heads, vocab 32000, random
  * init) and stories260K from ../shared (converted here; skipped when absent).  Batches of 1, 16
  * and 64 sequences, prompts of 16 random tokens (stories260K: BOS only, as llama2.c's run.c),
  * sampling at temperature 1 (and B=1 greedy too, the run.c -t 0 case); tokens/s counts
  * generated tokens over the whole call (prefill included); speedup_vs_1 compares with B=1
- * sampling.
+ * sampling, vs_run_c with run.c's one stream.
  *
- * Baselines (llama2.c's run.c itself is not available on this machine):
- *   generate_runc     run.c's algorithm re-implemented here on the same weights: one stream,
- *                     greedy, a KV cache, fp32 matrix-vector products as run.c's matmul()
- *                     (OpenMP over output rows, the dot product an `omp simd` reduction, which
- *                     is what run.c's -Ofast build vectorises); its tokens are checked against
- *                     ours (same_tokens);
+ * Baselines:
+ *   generate_llama2c_run  llama2.c's run.c itself (build/bench/llama2c_run, built by `make
+ *                     bench` from bench/third_party/llama2c/run.c when scripts/fetch-llama2c.sh
+ *                     has fetched it; a "skipped" line otherwise) with llama2.c's runomp flags,
+ *                     on the small Llama exported by srl_llama2c_export and on stories260K.bin
+ *                     itself: one stream, greedy from BOS, its own "achieved tok/s"; beside it
+ *                     ours on the same task, and whether the tokens agree;
  *   generate_nocache  the lower bar: the full forward pass over the growing sequence again for
  *                     every token.
+ * Threads: run.c and ours run on the same OpenMP settings (scripts/bench.sh sets
+ * OMP_WAIT_POLICY=passive as the tools run: run.c's 41 parallel regions a token ran 100x slower
+ * with the default spinning when the 2 cores were shared).
  *
- * Where the time goes (perf, one thread, OPENBLAS_CORETYPE=Haswell as on the dev machine):
- * small Llama B=16: sgemm 59% (a third of it OpenBLAS packing the 32000x256 LM head again on
- * every call: at M=16 rows packing costs as much as the products), sampling 13%, attention 10%;
- * the LM head alone runs 0.86 ms at M=1 and 0.23 ms/row at M=16, which bounds the batch gain
- * near 4x on one thread.  stories260K B=16: attention over the KV cache is 70% -- per-row work
- * that batching cannot share in a 260K-parameter model.
+ * Where the time goes (perf, one thread, process CPU time, small Llama, 2-core Zen 1): B=1,
+ * 5.7 ms a token: sgemv 87%, streaming the 45 MB of fp32 weights at ~8 GB/s (memory bound, as
+ * run.c).  B=16, 26 ms a step: OpenBLAS's kernel 42% (363 MFLOP a step at ~33 GFLOP/s), its
+ * packing of the weights 31% (every call packs all of each weight: the same 45 MB read, but
+ * slower than sgemv streams it), attention 9.5%, sampling 11.5% (16 rows of 32000 logits).
  *
  * small_m_matmul false (the default): every product of 2+ rows through sgemm,
  * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
- * same run's baseline for B=16; true: srl_cpu_small_m_max_rows = 16 (in place).  Run by
- * scripts/bench.sh with OMP_WAIT_POLICY=passive, as the tools run.
+ * same run's baseline for B=16; true: srl_cpu_small_m_max_rows = 16 (in place).
  *   {"bench":"generate_head","rows":..,"ms":..,"previous_ms":..,"speedup":..}  the head
  *   product alone for 1, 4, 16 and 64 rows, in place against packed (interleaved)
  *
@@ -43,8 +48,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend_cpu_internal.h"
+#include "fileio.h"
 #include "generate.h"
 #include "llama2c.h"
 #include "model.h"
@@ -59,7 +66,7 @@ static double now(void)
 
 /* tokens/s of B sequences generating n tokens each after prompts of P tokens (or BOS). */
 static double run_batch(struct srl_model *m, const char *name, int B, int P, int n, bool greedy,
-                        double base, bool small_m)
+                        double base, bool small_m, double runc)
 {
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)B * P);
     struct srl_gen_seq *seqs = calloc((size_t)B, sizeof *seqs);
@@ -91,9 +98,10 @@ static double run_batch(struct srl_model *m, const char *name, int B, int P, int
     double tps = rc == 0 && dt > 0 ? total / dt : 0;
     printf("{\"bench\":\"generate\",\"model\":\"%s\",\"B\":%d,\"prompt\":%d,\"new_tokens\":%d,"
            "\"mode\":\"%s\",\"small_m_matmul\":%s,\"threads\":%d,\"tokens_per_s\":%.1f,"
-           "\"prefill_s\":%.4f,\"total_s\":%.3f,\"speedup_vs_1\":%.2f}\n",
+           "\"prefill_s\":%.4f,\"total_s\":%.3f,\"speedup_vs_1\":%.2f,\"vs_run_c\":%.2f}\n",
            name, B, P, n, greedy ? "greedy" : "sample", small_m ? "true" : "false",
-           omp_get_max_threads(), tps, prefill, dt, base > 0 ? tps / base : 1.0);
+           omp_get_max_threads(), tps, prefill, dt, base > 0 ? tps / base : 1.0,
+           runc > 0 ? tps / runc : 0);
     fflush(stdout);
     free(prompt);
     free(seqs);
@@ -128,152 +136,84 @@ static void run_nocache(struct srl_model *m, const char *name, int P, int n)
     free(ids);
 }
 
-// --- run.c's forward pass (llama2.c), on the HF-layout weights of m --------------------------
+// --- llama2.c's run.c on the same weights ------------------------------------------------
 
-/* run.c's matmul: xout (d) = W (d,n) x (n) */
-static void rc_matmul(float *xout, const float *x, const float *w, int n, int d)
+/* llama2.c's tokenizer.bin of V placeholder pieces "|ID": run.c's output is its token ids. */
+static int write_id_tokenizer(const char *path, int V)
 {
-#pragma omp parallel for
-    for (int i = 0; i < d; i++) {
-        float val = 0;
-#pragma omp simd reduction(+ : val)
-        for (int j = 0; j < n; j++)
-            val += w[(size_t)i * n + j] * x[j];
-        xout[i] = val;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int32_t max_len = 12;
+    int ok = fwrite(&max_len, 4, 1, f) == 1;
+    for (int i = 0; i < V && ok; i++) {
+        char piece[16];
+        float score = 0;
+        int32_t len = snprintf(piece, sizeof piece, "|%d", i);
+        ok = fwrite(&score, 4, 1, f) == 1 && fwrite(&len, 4, 1, f) == 1 &&
+             fwrite(piece, 1, (size_t)len, f) == (size_t)len;
     }
+    return fclose(f) == 0 && ok ? 0 : -1;
 }
 
-static void rc_rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+/* run.c (build/bench/llama2c_run, beside this binary) on BIN, greedy from BOS for n tokens,
+ * beside our engine on the same task (B=1, prompt BOS, greedy): run.c's own "achieved tok/s"
+ * (timed from its second token), ours over the whole call; same_tokens compares the ids up to
+ * where run.c stops (it ends at a BOS).  Returns run.c's tokens/s (0: not run). */
+static double run_llama2c(struct srl_model *m, const char *name, const char *bin, int n,
+                          const char *dir)
 {
-    float ss = 0;
-    for (int j = 0; j < n; j++)
-        ss += x[j] * x[j];
-    ss = 1.0f / sqrtf(ss / n + eps);
-    for (int j = 0; j < n; j++)
-        o[j] = w[j] * (ss * x[j]);
-}
-
-static float *rc_w(struct srl_model *m, int l, const char *what)
-{
-    char name[SRL_PARAM_NAME_MAX];
-    if (l < 0)
-        return srl_model_param(m, what);
-    snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, what);
-    return srl_model_param(m, name);
-}
-
-/* Greedy tokens out[0..n) after BOS-or-prompt ids[0..P), run.c style; returns tokens/s. */
-static double runc_generate(struct srl_model *m, const int32_t *ids, int P, int n, int32_t *out)
-{
-    const struct srl_config *c = &m->cfg;
-    int C = c->hidden_size, L = c->num_hidden_layers, NH = c->num_attention_heads;
-    int KVH = c->num_key_value_heads, D = c->head_dim, F = c->intermediate_size;
-    int V = c->vocab_size, S = P + n, QD = NH * D, KVD = KVH * D;
-    float *x = malloc(sizeof(float) * C), *xb = malloc(sizeof(float) * (QD > C ? QD : C));
-    float *q = malloc(sizeof(float) * QD), *h1 = malloc(sizeof(float) * F);
-    float *h2 = malloc(sizeof(float) * F), *att = malloc(sizeof(float) * S);
-    float *logits = malloc(sizeof(float) * V), *xb2 = malloc(sizeof(float) * C);
-    float *kc = malloc(sizeof(float) * (size_t)L * S * KVD);
-    float *vc = malloc(sizeof(float) * (size_t)L * S * KVD);
-    const float *emb = rc_w(m, -1, "model.embed_tokens.weight");
-    const float *head = rc_w(m, -1, "lm_head.weight");
-    if (!head)
-        head = emb;
-    double t0 = now();
-    int tok = ids[0];
-    for (int pos = 0; pos < S - 1; pos++) {
-        memcpy(x, emb + (size_t)tok * C, sizeof(float) * C);
-        for (int l = 0; l < L; l++) {
-            float *k = kc + ((size_t)l * S + pos) * KVD, *v = vc + ((size_t)l * S + pos) * KVD;
-            rc_rmsnorm(xb, x, rc_w(m, l, "input_layernorm"), C, c->norm_eps);
-            rc_matmul(q, xb, rc_w(m, l, "self_attn.q_proj"), C, QD);
-            rc_matmul(k, xb, rc_w(m, l, "self_attn.k_proj"), C, KVD);
-            rc_matmul(v, xb, rc_w(m, l, "self_attn.v_proj"), C, KVD);
-            for (int i = 0; i < QD; i++) { /* RoPE, HF's rotate-half layout */
-                int hd = i % D, half = D / 2;
-                if (hd >= half)
-                    continue;
-                float f = (float)pos * powf(c->rope_theta, -2.0f * hd / D);
-                float cs = cosf(f), sn = sinf(f);
-                for (float *vec = q; vec; vec = (vec == q && i < KVD) ? k : NULL) {
-                    float a = vec[i], b = vec[i + half];
-                    vec[i] = a * cs - b * sn;
-                    vec[i + half] = a * sn + b * cs;
-                }
-            }
-#pragma omp parallel for
-            for (int h = 0; h < NH; h++) {
-                float *a = malloc(sizeof(float) * (pos + 1)), mx = -INFINITY, sum = 0;
-                int kh = h / (NH / KVH);
-                for (int t = 0; t <= pos; t++) {
-                    const float *kt = kc + ((size_t)l * S + t) * KVD + kh * D;
-                    float sc = 0;
-                    for (int i = 0; i < D; i++)
-                        sc += q[h * D + i] * kt[i];
-                    a[t] = sc / sqrtf((float)D);
-                    mx = a[t] > mx ? a[t] : mx;
-                }
-                for (int t = 0; t <= pos; t++)
-                    sum += (a[t] = expf(a[t] - mx));
-                for (int i = 0; i < D; i++)
-                    xb[h * D + i] = 0;
-                for (int t = 0; t <= pos; t++) {
-                    const float *vt = vc + ((size_t)l * S + t) * KVD + kh * D;
-                    for (int i = 0; i < D; i++)
-                        xb[h * D + i] += a[t] / sum * vt[i];
-                }
-                free(a);
-            }
-            rc_matmul(xb2, xb, rc_w(m, l, "self_attn.o_proj"), QD, C);
-            for (int i = 0; i < C; i++)
-                x[i] += xb2[i];
-            rc_rmsnorm(xb, x, rc_w(m, l, "post_attention_layernorm"), C, c->norm_eps);
-            rc_matmul(h1, xb, rc_w(m, l, "mlp.gate_proj"), C, F);
-            rc_matmul(h2, xb, rc_w(m, l, "mlp.up_proj"), C, F);
-            for (int i = 0; i < F; i++)
-                h1[i] = h1[i] / (1.0f + expf(-h1[i])) * h2[i];
-            rc_matmul(xb2, h1, rc_w(m, l, "mlp.down_proj"), F, C);
-            for (int i = 0; i < C; i++)
-                x[i] += xb2[i];
-        }
-        rc_rmsnorm(x, x, rc_w(m, -1, "model.norm.weight"), C, c->norm_eps);
-        rc_matmul(logits, x, head, C, V);
-        if (pos + 1 < P) {
-            tok = ids[pos + 1];
-            continue;
-        }
-        int best = 0;
-        for (int i = 1; i < V; i++)
-            if (logits[i] > logits[best])
-                best = i;
-        out[pos + 1 - P] = tok = best;
+    char exe[512], tok[600], out[600], err[600], cmd[3000];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
+    if (len <= 0)
+        return 0;
+    exe[len] = '\0';
+    strcpy(strrchr(exe, '/') + 1, "llama2c_run");
+    if (access(exe, X_OK) != 0) {
+        printf("{\"bench\":\"generate_llama2c_run\",\"model\":\"%s\",\"skipped\":\"%s absent: "
+               "bench/third_party/llama2c/README\"}\n", name, exe);
+        return 0;
     }
-    double dt = now() - t0;
-    free(x), free(xb), free(q), free(h1), free(h2), free(att), free(logits), free(xb2);
-    free(kc), free(vc);
-    return n / dt;
-}
-
-/* run.c's loop vs our engine at B=1, greedy: tokens/s and whether the tokens agree. */
-static void run_runc(struct srl_model *m, const char *name, int P, int n)
-{
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)P), *out = malloc(sizeof(int32_t) * n);
-    for (int i = 0; i < P; i++)
-        ids[i] = P == 1 ? 1 : (int32_t)((i * 7919u + 13) % (unsigned)m->cfg.vocab_size);
-    double tps = runc_generate(m, ids, P, n, out);
-    struct srl_gen_seq s = { .prompt = ids, .prompt_len = P };
+    snprintf(tok, sizeof tok, "%s/ids.bin", dir);
+    snprintf(out, sizeof out, "%s/run_c.out", dir);
+    snprintf(err, sizeof err, "%s/run_c.err", dir);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' -z '%s' -t 0 -n %d -s 1 >'%s' 2>'%s'", exe, bin, tok,
+             n, out, err);
+    if (write_id_tokenizer(tok, m->cfg.vocab_size) != 0 || system(cmd) != 0) {
+        printf("{\"bench\":\"generate_llama2c_run\",\"model\":\"%s\",\"error\":\"%s failed\"}\n",
+               name, exe);
+        return 0;
+    }
+    char *text = NULL, *msg = NULL;
+    size_t tl = 0, ml = 0;
+    double runc = 0;
+    if (srl_read_file(out, &text, &tl) == 0 && srl_read_file(err, &msg, &ml) == 0) {
+        const char *at = strstr(msg, "achieved tok/s:");
+        runc = at ? atof(at + 15) : 0;
+    }
+    // ours on the same task
+    int32_t bos = 1;
+    struct srl_gen_seq s = { .prompt = &bos, .prompt_len = 1 };
     struct srl_gen_params p = { .sample = SRL_SAMPLER_PARAMS_INIT, .max_new_tokens = n,
                                 .eos_id = -1 };
     p.sample.temperature = 0;
-    int same = srl_generate(m, &p, &s, 1) == 0 && s.n_tokens == n &&
-               !memcmp(s.tokens, out, sizeof(int32_t) * n);
-    printf("{\"bench\":\"generate_runc\",\"model\":\"%s\",\"B\":1,\"prompt\":%d,"
-           "\"new_tokens\":%d,\"threads\":%d,\"tokens_per_s\":%.1f,\"same_tokens\":%s}\n",
-           name, P, n, omp_get_max_threads(), tps, same ? "true" : "false");
+    double t0 = now();
+    int rc = srl_generate(m, &p, &s, 1);
+    double ours = rc == 0 ? s.n_tokens / (now() - t0) : 0;
+    int k = 0, same = rc == 0;
+    for (char *c = text; c && (c = strchr(c, '|')); k++)
+        same &= k < s.n_tokens && strtol(c + 1, &c, 10) == s.tokens[k];
+    printf("{\"bench\":\"generate_llama2c_run\",\"model\":\"%s\",\"B\":1,\"prompt\":1,"
+           "\"new_tokens\":%d,\"run_c_tokens\":%d,\"mode\":\"greedy\",\"threads\":%d,"
+           "\"cflags\":\"-Ofast -fopenmp -march=native\",\"tokens_per_s\":%.1f,"
+           "\"ours_tokens_per_s\":%.1f,\"ours_vs_run_c\":%.2f,\"same_tokens\":%s}\n",
+           name, n, k, omp_get_max_threads(), runc, ours, runc > 0 ? ours / runc : 0,
+           same && k > 0 ? "true" : "false");
     fflush(stdout);
     srl_gen_seq_clear(&s);
-    free(ids);
-    free(out);
+    free(text);
+    free(msg);
+    return runc;
 }
 
 /* The LM head alone, C (M,V) = A (M,C) head (V,C)^T as a decoding step of M streams calls it:
@@ -317,21 +257,23 @@ out:
     free(A), free(W), free(out);
 }
 
-static void bench_model(struct srl_model *m, const char *name, int P, int n)
+/* Everything on one model; BIN is the same weights in llama2.c's format, for run.c. */
+static void bench_model(struct srl_model *m, const char *name, int P, int n, const char *bin,
+                        const char *dir)
 {
     fprintf(stderr, "bench_generate: %s\n", name);
     run_nocache(m, name, P, n);
-    run_runc(m, name, P, n);
-    run_batch(m, name, 1, P, n, true, 0, false);
-    double base = run_batch(m, name, 1, P, n, false, 0, false);
+    double runc = run_llama2c(m, name, bin, n, dir);
+    run_batch(m, name, 1, P, n, true, 0, false, runc);
+    double base = run_batch(m, name, 1, P, n, false, 0, false, runc);
     /* 16 streams with the head packed by sgemm as before, then read in place */
     int keep = srl_cpu_small_m_max_rows;
     srl_cpu_small_m_max_rows = 0;
-    run_batch(m, name, 16, P, n, false, base, false);
+    run_batch(m, name, 16, P, n, false, base, false, runc);
     srl_cpu_small_m_max_rows = 16;
-    run_batch(m, name, 16, P, n, false, base, true);
+    run_batch(m, name, 16, P, n, false, base, true, runc);
     srl_cpu_small_m_max_rows = keep;
-    run_batch(m, name, 64, P, n, false, base, false);
+    run_batch(m, name, 64, P, n, false, base, false, runc);
     for (int rows = 1; rows <= 64; rows *= 4)
         run_head(m, name, rows);
 }
@@ -341,6 +283,14 @@ int main(void)
     const char *q = getenv("BENCH_QUICK");
     int quick = q && *q && strcmp(q, "0") != 0, n = quick ? 16 : 64;
     srl_log_set_prog("bench_generate");
+    char dir[] = "/tmp/bench_generate.XXXXXX", bin[600], tok[600], out[600], cmd[700];
+    if (!mkdtemp(dir))
+        return 1;
+    double load[3] = { 0 };
+    getloadavg(load, 3);
+    printf("{\"bench\":\"generate_load\",\"loadavg_1m\":%.2f,\"loadavg_5m\":%.2f,"
+           "\"omp_wait_policy\":\"%s\"}\n", load[0], load[1],
+           getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "unset");
 
     struct srl_config cfg;
     srl_config_default(&cfg, SRL_ARCH_LLAMA); /* d 256, 4 layers, 8 heads, V 32000 */
@@ -349,25 +299,25 @@ int main(void)
     if (!m)
         return 1;
     srl_model_init_random(m, 1);
-    bench_model(m, "llama-d256-L4-V32000", 16, n);
+    snprintf(bin, sizeof bin, "%s/llama.bin", dir);
+    if (srl_llama2c_export(m, bin) == 0)
+        bench_model(m, "llama-d256-L4-V32000", 16, n, bin, dir);
     srl_model_free(m);
 
     const char *sh = getenv("SAFERLHF_SHARED");
-    char bin[512], tok[512], dir[] = "/tmp/bench_generate.XXXXXX", out[600], cmd[700];
     sh = sh && *sh ? sh : "../shared";
     snprintf(bin, sizeof bin, "%s/models/stories260K/stories260K.bin", sh);
     snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", sh);
+    snprintf(out, sizeof out, "%s/m", dir);
     struct stat st;
-    if (stat(bin, &st) != 0 || !mkdtemp(dir)) {
+    m = NULL;
+    if (stat(bin, &st) != 0)
         printf("{\"bench\":\"generate\",\"model\":\"stories260K\",\"skipped\":\"%s absent\"}\n",
                bin);
-        return 0;
-    }
-    snprintf(out, sizeof out, "%s/m", dir);
-    m = NULL;
-    if (mkdir(out, 0777) == 0 && srl_llama2c_convert(bin, tok, out, SRL_DTYPE_F32, NULL) == 0 &&
-        srl_model_load(out, srl_backend_cpu(), &m) == 0)
-        bench_model(m, "stories260K", 1, quick ? 64 : 200);
+    else if (mkdir(out, 0777) == 0 &&
+             srl_llama2c_convert(bin, tok, out, SRL_DTYPE_F32, NULL) == 0 &&
+             srl_model_load(out, srl_backend_cpu(), &m) == 0)
+        bench_model(m, "stories260K", 1, quick ? 64 : 200, bin, dir);
     srl_model_free(m);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -62,7 +62,8 @@ static int cmp_double(const void *x, const void *y)
 
 /* Train `steps` steps of the LM task on s and print the JSON line. */
 static int run(const char *data_name, const char *model_name, struct srl_model *m,
-               const char *tok_dir, struct srl_sft_set *s, int bs, int steps, double peak)
+               const char *tok_dir, struct srl_sft_set *s, int bs, int steps, double peak,
+               bool dense_head)
 {
     char dir[] = "/tmp/bench_sft.XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -78,6 +79,7 @@ static int run(const char *data_name, const char *model_name, struct srl_model *
     o.log_path = log;
     o.quiet = true;
     int rc = srl_lm_task_init(&task, s, NULL, 0, bs);
+    task.dense_head = dense_head;
     if (rc == 0) rc = srl_trainer_init(&t, &o, m, tok_dir, NULL);
     double t0 = now();
     if (rc == 0) rc = srl_trainer_run(&t, &task.task);
@@ -115,10 +117,11 @@ static int run(const char *data_name, const char *model_name, struct srl_model *
                "\"batch_size\":%d,\"steps\":%d,\"examples\":%zu,\"tokens_per_s\":%.1f,"
                "\"padded_tokens_per_s\":%.1f,\"padding_waste\":%.4f,\"mean_padded_T\":%.1f,"
                "\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.1f,\"mfu\":%.4f,"
-               "\"mfu_padded\":%.4f,\"wall_s\":%.2f}\n",
+               "\"mfu_padded\":%.4f,\"wall_s\":%.2f,\"lm_head\":\"%s\"}\n",
                data_name, model_name, m->n_params, bs, steps, s->n, tps_med,
                tps_med / (1.0 - pad_frac), pad_frac, mean_T, useful, peak,
-               peak > 0 ? useful / peak : 0, peak > 0 ? padded / peak : 0, wall);
+               peak > 0 ? useful / peak : 0, peak > 0 ? padded / peak : 0, wall,
+               dense_head ? "dense" : "sparse");
     fflush(stdout);
     if (rc == 0) srl_trainer_free(&t);
     srl_lm_task_free(&task);
@@ -156,8 +159,22 @@ int main(void)
     }
     srl_model_init_random(m, 1);
     fprintf(stderr, "bench_sft: demo data, llama d256 L4, %d steps\n", steps);
-    status |= run("sft_demo.jsonl", "llama-d256-L4", m, tdir, &s, 8, steps, peak);
+    status |= run("sft_demo.jsonl", "llama-d256-L4", m, tdir, &s, 8, steps, peak, false);
     srl_model_free(m);
+    /* the same with a Llama-size vocabulary (32000, untied): the LM head is most of the
+     * work, and the sparse head skips it on the prompt and padding rows; the dense head is
+     * the path before it, in the same run */
+    cfg.vocab_size = 32000;
+    cfg.tie_word_embeddings = false;
+    for (int dense = 0; dense < 2; dense++) {
+        if (!(m = srl_model_new(&cfg, srl_backend_cpu(), &err))) return 1;
+        srl_model_init_random(m, 1);
+        fprintf(stderr, "bench_sft: demo data, llama d256 L4 V32000, %s head\n",
+                dense ? "dense" : "sparse");
+        status |= run("sft_demo.jsonl", "llama-d256-L4-V32000", m, tdir, &s, 8, steps, peak,
+                      dense);
+        srl_model_free(m);
+    }
     srl_sft_set_free(&s);
     srl_tokenizer_free(tok);
 
@@ -177,7 +194,7 @@ int main(void)
         so.tok = tok;
         if (srl_sft_read(&s, alpaca, &so) == 0) {
             fprintf(stderr, "bench_sft: alpaca_5000 on stories260K, %d steps\n", steps);
-            status |= run("alpaca_5000.json", "stories260K", m, dir, &s, 8, steps, peak);
+            status |= run("alpaca_5000.json", "stories260K", m, dir, &s, 8, steps, peak, false);
         }
     }
     srl_sft_set_free(&s);

@@ -1,4 +1,4 @@
-/* llama2c.h -- import llama2.c legacy checkpoints as Hugging Face Llama directories. */
+/* llama2c.h -- llama2.c legacy checkpoints: import as Hugging Face Llama directories, export. */
 #ifndef SRL_LLAMA2C_H
 #define SRL_LLAMA2C_H
 
@@ -23,5 +23,13 @@ struct srl_llama2c_header {
  * gets the header.  Returns 0 or SRL_E*. */
 int srl_llama2c_convert(const char *model_bin, const char *tokenizer, const char *out_dir,
                         enum srl_dtype dtype, struct srl_llama2c_header *hdr);
+
+struct srl_model;
+/* Write the Llama LM m (weights on the CPU backend) to PATH as a llama2.c legacy checkpoint,
+ * the layout srl_llama2c_convert reads and llama2.c's run.c runs: q/k rows permuted back to
+ * interleaved RoPE pairs, freq_cis computed as llama2.c's model.py does, the classifier
+ * appended when untied (vocab_size negative).  Only what the format can say: SRL_EINVAL for
+ * another architecture, rope_theta other than 10000 or rms_norm_eps other than 1e-5. */
+int srl_llama2c_export(struct srl_model *m, const char *path);
 
 #endif

@@ -188,7 +188,9 @@ static void free_acts(struct srl_model *m)
         m->be->free(m->act_arena);
     m->act_arena = NULL;
     free(m->layers);
+    free(m->head_host);
     m->layers = NULL;
+    m->head_host = NULL;
     m->act_cap_N = m->act_cap_att = 0;
 }
 
@@ -293,10 +295,11 @@ size_t srl_model_act_floats(const struct srl_model *m, int B, int T)
     size_t head = m->cfg.head == SRL_HEAD_SCORE ? 1 : (size_t)ly->V;
     size_t per_layer = ADD(MUL(N, C + C + 2 + ly->QKVD + ly->QD + C + C + 2 + fw + F), natt);
     size_t total = ADD(MUL(L, per_layer), MUL(N, C + C + 2 + head + 4)); // final, head, lse/logp
+    if (m->cfg.head == SRL_HEAD_LM) total = ADD(total, MUL(N, C)); // sparse head rows
     total = ADD(total, ADD(MUL(N, C + C + ly->QKVD + ly->QD + fw + F), natt)); // backward
-    size_t ints = 3 * N;
+    size_t ints = 4 * N;
     // every piece starts on a 16-float boundary
-    size_t pieces = L * 13 + 16;
+    size_t pieces = L * 13 + 18;
     return ADD(total, ints + pieces * 16);
 #undef MUL
 #undef ADD
@@ -314,11 +317,14 @@ static int ensure_acts(struct srl_model *m, int B, int T)
     size_t head = m->cfg.head == SRL_HEAD_SCORE ? 1 : (size_t)ly->V;
     float *a = m->be->alloc(srl_size_mul(srl_model_act_floats(m, B, T), sizeof(float)));
     m->layers = calloc(L, sizeof *m->layers);
-    if (!a || !m->layers) {
+    m->head_host = malloc(srl_size_mul(3 * N, sizeof(int32_t)));
+    if (!a || !m->layers || !m->head_host) {
         if (a)
             m->be->free(a);
         free(m->layers);
+        free(m->head_host);
         m->layers = NULL;
+        m->head_host = NULL;
         srl_log_error("out of memory for activations of B=%d T=%d", B, T);
         return SRL_ENOMEM;
     }
@@ -346,6 +352,7 @@ static int ensure_acts(struct srl_model *m, int B, int T)
     m->lnf_mean = TAKE(N);
     m->lnf_rstd = TAKE(N);
     m->logits = m->cfg.head == SRL_HEAD_SCORE ? NULL : TAKE(N * head);
+    m->lnf_rows = m->cfg.head == SRL_HEAD_SCORE ? NULL : TAKE(N * C);
     m->scores = m->cfg.head == SRL_HEAD_SCORE ? TAKE(N) : NULL;
     m->lse = TAKE(N);
     m->logp = TAKE(N);
@@ -360,6 +367,7 @@ static int ensure_acts(struct srl_model *m, int B, int T)
     m->tokens = (int32_t *)TAKE(N);
     m->pos = (int32_t *)TAKE(N);
     m->targets = (int32_t *)TAKE(N);
+    m->head_rows = (int32_t *)TAKE(N);
 #undef TAKE
     m->act_cap_N = N;
     m->act_cap_att = natt;
@@ -511,23 +519,63 @@ int srl_model_forward(struct srl_model *m, const int32_t *tokens, const int32_t 
     if (m->cfg.head == SRL_HEAD_SCORE)
         be->matmul(m->scores, m->lnf, PAR(ly->head_w), N, 1, C, false, true, C, C, 1, 1.0f,
                    0.0f);
-    else
+    else if (!m->sparse_head) // the sparse head runs in srl_model_logprobs
         be->matmul(m->logits, m->lnf, PAR(ly->head_w), N, ly->V, C, false, true, C, C, ly->V,
                    1.0f, 0.0f);
     m->logits_valid = m->cfg.head == SRL_HEAD_LM;
     return 0;
 }
 
+void srl_model_set_sparse_head(struct srl_model *m, bool on)
+{
+    if (m->sparse_head == on)
+        return;
+    m->sparse_head = on;
+    m->logits_valid = m->logprobs_valid = m->loss_valid = false;
+}
+
 // --- LM head losses --------------------------------------------------------------------------
 
-int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
+/* The sparse head: the rows with a target (and a non-zero mask) gathered, logits (n,V) =
+ * lnf_rows (n,C) W^T; head_host gets their row numbers and targets. */
+static int sparse_head_fwd(struct srl_model *m, const int32_t *targets, const float *mask)
+{
+    const struct srl_model_layout *ly = m->layout;
+    int N = m->B * m->T, C = ly->C, n = 0;
+    int32_t *rows = m->head_host, *tg = rows + N;
+    for (int i = 0; i < N; i++)
+        if (targets[i] >= 0 && (!mask || mask[i] != 0.0f)) {
+            rows[n] = i;
+            tg[n++] = targets[i];
+        }
+    m->n_head = n;
+    if (n == 0)
+        return 0;
+    int rc = m->be->upload(m->head_rows, rows, sizeof(int32_t) * n);
+    if (rc < 0)
+        return rc;
+    m->be->embedding_fwd(m->lnf_rows, m->head_rows, NULL, m->lnf, NULL, n, C); // gather
+    m->be->matmul(m->logits, m->lnf_rows, PAR(ly->head_w), n, ly->V, C, false, true, C, C,
+                  ly->V, 1.0f, 0.0f);
+    return 0;
+}
+
+/* v[0..n) (the head's rows) spread to v[0..N) in place: v[rows[k]] = v[k], 0 elsewhere. */
+static void spread_rows(float *v, const int32_t *rows, int n, int N)
+{
+    for (int i = N - 1, k = n - 1; i >= 0; i--)
+        v[i] = k >= 0 && rows[k] == i ? v[k--] : 0.0f; // rows[k] >= k: v[k] is still unread
+}
+
+/* log p(targets) of every row (or, sparse, of the rows with a target and mask) into m->logp. */
+static int head_logprobs(struct srl_model *m, const int32_t *targets, const float *mask)
 {
     if (m->cfg.head != SRL_HEAD_LM || !m->logits_valid) {
         srl_log_error("log-probabilities need an LM model after a forward pass (backward "
                       "consumes the logits)");
         return SRL_EINVAL;
     }
-    int N = m->B * m->T, V = m->layout->V;
+    int N = m->B * m->T, V = m->layout->V, rc;
     for (int n = 0; n < N; n++) {
         if (targets[n] >= V) {
             srl_log_error("target id %d at [%d][%d] is outside the vocabulary (%d)", targets[n],
@@ -535,18 +583,57 @@ int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
             return SRL_EINVAL;
         }
     }
-    int rc = m->be->upload(m->targets, targets, sizeof(int32_t) * N);
-    if (rc < 0)
-        return rc;
-    m->be->logprob_fwd(m->logp, m->lse, m->logits, m->targets, N, V);
+    if (m->sparse_head) {
+        if ((rc = sparse_head_fwd(m, targets, mask)) < 0)
+            return rc;
+        targets = m->head_host + N; // the head rows' targets
+    } else {
+        m->n_head = N;
+    }
+    if (m->n_head > 0) {
+        if ((rc = m->be->upload(m->targets, targets, sizeof(int32_t) * m->n_head)) < 0)
+            return rc;
+        m->be->logprob_fwd(m->logp, m->lse, m->logits, m->targets, m->n_head, V);
+    }
     m->logprobs_valid = true;
     m->loss_valid = false;
-    return logp ? m->be->download(logp, m->logp, sizeof(float) * N) : 0;
+    return 0;
+}
+
+/* m->logp as (N) host values, 0 at the rows the sparse head skipped. */
+static int download_logp(struct srl_model *m, float *logp)
+{
+    int N = m->B * m->T, rc = 0;
+    if (m->n_head > 0)
+        rc = m->be->download(logp, m->logp, sizeof(float) * m->n_head);
+    if (rc == 0 && m->n_head < N)
+        spread_rows(logp, m->head_host, m->n_head, N);
+    return rc;
+}
+
+/* dL/dlogp (N) host -> m->dlogp (the head's rows only when sparse). */
+static int upload_dlogp(struct srl_model *m, const float *dlogp)
+{
+    int N = m->B * m->T;
+    if (m->n_head < N) {
+        const int32_t *rows = m->head_host;
+        float *d = (float *)(m->head_host + 2 * N);
+        for (int k = 0; k < m->n_head; k++)
+            d[k] = dlogp[rows[k]];
+        dlogp = d;
+    }
+    return m->n_head > 0 ? m->be->upload(m->dlogp, dlogp, sizeof(float) * m->n_head) : 0;
+}
+
+int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
+{
+    int rc = head_logprobs(m, targets, NULL);
+    return rc == 0 && logp ? download_logp(m, logp) : rc;
 }
 
 int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mask, float *loss)
 {
-    int rc = srl_model_logprobs(m, targets, NULL);
+    int rc = head_logprobs(m, targets, mask);
     if (rc < 0)
         return rc;
     int N = m->B * m->T;
@@ -554,7 +641,7 @@ int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mas
     if (!lp)
         return SRL_ENOMEM;
     float *dl = lp + N;
-    if ((rc = m->be->download(lp, m->logp, sizeof(float) * N)) < 0) {
+    if ((rc = download_logp(m, lp)) < 0) {
         free(lp);
         return rc;
     }
@@ -573,7 +660,7 @@ int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mas
         double w = targets[n] < 0 ? 0.0 : mask ? mask[n] : 1.0;
         dl[n] = (float)(-w / msum);
     }
-    rc = m->be->upload(m->dlogp, dl, sizeof(float) * N);
+    rc = upload_dlogp(m, dl);
     free(lp);
     if (rc < 0)
         return rc;
@@ -669,15 +756,29 @@ static int backward_lm(struct srl_model *m)
         return SRL_EINVAL;
     }
     const struct srl_model_layout *ly = m->layout;
-    int N = m->B * m->T, C = ly->C, V = ly->V;
-    // logits (N,V) become dlogits in place
-    m->be->logprob_bwd(m->logits, m->dlogp, m->lse, m->targets, N, V);
+    int N = m->B * m->T, n = m->n_head, C = ly->C, V = ly->V;
     m->logits_valid = m->logprobs_valid = m->loss_valid = false;
-    // d_ln (N,C) = dlogits W (V,C); dW += dlogits^T lnf
-    m->be->matmul(m->d_ln, m->logits, PAR(ly->head_w), N, C, V, false, false, V, C, C, 1.0f,
-                  0.0f);
-    m->be->matmul(GRD(ly->head_w), m->logits, m->lnf, V, C, N, true, false, V, C, C, 1.0f,
-                  1.0f);
+    if (!m->sparse_head) {
+        // logits (N,V) become dlogits in place; d_ln (N,C) = dlogits W (V,C);
+        // dW += dlogits^T lnf
+        m->be->logprob_bwd(m->logits, m->dlogp, m->lse, m->targets, N, V);
+        m->be->matmul(m->d_ln, m->logits, PAR(ly->head_w), N, C, V, false, false, V, C, C,
+                      1.0f, 0.0f);
+        m->be->matmul(GRD(ly->head_w), m->logits, m->lnf, V, C, N, true, false, V, C, C, 1.0f,
+                      1.0f);
+    } else {
+        // the head's n rows: dlogits (n,V) in place; d_res (n,C) = dlogits W;
+        // dW += dlogits^T lnf_rows; d_ln (N,C) zero but for the scattered rows
+        m->be->memset0(m->d_ln, sizeof(float) * (size_t)N * C);
+        if (n > 0) {
+            m->be->logprob_bwd(m->logits, m->dlogp, m->lse, m->targets, n, V);
+            m->be->matmul(m->d_res, m->logits, PAR(ly->head_w), n, C, V, false, false, V, C, C,
+                          1.0f, 0.0f);
+            m->be->matmul(GRD(ly->head_w), m->logits, m->lnf_rows, V, C, n, true, false, V, C,
+                          C, 1.0f, 1.0f);
+            m->be->embedding_bwd(m->d_ln, NULL, m->d_res, m->head_rows, NULL, n, C); // scatter
+        }
+    }
     backward_body(m);
     return 0;
 }
@@ -695,7 +796,7 @@ int srl_model_backward_logprob(struct srl_model *m, const float *dlogp)
 {
     if (!m->logprobs_valid)
         return backward_lm(m); // logs the error
-    int rc = m->be->upload(m->dlogp, dlogp, sizeof(float) * m->B * m->T);
+    int rc = upload_dlogp(m, dlogp);
     return rc < 0 ? rc : backward_lm(m);
 }
 

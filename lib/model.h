@@ -89,6 +89,13 @@ struct srl_model {
     float *scores;             /* (N) score head output */
     float *lse, *logp;         /* (N) from srl_model_logprobs / srl_model_loss */
     float *dlogp;              /* (N) upstream gradient scratch */
+    /* sparse LM head (srl_model_set_sparse_head): the head runs only on the n_head rows that
+     * have a target; logits, lse, logp, dlogp and targets then hold those rows compacted */
+    bool sparse_head;
+    int n_head;                /* rows of the last head: N, or the rows with a target */
+    float *lnf_rows;           /* (N,C) on be: the final-norm rows the sparse head ran on */
+    int32_t *head_rows;        /* (N) on be: their row numbers */
+    int32_t *head_host;        /* (3N) host scratch: row numbers, targets, float values */
     int32_t *tokens, *pos, *targets; /* (N) copies of the inputs on be */
     bool have_pos_padding;     /* some pos < 0 */
     bool logits_valid;         /* logits hold the last forward's (not yet dlogits) */
@@ -161,6 +168,13 @@ int srl_model_logprobs(struct srl_model *m, const int32_t *targets, float *logp)
  * mask NULL = all ones; targets < 0 are skipped).  Prepares srl_model_backward().
  * Returns 0 or SRL_E* (SRL_EINVAL when the mask sums to 0). */
 int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mask, float *loss);
+
+/* With on, forward stops at the final norm and srl_model_logprobs/srl_model_loss run the LM
+ * head only on the rows that have a target (targets >= 0, and a non-zero mask for the loss):
+ * the same log-probabilities and gradients (the head's weight gradient summed over fewer,
+ * all-zero-free rows: equal within rounding) for less work where prompts or padding carry no
+ * target.  m->logits is then not filled by forward.  Off by default. */
+void srl_model_set_sparse_head(struct srl_model *m, bool on);
 
 /* Backward of the last srl_model_loss(): grads += dloss/dparams.  Destroys m->logits. */
 int srl_model_backward(struct srl_model *m);

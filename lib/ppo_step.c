@@ -120,14 +120,15 @@ int srl_ppo_rollout(struct srl_ppo_run *r, const size_t *idx, size_t n, uint64_t
             int32_t tk = t < pl ? s->prompt[t] : t < len ? s->tokens[t - pl] : r->pad_id;
             b->tokens[row + t] = tk;
             b->pos[row + t] = t < len ? t : -1;
-            b->targets[row + t] = t + 1 < len ? (t + 1 < pl ? s->prompt[t + 1]
-                                                            : s->tokens[t + 1 - pl]) : -1;
+            /* targets of the response tokens only (positions start .. len-2) */
+            b->targets[row + t] = t >= pl - 1 && t + 1 < len ? s->tokens[t + 1 - pl] : -1;
             b->mask[row + t] = t + 1 < len ? 1.0f : 0.0f;
             b->old_lp[row + t] = t >= pl - 1 && t + 1 < len ? s->logp_raw[t + 1 - pl] : 0.0f;
         }
     }
     r->tm.rollout += srl_seconds() - t0;
     r->tm.rollout_tokens += ntok;
+    r->tm.rows = N, r->tm.cols = L;
     return 0;
 }
 

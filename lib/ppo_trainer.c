@@ -91,6 +91,9 @@ static int load_models(struct srl_ppo_run *r)
         (rc = load(o, rc_dir, "reward critic", SRL_HEAD_SCORE, &r->rcrit)) < 0 ||
         (rc = load(o, cc_dir, "cost critic", SRL_HEAD_SCORE, &r->ccrit)) < 0)
         goto out;
+    /* the log-probs of the response tokens only: the LM head skips the prompts and padding */
+    srl_model_set_sparse_head(r->actor, !o->dense_head);
+    srl_model_set_sparse_head(r->ref, !o->dense_head);
     struct srl_model *ms[5] = {r->ref, r->rm, r->cm, r->rcrit, r->ccrit};
     const char *names[5] = {"reference model", "reward model", "cost model", "reward critic",
                             "cost critic"};
@@ -545,6 +548,9 @@ static int setup(struct srl_ppo_run *r)
     snprintf(ac->template_name, sizeof ac->template_name, "%s", tname);
     /* every model must hold prompt + response positions */
     int maxpos = ac->max_position_embeddings;
+    /* the log-probs of the response tokens only: the LM head skips the prompts and padding */
+    srl_model_set_sparse_head(r->actor, !o->dense_head);
+    srl_model_set_sparse_head(r->ref, !o->dense_head);
     struct srl_model *ms[5] = {r->ref, r->rm, r->cm, r->rcrit, r->ccrit};
     for (int k = 0; k < 5; k++)
         if (ms[k]->cfg.max_position_embeddings < maxpos)

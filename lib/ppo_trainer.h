@@ -86,6 +86,8 @@ struct srl_ppo_train_opts {
     uint64_t seed;
     bool quiet;
     int verbosity;
+    bool dense_head;             /* the LM head on every row, prompts too (bench: the path
+                                    before the sparse head) */
 };
 void srl_ppo_train_opts_default(struct srl_ppo_train_opts *o);
 
@@ -93,6 +95,7 @@ void srl_ppo_train_opts_default(struct srl_ppo_train_opts *o);
 struct srl_ppo_timing {
     double rollout, scoring, advantage, actor, critics, ptx;
     double rollout_tokens; /* response tokens generated */
+    int rows, cols;        /* shape (N,L) of the last rollout batch on this rank */
 };
 
 /* Run a whole training (models loaded from the options' paths).  Returns 0 (done: final

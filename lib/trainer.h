@@ -189,6 +189,8 @@ struct srl_lm_task {
     struct srl_lm_batch batch;
     int32_t pad_id;
     int eval_batch_size;
+    bool dense_head; /* the LM head on every row, prompts and padding too (bench: the path
+                        before the sparse head) */
 };
 /* A task over train (and eval, may be NULL: no evaluation).  pad_id fills padding (any valid
  * id: it is never attended to by real tokens nor trained).  Returns 0 or SRL_ENOMEM. */

@@ -15,7 +15,9 @@ static int lm_step_on(struct srl_lm_task *lt, struct srl_model *m, const struct 
     float l;
     int rc = srl_lm_batch_fill(b, s, idx, n, lt->pad_id);
     if (rc < 0) return rc;
-    /* tokens (B,T) -> logits (B,T,V); loss over targets (B,T) where mask (B,T) is 1 */
+    /* tokens (B,T) -> logits of the rows with a target and mask (prompts and padding have
+     * none: the sparse head skips them); loss over targets (B,T) where mask (B,T) is 1 */
+    srl_model_set_sparse_head(m, !lt->dense_head);
     if ((rc = srl_model_forward(m, b->tokens, NULL, b->B, b->T)) < 0) return rc;
     if ((rc = srl_model_loss(m, b->targets, b->mask, &l)) < 0) return rc;
     *loss = l;
@@ -64,6 +66,7 @@ int srl_lm_eval(struct srl_model *m, const struct srl_sft_set *s, int batch_size
     if (rc == 0) rc = srl_batch_plan_sorted(&p, len, s->n, batch_size);
     free(len);
     if (rc < 0) return rc;
+    srl_model_set_sparse_head(m, true);
     for (size_t k = 0; rc == 0 && k < p.n_batches; k++) {
         float l;
         rc = srl_lm_batch_fill(b, s, p.order + p.first[k], p.first[k + 1] - p.first[k], pad_id);

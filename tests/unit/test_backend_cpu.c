@@ -749,6 +749,61 @@ static void test_model_determinism(void)
     }
 }
 
+/* The sparse LM head (srl_model_set_sparse_head) gives the dense head's log-probabilities,
+ * loss and gradients, for the loss (rows with a target and mask) and for log-probs with an
+ * upstream gradient (rows with a target). */
+static void test_model_sparse_head(void)
+{
+    for (int arch = 0; arch < 2; arch++) {
+        struct srl_config cfg = tiny_config(arch);
+        struct model_ctx a, b;
+        struct srl_rng save = rng;
+        setup_ctx(&a, &cfg, 13);
+        rng = save;
+        setup_ctx(&b, &cfg, 13);
+        REQUIRE(a.m && b.m, "model_new");
+        srl_model_set_sparse_head(b.m, true);
+        int N = MB * MT;
+        model_backward(&a);
+        model_backward(&b);
+        EXPECT(b.m->n_head > 0 && b.m->n_head < N, "the loss ran the head on %d of %d rows",
+               b.m->n_head, N);
+        float la, lb;
+        REQUIRE(srl_model_loss(a.m, a.tgt, a.mask, &la) == SRL_EINVAL, "loss after backward");
+        test_close(arch ? "sparse head loss grads (gpt2)" : "sparse head loss grads (llama)",
+                   b.m->grads, a.m->grads, b.m->n_params, 1e-6f, 1e-5f);
+        REQUIRE(srl_model_forward(a.m, a.tok, NULL, MB, MT) == 0 &&
+                srl_model_forward(b.m, b.tok, NULL, MB, MT) == 0, "forward");
+        REQUIRE(srl_model_loss(a.m, a.tgt, a.mask, &la) == 0 &&
+                srl_model_loss(b.m, b.tgt, b.mask, &lb) == 0, "loss");
+        EXPECT(fabsf(la - lb) <= 1e-6f * fabsf(la), "loss %.9g vs %.9g", lb, la);
+        // log-probs of the rows with a target (prompt rows: target -1), then their backward
+        float lpa[MB * MT], lpb[MB * MT], dl[MB * MT];
+        int with_target = 0;
+        for (int n = 0; n < N; n++) {
+            a.tgt[n] = b.tgt[n] = n % MT < 3 ? -1 : a.tgt[n];
+            with_target += a.tgt[n] >= 0;
+            dl[n] = (float)srl_rng_normal(&rng);
+        }
+        srl_model_zero_grad(a.m);
+        srl_model_zero_grad(b.m);
+        REQUIRE(srl_model_forward(a.m, a.tok, NULL, MB, MT) == 0 &&
+                srl_model_forward(b.m, b.tok, NULL, MB, MT) == 0, "forward");
+        REQUIRE(srl_model_logprobs(a.m, a.tgt, lpa) == 0 &&
+                srl_model_logprobs(b.m, b.tgt, lpb) == 0, "logprobs");
+        EXPECT(b.m->n_head == with_target, "log-probs ran the head on %d rows, not %d",
+               b.m->n_head, with_target);
+        test_close("sparse head log-probs", lpb, lpa, (size_t)N, 1e-6f, 1e-6f);
+        EXPECT(lpb[0] == 0.0f && lpb[MT + 2] == 0.0f, "no log-prob where no target");
+        REQUIRE(srl_model_backward_logprob(a.m, dl) == 0 &&
+                srl_model_backward_logprob(b.m, dl) == 0, "backward of log-probs");
+        test_close("sparse head log-prob grads", b.m->grads, a.m->grads, b.m->n_params, 1e-6f,
+                   1e-5f);
+        srl_model_free(a.m);
+        srl_model_free(b.m);
+    }
+}
+
 /* KV-cache decoding gives the logits (scores) of a full forward: a prompt of 3 tokens at once,
  * then one token per call, with left padding in one row. */
 static void check_decode(struct srl_config cfg, const char *what)
@@ -1017,6 +1072,7 @@ int main(void)
     RUN(test_model_grad_score);
     RUN(test_model_padding_and_mask);
     RUN(test_model_determinism);
+    RUN(test_model_sparse_head);
     RUN(test_model_decode);
     RUN(test_model_save_load);
     RUN(test_model_transfer_errors);

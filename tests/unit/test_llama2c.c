@@ -4,6 +4,7 @@
  * llama2.c's own output (expected_run_c_t0_n200.txt) exactly. */
 #include "test.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -139,6 +140,51 @@ static void test_synthetic(void)
     free(tok);
 }
 
+/* Export of a converted checkpoint gives the original file back: every weight bit for bit, in
+ * llama2.c's order and interleaved RoPE rows; freq_cis (floats [fc, fc + n_freq)) recomputed,
+ * so checked against the formula (made_up) or the original within 1e-6. */
+static void check_export(const char *orig_path, const char *dir, size_t fc, size_t n_freq,
+                         int made_up)
+{
+    struct srl_model *m = NULL;
+    srl_log_set_level(SRL_LOG_ERROR);
+    int rc = srl_model_load(dir, srl_backend_cpu(), &m);
+    srl_log_set_level(SRL_LOG_WARNING);
+    REQUIRE(rc == 0, "load %s", dir);
+    char *back = srl_path_join(tmpdir, "exported.bin");
+    REQUIRE(srl_llama2c_export(m, back) == 0, "export");
+    char *a = NULL, *b = NULL;
+    size_t la, lb;
+    REQUIRE(srl_read_file(orig_path, &a, &la) == 0 && srl_read_file(back, &b, &lb) == 0);
+    EXPECT(la == lb, "%zu bytes exported, %zu in %s", lb, la, orig_path);
+    size_t head = 28 + 4 * fc, tail = head + 4 * n_freq;
+    if (la == lb) {
+        EXPECT(memcmp(a, b, head) == 0, "header or weights before freq_cis differ");
+        EXPECT(memcmp(a + tail, b + tail, la - tail) == 0, "weights after freq_cis differ");
+        const float *fa = (const float *)(a + head), *fb = (const float *)(b + head);
+        float worst = 0;
+        int hs = m->cfg.head_dim, S = m->cfg.max_position_embeddings;
+        for (size_t i = 0; i < n_freq; i++) {
+            int pos = (int)(i % (n_freq / 2)) / (hs / 2), k = (int)(i % (hs / 2));
+            double f = pos / pow(10000.0, 2.0 * k / hs);
+            double want = made_up ? (i < n_freq / 2 ? cos(f) : sin(f)) : fa[i];
+            float d = fabsf(fb[i] - (float)want);
+            worst = d > worst ? d : worst;
+        }
+        EXPECT(worst < 1e-5f * (made_up ? S : 1), "freq_cis off by %g", (double)worst);
+    }
+    free(a), free(b), free(back);
+    srl_model_free(m);
+}
+
+static void test_export_synthetic(void)
+{
+    char *model = write_tiny_model("tiny.bin", SIZE_MAX);
+    char *out = srl_path_join(tmpdir, "tiny");
+    check_export(model, out, N_FLOATS - SEQ * HS - V * D, SEQ * HS, 1);
+    free(model), free(out);
+}
+
 static int argmax(const float *x, int n)
 {
     int best = 0;
@@ -190,6 +236,12 @@ static void test_stories260k_greedy(void)
     free(want);
     free(text);
     srl_tokenizer_free(t);
+    /* exported back: the llama2.c file itself (2 freq_cis tables of seq_len x hs/2 floats) */
+    const struct srl_config *c = &m->cfg;
+    size_t D = c->hidden_size, L = c->num_hidden_layers, KVD = c->num_key_value_heads * c->head_dim;
+    size_t per_layer = 2 * D + 2 * D * D + 2 * KVD * D + 3 * (size_t)c->intermediate_size * D;
+    size_t fc = (size_t)c->vocab_size * D + L * per_layer + D;
+    check_export(model, out, fc, (size_t)c->max_position_embeddings * c->head_dim, 0);
     srl_model_free(m);
     free(out);
 }
@@ -202,6 +254,7 @@ int main(void)
         return 1;
     }
     RUN(test_synthetic);
+    RUN(test_export_synthetic);
     RUN(test_stories260k_greedy);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
