@@ -4,16 +4,20 @@
  * Prints JSON lines on stdout (progress on stderr):
  *   {"bench":"generate_load","loadavg_1m":..,"omp_wait_policy":..}  the machine when it began
  *   {"bench":"generate","model":..,"B":..,"prompt":..,"new_tokens":..,"mode":"greedy"|"sample",
- *    "tokens_per_s":..,"prefill_s":..,"total_s":..,"speedup_vs_1":..,"vs_run_c":..}
+ *    "tokens_per_s":..,"prefill_s":..,"total_s":..,"speedup_vs_1":..,"vs_run_c":..,
+ *    "cpu_s":..,"tokens_per_cpu_s":..,"cpu_speedup_vs_1":..}
  *   {"bench":"generate_llama2c_run","model":..,"tokens_per_s":..,"ours_tokens_per_s":..,
- *    "ours_vs_run_c":..,"same_tokens":true|false}
+ *    "ours_vs_run_c":..,"same_tokens":true|false,"cpu_s":..,"ours_cpu_s":..}
  *   {"bench":"generate_nocache","model":..,"tokens_per_s":..}
  * Models: the small Llama of srl_config_default (d 256, 4 layers, 8 heads, vocab 32000, random
  * init) and stories260K from ../shared (converted here; skipped when absent).  Batches of 1, 16
  * and 64 sequences, prompts of 16 random tokens (stories260K: BOS only, as llama2.c's run.c),
  * sampling at temperature 1 (and B=1 greedy too, the run.c -t 0 case); tokens/s counts
  * generated tokens over the whole call (prefill included); speedup_vs_1 compares with B=1
- * sampling, vs_run_c with run.c's one stream.
+ * sampling, vs_run_c with run.c's one stream.  On a shared machine the wall clock depends on
+ * when the other jobs let both threads run; cpu_s (this process's CPU seconds, all threads:
+ * passive waits cost none) and tokens_per_cpu_s measure the work itself, and
+ * cpu_speedup_vs_1 compares that with B=1 sampling.
  *
  * Baselines:
  *   generate_llama2c_run  llama2.c's run.c itself (build/bench/llama2c_run, built by `make
@@ -28,11 +32,11 @@
  * OMP_WAIT_POLICY=passive as the tools run: run.c's 41 parallel regions a token ran 100x slower
  * with the default spinning when the 2 cores were shared).
  *
- * Where the time goes (perf, one thread, process CPU time, small Llama, 2-core Zen 1): B=1,
- * 5.7 ms a token: sgemv 87%, streaming the 45 MB of fp32 weights at ~8 GB/s (memory bound, as
- * run.c).  B=16, 26 ms a step: OpenBLAS's kernel 42% (363 MFLOP a step at ~33 GFLOP/s), its
- * packing of the weights 31% (every call packs all of each weight: the same 45 MB read, but
- * slower than sgemv streams it), attention 9.5%, sampling 11.5% (16 rows of 32000 logits).
+ * Where the time goes (perf, one thread, small Llama, 2-core Zen 1): B=1: sgemv 83%, streaming
+ * the 45 MB of fp32 weights (memory bound, as run.c).  B=16 at 256 tokens: OpenBLAS's kernel
+ * ~40% (363 MFLOP a step at ~33 GFLOP/s), its packing of every weight on every call ~30% (the
+ * same 45 MB read again, not overlapped with the arithmetic), attention 13% (17.5% with the
+ * loops before sgemv), sampling 8% (10% before the AVX2 clone).
  *
  * small_m_matmul false (the default): every product of 2+ rows through sgemm,
  * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
@@ -46,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,16 +62,31 @@
 #include "model.h"
 #include "srl.h"
 
-static double now(void)
+static double clock_s(clockid_t c)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+
+/* CPU seconds of this process, all threads (waits cost none under OMP_WAIT_POLICY=passive) */
+static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+/* CPU seconds of the waited-for children */
+static double children_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 /* tokens/s of B sequences generating n tokens each after prompts of P tokens (or BOS). */
 static double run_batch(struct srl_model *m, const char *name, int B, int P, int n, bool greedy,
-                        double base, bool small_m, double runc)
+                        double base, bool small_m, double runc, double base_cpu,
+                        double *per_cpu_s)
 {
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)B * P);
     struct srl_gen_seq *seqs = calloc((size_t)B, sizeof *seqs);
@@ -90,21 +110,26 @@ static double run_batch(struct srl_model *m, const char *name, int B, int P, int
     int rc = srl_generate(m, &one, seqs, B);
     double prefill = now() - t0;
     t0 = now();
+    double c0 = cpu_now();
     rc |= srl_generate(m, &p, seqs, B);
-    double dt = now() - t0;
+    double dt = now() - t0, cpu = cpu_now() - c0;
     long total = 0;
     for (int b = 0; b < B; b++)
         total += seqs[b].n_tokens, srl_gen_seq_clear(&seqs[b]);
     double tps = rc == 0 && dt > 0 ? total / dt : 0;
     printf("{\"bench\":\"generate\",\"model\":\"%s\",\"B\":%d,\"prompt\":%d,\"new_tokens\":%d,"
            "\"mode\":\"%s\",\"small_m_matmul\":%s,\"threads\":%d,\"tokens_per_s\":%.1f,"
-           "\"prefill_s\":%.4f,\"total_s\":%.3f,\"speedup_vs_1\":%.2f,\"vs_run_c\":%.2f}\n",
+           "\"prefill_s\":%.4f,\"total_s\":%.3f,\"speedup_vs_1\":%.2f,\"vs_run_c\":%.2f,"
+           "\"cpu_s\":%.3f,\"tokens_per_cpu_s\":%.1f,\"cpu_speedup_vs_1\":%.2f}\n",
            name, B, P, n, greedy ? "greedy" : "sample", small_m ? "true" : "false",
            omp_get_max_threads(), tps, prefill, dt, base > 0 ? tps / base : 1.0,
-           runc > 0 ? tps / runc : 0);
+           runc > 0 ? tps / runc : 0, cpu, cpu > 0 ? total / cpu : 0,
+           base_cpu > 0 && cpu > 0 ? total / cpu / base_cpu : 1.0);
     fflush(stdout);
     free(prompt);
     free(seqs);
+    if (per_cpu_s)
+        *per_cpu_s = cpu > 0 ? total / cpu : 0;
     return tps;
 }
 
@@ -179,11 +204,13 @@ static double run_llama2c(struct srl_model *m, const char *name, const char *bin
     snprintf(err, sizeof err, "%s/run_c.err", dir);
     snprintf(cmd, sizeof cmd, "'%s' '%s' -z '%s' -t 0 -n %d -s 1 >'%s' 2>'%s'", exe, bin, tok,
              n, out, err);
+    double c0 = children_cpu();
     if (write_id_tokenizer(tok, m->cfg.vocab_size) != 0 || system(cmd) != 0) {
         printf("{\"bench\":\"generate_llama2c_run\",\"model\":\"%s\",\"error\":\"%s failed\"}\n",
                name, exe);
         return 0;
     }
+    double runc_cpu = children_cpu() - c0; /* the whole process: loading included */
     char *text = NULL, *msg = NULL;
     size_t tl = 0, ml = 0;
     double runc = 0;
@@ -197,18 +224,19 @@ static double run_llama2c(struct srl_model *m, const char *name, const char *bin
     struct srl_gen_params p = { .sample = SRL_SAMPLER_PARAMS_INIT, .max_new_tokens = n,
                                 .eos_id = -1 };
     p.sample.temperature = 0;
-    double t0 = now();
+    double t0 = now(), c1 = cpu_now();
     int rc = srl_generate(m, &p, &s, 1);
-    double ours = rc == 0 ? s.n_tokens / (now() - t0) : 0;
+    double ours = rc == 0 ? s.n_tokens / (now() - t0) : 0, ours_cpu = cpu_now() - c1;
     int k = 0, same = rc == 0;
     for (char *c = text; c && (c = strchr(c, '|')); k++)
         same &= k < s.n_tokens && strtol(c + 1, &c, 10) == s.tokens[k];
     printf("{\"bench\":\"generate_llama2c_run\",\"model\":\"%s\",\"B\":1,\"prompt\":1,"
            "\"new_tokens\":%d,\"run_c_tokens\":%d,\"mode\":\"greedy\",\"threads\":%d,"
            "\"cflags\":\"-Ofast -fopenmp -march=native\",\"tokens_per_s\":%.1f,"
-           "\"ours_tokens_per_s\":%.1f,\"ours_vs_run_c\":%.2f,\"same_tokens\":%s}\n",
+           "\"ours_tokens_per_s\":%.1f,\"ours_vs_run_c\":%.2f,\"same_tokens\":%s,"
+           "\"cpu_s\":%.3f,\"ours_cpu_s\":%.3f}\n",
            name, n, k, omp_get_max_threads(), runc, ours, runc > 0 ? ours / runc : 0,
-           same && k > 0 ? "true" : "false");
+           same && k > 0 ? "true" : "false", runc_cpu, ours_cpu);
     fflush(stdout);
     srl_gen_seq_clear(&s);
     free(text);
@@ -263,17 +291,17 @@ static void bench_model(struct srl_model *m, const char *name, int P, int n, con
 {
     fprintf(stderr, "bench_generate: %s\n", name);
     run_nocache(m, name, P, n);
-    double runc = run_llama2c(m, name, bin, n, dir);
-    run_batch(m, name, 1, P, n, true, 0, false, runc);
-    double base = run_batch(m, name, 1, P, n, false, 0, false, runc);
+    double runc = run_llama2c(m, name, bin, n, dir), cpu1 = 0;
+    run_batch(m, name, 1, P, n, true, 0, false, runc, 0, NULL);
+    double base = run_batch(m, name, 1, P, n, false, 0, false, runc, 0, &cpu1);
     /* 16 streams with the head packed by sgemm as before, then read in place */
     int keep = srl_cpu_small_m_max_rows;
     srl_cpu_small_m_max_rows = 0;
-    run_batch(m, name, 16, P, n, false, base, false, runc);
+    run_batch(m, name, 16, P, n, false, base, false, runc, cpu1, NULL);
     srl_cpu_small_m_max_rows = 16;
-    run_batch(m, name, 16, P, n, false, base, true, runc);
+    run_batch(m, name, 16, P, n, false, base, true, runc, cpu1, NULL);
     srl_cpu_small_m_max_rows = keep;
-    run_batch(m, name, 64, P, n, false, base, false, runc);
+    run_batch(m, name, 64, P, n, false, base, false, runc, cpu1, NULL);
     for (int rows = 1; rows <= 64; rows *= 4)
         run_head(m, name, rows);
 }

@@ -152,27 +152,15 @@ void srl_cpu_attention_fwd_kv(float *out, const float *q, const float *kc, const
             float *obh = out + (size_t)b * T * ldo + (size_t)h * D;
             if (!sc)
                 continue;
-            if (T == 1) { // a decoding step: plain loops beat two tiny sgemm calls per head
-                for (int s = 0; s < S; s++) {
-                    const float *ks = kbh + (size_t)s * ldkv;
-                    float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-                    for (int i = 0; i < D; i++)
-                        d += qbh[i] * ks[i];
-                    sc[s] = scale * d;
-                }
+            if (T == 1) {
+                // a decoding step: two matrix-vector products a head, sc (S) = scale * K (S,D)
+                // q (D) and o (D) = V^T (D,S) p (S) (OpenBLAS's AVX2 sgemv: attention went
+                // from 17.5% to 13% of a 16-stream step at 256 tokens, against SSE2 loops)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, S, D, scale, kbh, ldkv, qbh, 1, 0.0f,
+                            sc, 1);
                 softmax_row(sc, start, S, pb);
-                for (int i = 0; i < D; i++)
-                    obh[i] = 0.0f;
-                for (int s = 0; s < S; s++) {
-                    const float *vs = vbh + (size_t)s * ldkv;
-                    float p = sc[s];
-                    if (p == 0.0f) // padding
-                        continue;
-#pragma omp simd
-                    for (int i = 0; i < D; i++)
-                        obh[i] += p * vs[i];
-                }
+                cblas_sgemv(CblasRowMajor, CblasTrans, S, D, 1.0f, vbh, ldkv, sc, 1, 0.0f, obh,
+                            1);
                 continue;
             }
             // S (T,S) = scale * Q (T,D) . K^T (D,S)

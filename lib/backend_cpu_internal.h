@@ -12,6 +12,14 @@
  * r in [-ln2/2, ln2/2] and the Cephes degree-6 polynomial, about 1 ulp, then scaling by 2^n
  * through the exponent bits.  libm's expf/tanhf are scalar calls and were ~10% of a GPT-2
  * training step.  Underflows to 0 below -87.3; saturates above 88.7. */
+/* A hot vector loop's function built twice, for AVX2 and for the baseline, picked at load time
+ * by the CPU (GCC's ifunc clones; nothing where the compiler lacks them). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define SRL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SRL_VECTOR_CLONES
+#endif
+
 #pragma omp declare simd notinbranch
 static inline float vexpf(float x)
 {

@@ -144,11 +144,14 @@ static int check_finite(const struct srl_gen_seq *seqs, int B, const float *logi
         if (seqs[b].finish != SRL_FINISH_NONE)
             continue; /* a finished row is padding: its logits are not used */
         const float *x = logits + (size_t)b * V;
+        float zero = 0.0f; /* x * 0 is NaN for a NaN or infinite x: a vectorised test */
+#pragma omp simd reduction(+ : zero)
         for (int i = 0; i < V; i++)
-            if (!isfinite(x[i])) {
-                srl_log_error("the model's logits are not finite (NaN or infinite weights?)");
-                return SRL_ENUMERIC;
-            }
+            zero += x[i] * 0.0f;
+        if (zero != 0.0f) {
+            srl_log_error("the model's logits are not finite (NaN or infinite weights?)");
+            return SRL_ENUMERIC;
+        }
     }
     return 0;
 }

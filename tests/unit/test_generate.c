@@ -272,6 +272,50 @@ static void test_batch_equals_single(void)
     check_batch_vs_single(SRL_ARCH_GPT2, p, "gpt2 sampled");
 }
 
+/* Decoding B streams in one batch gives each stream's logits as decoding it alone (within
+ * 1e-5 relative): the batched products (sgemm over B rows) and the one-row ones (sgemv), and
+ * the attention over each row's cache, at every step of a prompt and 8 new tokens. */
+static void test_batched_decode_logits(void)
+{
+    enum { B = 3, P = 3, STEPS = 8 };
+    static const int32_t prompt[B][P] = { { 3, 4, 5 }, { 9, 17, 2 }, { 30, 31, 0 } };
+    for (int arch = 0; arch < 2; arch++) {
+        struct srl_model *m = random_model(arch ? SRL_ARCH_GPT2 : SRL_ARCH_LLAMA);
+        REQUIRE(m, "model");
+        int V = m->cfg.vocab_size;
+        float *batched = malloc(sizeof(float) * B * STEPS * V);
+        int32_t tok[B];
+        REQUIRE(batched && srl_model_cache_reset(m, B, P + STEPS) == 0);
+        REQUIRE(srl_model_decode(m, &prompt[0][0], NULL, P, true) == 0);
+        for (int t = 0; t < STEPS; t++) { /* next token: a fixed function of the step */
+            memcpy(batched + (size_t)t * B * V, m->dec_out, sizeof(float) * B * V);
+            for (int b = 0; b < B; b++)
+                tok[b] = (7 * t + 11 * b) % V;
+            if (t + 1 < STEPS)
+                REQUIRE(srl_model_decode(m, tok, NULL, 1, true) == 0);
+        }
+        double worst = 0;
+        for (int b = 0; b < B; b++) {
+            REQUIRE(srl_model_cache_reset(m, 1, P + STEPS) == 0);
+            REQUIRE(srl_model_decode(m, prompt[b], NULL, P, true) == 0);
+            for (int t = 0; t < STEPS; t++) {
+                const float *want = batched + ((size_t)t * B + b) * V;
+                for (int v = 0; v < V; v++) {
+                    double d = fabs(m->dec_out[v] - want[v]) / fmax(1.0, fabs(want[v]));
+                    worst = d > worst ? d : worst;
+                }
+                int32_t next = (7 * t + 11 * b) % V;
+                if (t + 1 < STEPS)
+                    REQUIRE(srl_model_decode(m, &next, NULL, 1, true) == 0);
+            }
+        }
+        EXPECT(worst <= 1e-5, "%s: batched and one-stream logits differ by %g (relative)",
+               arch ? "gpt2" : "llama", worst);
+        free(batched);
+        srl_model_free(m);
+    }
+}
+
 static void test_seeded_and_finish(void)
 {
     struct srl_model *m = random_model(SRL_ARCH_GPT2);
@@ -331,6 +375,7 @@ int main(void)
     RUN(test_sampler);
     RUN(test_prompt_records);
     RUN(test_batch_equals_single);
+    RUN(test_batched_decode_logits);
     RUN(test_seeded_and_finish);
     return test_summary();
 }
