@@ -14,14 +14,15 @@
 # exactly for the unsafe answers, over both answers of every held-out pair), RM pairwise
 # accuracy (better > worse); the baseline's on the same pairs (the HH pairs the trainer drops
 # as ties within RM_MAXLEN tokens are dropped there too); Wilson 95% intervals.
-# Knobs (environment): CM_STEPS [400], CM_MAXLEN [192], RM_STEPS [150], RM_MAXLEN [256], BATCH
-# [16], LR [5e-4], WARMUP [0.03], EXTRA (more trainer options, e.g. "--regularization 0.01"),
-# THREADS [1 each, the two models trained at once], PYTHON [python3: with scikit-learn and
-# transformers for the baseline], SCRATCH=1 (also the same config from random weights: what the
-# pretraining adds), RM=0 (the cost model only), CM_EXTRA_DATA (more safety preferences for the
-# CM, e.g. ../shared/data/hh-rlhf/harmless-base/test.jsonl.gz: {chosen, rejected} with chosen
-# the safer, no safety labels, so only the preference term; pairs whose first human turn is a
-# held-out PKU prompt are left out, 15 of harmless-base test; the baseline trains on them too).
+# Knobs (environment): CM_STEPS [400], CM_MAXLEN [512: 43% of the PKU pairs were cut at 192],
+# RM_STEPS [150], RM_MAXLEN [256], BATCH [16], LR [5e-4], WARMUP [0.03], EXTRA (more trainer
+# options, e.g. "--regularization 0.01"), THREADS [1 each, the two models trained at once],
+# PYTHON [python3: with scikit-learn and transformers for the baseline], SCRATCH=1 (also the
+# same config from random weights: what the pretraining adds), RM=0 (the cost model only),
+# CM_EXTRA_DATA (more safety preferences for the CM, e.g. ../shared/data/hh-rlhf/harmless-base/
+# test.jsonl.gz: {chosen, rejected} with chosen the safer, no safety labels, so only the
+# preference term; pairs whose first human turn is a held-out PKU prompt are left out, 15 of
+# harmless-base test; the baseline trains on them too).
 # Writes OUT_DIR/report.json ({"cm": ..., "rm": ..., "baseline": ...}) and prints a table.
 set -e
 base=${1:?usage: scripts/score-vs-bow.sh BASE_DIR OUT_DIR}
@@ -79,7 +80,7 @@ zcat "$hh" | awk 'NR % 5 == 0' >"$out/rm-test.jsonl"
 train() {
     name=$1 tool=$2 kind=$3
     shift 3
-    if [ "$kind" = cm ]; then steps=${CM_STEPS:-400} len=${CM_MAXLEN:-192}; else
+    if [ "$kind" = cm ]; then steps=${CM_STEPS:-400} len=${CM_MAXLEN:-512}; else
         steps=${RM_STEPS:-150} len=${RM_MAXLEN:-256}; fi
     rm -f "$out/$name.log"
     "$bin/$tool" "$@" -d "$out/$kind-train.jsonl" --eval-data "$out/$kind-test.jsonl" \
