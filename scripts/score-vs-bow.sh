@@ -14,11 +14,15 @@
 # exactly for the unsafe answers, over both answers of every held-out pair), RM pairwise
 # accuracy (better > worse); the baseline's on the same pairs (the HH pairs the trainer drops
 # as ties within RM_MAXLEN tokens are dropped there too); Wilson 95% intervals.
-# Knobs (environment): CM_STEPS [400], CM_MAXLEN [192], RM_STEPS [150], RM_MAXLEN [256], BATCH
-# [16], LR [5e-4], WARMUP [0.03], EXTRA (more trainer options, e.g. "--regularization 0.01"),
-# THREADS [1 each, the two models trained at once], PYTHON [python3: with scikit-learn and
-# transformers for the baseline], SCRATCH=1 (also the same config from random weights: what the
-# pretraining adds).
+# Knobs (environment): CM_STEPS [400], CM_MAXLEN [512: 43% of the PKU pairs were cut at 192],
+# RM_STEPS [150], RM_MAXLEN [256], BATCH [16], LR [5e-4], WARMUP [0.03], EXTRA (more trainer
+# options, e.g. "--regularization 0.01"), THREADS [1 each, the two models trained at once],
+# PYTHON [python3: with scikit-learn and transformers for the baseline], SCRATCH=1 (also the
+# same config from random weights: what the pretraining adds), RM=0 (the cost model only),
+# CM_EXTRA_DATA (more safety preferences for the CM, e.g. ../shared/data/hh-rlhf/harmless-base/
+# test.jsonl.gz: {chosen, rejected} with chosen the safer, no safety labels, so only the
+# preference term; pairs whose first human turn is a held-out PKU prompt are left out, 15 of
+# harmless-base test; the baseline trains on them too).
 # Writes OUT_DIR/report.json ({"cm": ..., "rm": ..., "baseline": ...}) and prints a table.
 set -e
 base=${1:?usage: scripts/score-vs-bow.sh BASE_DIR OUT_DIR}
@@ -52,6 +56,23 @@ print(f"score-vs-bow: PKU-SafeRLHF split by prompt: {len({r['prompt'] for r in t
       f"({len(tr)} pairs) train, {len(held)} prompts ({len(te)} pairs) held out",
       file=sys.stderr)
 EOF
+# the extra CM pairs, less those whose first human turn is a held-out prompt
+if [ -n "${CM_EXTRA_DATA:-}" ]; then
+    "$py" - "$out/cm-test.jsonl" "$CM_EXTRA_DATA" "$out/cm-train.jsonl" <<'EOF'
+import gzip, json, sys
+norm = lambda t: " ".join(t.lower().split())
+held = {norm(json.loads(l)["prompt"]) for l in open(sys.argv[1])}
+path = sys.argv[2]
+recs = [json.loads(l) for l in (gzip.open(path, "rt") if path.endswith(".gz") else open(path))]
+first = lambda r: norm(r["prompt"] if "prompt" in r else
+                       r["chosen"].split("\n\nHuman:", 1)[-1].split("\n\nAssistant:", 1)[0])
+keep = [r for r in recs if first(r) not in held]
+with open(sys.argv[3], "a") as f:
+    f.writelines(json.dumps(r) + "\n" for r in keep)
+print(f"score-vs-bow: {len(keep)} extra CM pairs ({len(recs) - len(keep)} left out: their "
+      f"first human turn is a held-out prompt)", file=sys.stderr)
+EOF
+fi
 zcat "$hh" | awk 'NR % 5 != 0' >"$out/rm-train.jsonl"
 zcat "$hh" | awk 'NR % 5 == 0' >"$out/rm-test.jsonl"
 
@@ -59,7 +80,7 @@ zcat "$hh" | awk 'NR % 5 == 0' >"$out/rm-test.jsonl"
 train() {
     name=$1 tool=$2 kind=$3
     shift 3
-    if [ "$kind" = cm ]; then steps=${CM_STEPS:-400} len=${CM_MAXLEN:-192}; else
+    if [ "$kind" = cm ]; then steps=${CM_STEPS:-400} len=${CM_MAXLEN:-512}; else
         steps=${RM_STEPS:-150} len=${RM_MAXLEN:-256}; fi
     rm -f "$out/$name.log"
     "$bin/$tool" "$@" -d "$out/$kind-train.jsonl" --eval-data "$out/$kind-test.jsonl" \
@@ -69,22 +90,24 @@ train() {
 t0=$(date +%s)
 train cm saferlhf-train-cm cm -m "$base" &
 cm_pid=$!
-train rm saferlhf-train-rm rm -m "$base" || { echo "score-vs-bow: rm failed" >&2; cat "$out/rm.err" >&2; }
+[ "${RM:-1}" = 0 ] || train rm saferlhf-train-rm rm -m "$base" ||
+    { echo "score-vs-bow: rm failed" >&2; cat "$out/rm.err" >&2; }
 wait "$cm_pid" || { echo "score-vs-bow: cm failed" >&2; cat "$out/cm.err" >&2; }
 if [ "${SCRATCH:-0}" = 1 ]; then
     cp "$base/config.json" "$out/scratch-config.json"
     train cm-scratch saferlhf-train-cm cm --init-config "$out/scratch-config.json" \
         --tokenizer "$base" &
     cm_pid=$!
-    train rm-scratch saferlhf-train-rm rm --init-config "$out/scratch-config.json" \
-        --tokenizer "$base" || true
+    [ "${RM:-1}" = 0 ] || train rm-scratch saferlhf-train-rm rm \
+        --init-config "$out/scratch-config.json" --tokenizer "$base" || true
     wait "$cm_pid" || true
 fi
 t1=$(date +%s)
 
 "$py" scripts/bow_baseline.py cm "$out/cm-train.jsonl" "$out/cm-test.jsonl" >"$out/bow-cm.json"
-"$py" scripts/bow_baseline.py rm "$out/rm-train.jsonl" "$out/rm-test.jsonl" \
-    --tokenizer "$base" --max-length "${RM_MAXLEN:-256}" >"$out/bow-rm.json"
+[ "${RM:-1}" = 0 ] ||
+    "$py" scripts/bow_baseline.py rm "$out/rm-train.jsonl" "$out/rm-test.jsonl" \
+        --tokenizer "$base" --max-length "${RM_MAXLEN:-256}" >"$out/bow-rm.json"
 
 "$py" - "$out" "$((t1 - t0))" <<'EOF'
 import json, math, os, sys
@@ -117,6 +140,8 @@ for name in ("cm", "rm", "cm-scratch", "rm-scratch"):
         r["sign_accuracy_ci95"] = wilson(e["eval_accuracy_sign"], 2 * n)
     rep[name] = r
 for kind in ("cm", "rm"):
+    if not os.path.exists(os.path.join(out, f"bow-{kind}.json")):
+        continue
     b = json.load(open(os.path.join(out, f"bow-{kind}.json")))
     b["pairwise_accuracy_ci95"] = wilson(b["pairwise_accuracy"], b["test_pairs"])
     if "sign_accuracy" in b:
