@@ -7,10 +7,15 @@
  *    "padded_tokens_per_s":..  B*T positions computed per second
  *    "padding_waste":..     share of computed positions that are padding (this run's batches)
  *    "model_gflops":..,"sgemm_peak_gflops":..,"mfu":..,"mfu_padded":..}
- * Model FLOPs per token as bench_train.c: 6 * N_mm + 6 * L * T * d (T the mean padded length);
- * mfu counts useful (non-padding) tokens, mfu_padded every computed position; the peak is a
- * 1024^3 OpenBLAS sgemm measured here.  Runs: the demo data (tests/data) on a random 4-layer
- * Llama (d 256), and, when ../shared is present, stories260K on alpaca_5000.json.
+ * Model FLOPs per token as bench_train.c, 6 * N_mm + 6 * L * T * d (T the mean padded length),
+ * but with the LM head's share of N_mm (V * d) counted only for the trained tokens (fraction f
+ * of the tokens: the prompts have no target), which is all the model needs, so that a dense
+ * head's extra work shows as a lower mfu: 6 * (N_mm - V d + f V d) + 6 L T d.  mfu counts
+ * useful (non-padding) tokens, mfu_padded every computed position; the peak is a 1024^3
+ * OpenBLAS sgemm measured here.  Runs: the demo data (tests/data) on a random 4-layer Llama
+ * (d 256), the same with a 32000-token untied head, sparse and dense (lm_head: the LM head on
+ * the trained rows only, as the trainer runs it, or on every row, the path before), and, when
+ * ../shared is present, stories260K on alpaca_5000.json.
  * Environment: BENCH_QUICK=1 runs fewer steps; SAFERLHF_SHARED as the tests. */
 #include <cblas.h>
 #include <math.h>
@@ -109,8 +114,12 @@ static int run(const char *data_name, const char *model_name, struct srl_model *
     const struct srl_config *c = &m->cfg;
     double n_mm = (double)m->n_params - (c->tie_word_embeddings ? 0.0
                                          : (double)c->vocab_size * c->hidden_size);
+    double head = (double)c->vocab_size * c->hidden_size, trained = 0;
+    for (size_t i = 0; i < s->n_tokens; i++) trained += s->train[i];
+    double f = s->n_tokens ? trained / (double)s->n_tokens : 1.0;
     double mean_T = s->n ? (double)s->n_tokens / s->n / (1.0 - pad_frac) : 0;
-    double flops_tok = 6.0 * n_mm + 6.0 * c->num_hidden_layers * mean_T * c->hidden_size;
+    double flops_tok = 6.0 * (n_mm - head + f * head) +
+                       6.0 * c->num_hidden_layers * mean_T * c->hidden_size;
     double useful = flops_tok * tps_med * 1e-9, padded = useful / (1.0 - pad_frac);
     if (rc == 0)
         printf("{\"bench\":\"sft\",\"data\":\"%s\",\"model\":\"%s\",\"params\":%zu,"
