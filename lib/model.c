@@ -636,31 +636,36 @@ int srl_model_loss(struct srl_model *m, const int32_t *targets, const float *mas
     int rc = head_logprobs(m, targets, mask);
     if (rc < 0)
         return rc;
-    int N = m->B * m->T;
-    float *lp = malloc(sizeof(float) * N * 2);
+    // over the head's n rows (row rows[k] when sparse, k otherwise): a row the sparse head
+    // skipped has weight 0 and adds nothing
+    int n = m->n_head;
+    const int32_t *rows = m->sparse_head ? m->head_host : NULL;
+    float *lp = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * 2);
     if (!lp)
         return SRL_ENOMEM;
-    float *dl = lp + N;
-    if ((rc = download_logp(m, lp)) < 0) {
+    float *dl = lp + n;
+    if (n > 0 && (rc = m->be->download(lp, m->logp, sizeof(float) * n)) < 0) {
         free(lp);
         return rc;
     }
     double msum = 0.0, lsum = 0.0;
-    for (int n = 0; n < N; n++) {
-        double w = targets[n] < 0 ? 0.0 : mask ? mask[n] : 1.0;
+    for (int k = 0; k < n; k++) {
+        int i = rows ? rows[k] : k;
+        double w = targets[i] < 0 ? 0.0 : mask ? mask[i] : 1.0;
         msum += w;
-        lsum += w * -(double)lp[n];
+        lsum += w * -(double)lp[k];
     }
     if (!(msum > 0.0)) {
         srl_log_error("loss mask selects no tokens");
         free(lp);
         return SRL_EINVAL;
     }
-    for (int n = 0; n < N; n++) {
-        double w = targets[n] < 0 ? 0.0 : mask ? mask[n] : 1.0;
-        dl[n] = (float)(-w / msum);
+    for (int k = 0; k < n; k++) {
+        int i = rows ? rows[k] : k;
+        double w = targets[i] < 0 ? 0.0 : mask ? mask[i] : 1.0;
+        dl[k] = (float)(-w / msum);
     }
-    rc = upload_dlogp(m, dl);
+    rc = m->be->upload(m->dlogp, dl, sizeof(float) * n);
     free(lp);
     if (rc < 0)
         return rc;

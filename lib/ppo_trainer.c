@@ -548,9 +548,6 @@ static int setup(struct srl_ppo_run *r)
     snprintf(ac->template_name, sizeof ac->template_name, "%s", tname);
     /* every model must hold prompt + response positions */
     int maxpos = ac->max_position_embeddings;
-    /* the log-probs of the response tokens only: the LM head skips the prompts and padding */
-    srl_model_set_sparse_head(r->actor, !o->dense_head);
-    srl_model_set_sparse_head(r->ref, !o->dense_head);
     struct srl_model *ms[5] = {r->ref, r->rm, r->cm, r->rcrit, r->ccrit};
     for (int k = 0; k < 5; k++)
         if (ms[k]->cfg.max_position_embeddings < maxpos)

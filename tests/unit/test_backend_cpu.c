@@ -728,15 +728,22 @@ static void test_model_padding_and_mask(void)
     srl_model_free(c.m);
 }
 
+/* Two identical contexts: the same weights and data (the second replays the RNG). */
+static void setup_twins(struct model_ctx *a, struct model_ctx *b, const struct srl_config *cfg,
+                        uint64_t seed)
+{
+    struct srl_rng save = rng;
+    setup_ctx(a, cfg, seed);
+    rng = save;
+    setup_ctx(b, cfg, seed);
+}
+
 static void test_model_determinism(void)
 {
     for (int arch = 0; arch < 2; arch++) {
         struct srl_config cfg = tiny_config(arch);
         struct model_ctx a, b;
-        struct srl_rng save = rng;
-        setup_ctx(&a, &cfg, 11);
-        rng = save;
-        setup_ctx(&b, &cfg, 11);
+        setup_twins(&a, &b, &cfg, 11);
         REQUIRE(a.m && b.m, "model_new");
         EXPECT(!memcmp(a.m->params, b.m->params, a.m->n_params * sizeof(float)), "same init");
         model_backward(&a);
@@ -757,10 +764,7 @@ static void test_model_sparse_head(void)
     for (int arch = 0; arch < 2; arch++) {
         struct srl_config cfg = tiny_config(arch);
         struct model_ctx a, b;
-        struct srl_rng save = rng;
-        setup_ctx(&a, &cfg, 13);
-        rng = save;
-        setup_ctx(&b, &cfg, 13);
+        setup_twins(&a, &b, &cfg, 13);
         REQUIRE(a.m && b.m, "model_new");
         srl_model_set_sparse_head(b.m, true);
         int N = MB * MT;
