@@ -77,6 +77,10 @@ void srl_log(enum srl_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* one message, one line: a control character from the input a message quotes (a JSON key
+     * with a newline) shows as '?' */
+    for (char *c = buf; *c; c++)
+        if ((unsigned char)*c < 0x20) *c = '?';
     /* one fprintf call so lines from concurrent threads do not interleave; ranks other than
      * 0 (lib/dist.h) say which they are */
     if (srl_dist_rank() > 0)

@@ -1,4 +1,6 @@
-/* test_log.c -- error strings, exit statuses and device resolution. */
+/* test_log.c -- error strings, exit statuses, one-line messages and device resolution. */
+#include <unistd.h>
+
 #include "test.h"
 
 #include "device.h"
@@ -10,6 +12,28 @@ static void test_strerror_and_exit_status(void)
     EXPECT(srl_exit_status(0) == SRL_EXIT_OK);
     EXPECT(srl_exit_status(SRL_EFORMAT) == SRL_EXIT_FAILURE);
     EXPECT(srl_exit_status(SRL_ENUMERIC) == SRL_EXIT_NUMERIC);
+}
+
+/* A message quoting input with control characters (a JSON key holding a newline: fuzz case
+ * 777 of seed 11) is still one line on stderr. */
+static void test_message_one_line(void)
+{
+    FILE *tmp = tmpfile();
+    REQUIRE(tmp, "tmpfile");
+    fflush(stderr);
+    int saved = dup(2);
+    REQUIRE(saved >= 0 && dup2(fileno(tmp), 2) >= 0, "redirect stderr");
+    srl_log_warning("ignoring unknown key \"%s\"", "\num_key\r\tx");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char line[256] = "";
+    rewind(tmp);
+    size_t n = fread(line, 1, sizeof line - 1, tmp);
+    fclose(tmp);
+    line[n] = 0;
+    EXPECT(strstr(line, "ignoring unknown key \"?um_key??x\"\n") != NULL, "%s", line);
+    EXPECT(strchr(line, '\n') == line + n - 1, "one line: %s", line);
 }
 
 static void test_device_resolve(void)
@@ -28,6 +52,7 @@ static void test_device_resolve(void)
 int main(void)
 {
     RUN(test_strerror_and_exit_status);
+    RUN(test_message_one_line);
     RUN(test_device_resolve);
     return test_summary();
 }
