@@ -38,9 +38,9 @@
  * same 45 MB read again, not overlapped with the arithmetic), attention 13% (17.5% with the
  * loops before sgemv), sampling 8% (10% before the AVX2 clone).
  *
- * small_m_matmul false (the default): every product of 2+ rows through sgemm,
- * which packs the whole head on every call (the path before lib/backend_cpu_small_m.c): the
- * same run's baseline for B=16; true: srl_cpu_small_m_max_rows = 16 (in place).
+ * small_m_matmul true (the default): products of 2-64 rows read the weights in place
+ * (lib/backend_cpu_small_m.c); false: every product of 2+ rows through sgemm, which packs
+ * every weight on every call (the path before): the same run's baseline for 16 and 64 streams.
  *   {"bench":"generate_head","rows":..,"ms":..,"previous_ms":..,"speedup":..}  the head
  *   product alone for 1, 4, 16 and 64 rows, in place against packed (interleaved)
  *
@@ -245,13 +245,12 @@ static double run_llama2c(struct srl_model *m, const char *name, const char *bin
 }
 
 /* The LM head alone, C (M,V) = A (M,C) head (V,C)^T as a decoding step of M streams calls it:
- * the backend (rows <= srl_cpu_small_m_max_rows read the head in place) against the previous
+ * the backend (2 to srl_cpu_small_m_max_rows rows read the head in place) against the previous
  * path (sgemm on each thread's columns, packing the head), interleaved, best of 3 rounds. */
 static void run_head(const struct srl_model *m, const char *name, int M)
 {
     const struct srl_backend *be = srl_backend_cpu();
     int V = m->cfg.vocab_size, C = m->cfg.hidden_size, keep = srl_cpu_small_m_max_rows;
-    enum { IN_PLACE_ROWS = 16 }; /* the in-place path up to 16 rows (off by default) */
     float *A = malloc(sizeof(float) * M * C), *W = malloc(sizeof(float) * V * C);
     float *out = malloc(sizeof(float) * M * V);
     double best[2] = {1e30, 1e30};
@@ -263,7 +262,7 @@ static void run_head(const struct srl_model *m, const char *name, int M)
         W[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
     for (int round = 0; round < 3; round++) {
         for (int mode = 0; mode < 2; mode++) {
-            srl_cpu_small_m_max_rows = mode ? IN_PLACE_ROWS : 0;
+            srl_cpu_small_m_max_rows = mode ? keep : 0;
             int reps = 0;
             double t0 = now(), t;
             do {
@@ -278,7 +277,7 @@ static void run_head(const struct srl_model *m, const char *name, int M)
            "\"threads\":%d,\"in_place\":%s,\"ms\":%.3f,\"previous_ms\":%.3f,"
            "\"speedup\":%.2f,\"gflops\":%.1f}\n",
            name, M, V, C, omp_get_max_threads(),
-           M > 1 && M <= IN_PLACE_ROWS && (double)V * C >= (1 << 20) ? "true" : "false",
+           M > 1 && M <= keep ? "true" : "false",
            best[1] * 1e3, best[0] * 1e3, best[0] / best[1], 2.0 * M * V * C / best[1] * 1e-9);
     fflush(stdout);
 out:
@@ -292,16 +291,16 @@ static void bench_model(struct srl_model *m, const char *name, int P, int n, con
     fprintf(stderr, "bench_generate: %s\n", name);
     run_nocache(m, name, P, n);
     double runc = run_llama2c(m, name, bin, n, dir), cpu1 = 0;
-    run_batch(m, name, 1, P, n, true, 0, false, runc, 0, NULL);
-    double base = run_batch(m, name, 1, P, n, false, 0, false, runc, 0, &cpu1);
-    /* 16 streams with the head packed by sgemm as before, then read in place */
     int keep = srl_cpu_small_m_max_rows;
-    srl_cpu_small_m_max_rows = 0;
-    run_batch(m, name, 16, P, n, false, base, false, runc, cpu1, NULL);
-    srl_cpu_small_m_max_rows = 16;
-    run_batch(m, name, 16, P, n, false, base, true, runc, cpu1, NULL);
-    srl_cpu_small_m_max_rows = keep;
-    run_batch(m, name, 64, P, n, false, base, false, runc, cpu1, NULL);
+    run_batch(m, name, 1, P, n, true, 0, keep > 0, runc, 0, NULL);
+    double base = run_batch(m, name, 1, P, n, false, 0, keep > 0, runc, 0, &cpu1);
+    /* 16 and 64 streams with every weight packed by sgemm as before, then read in place */
+    for (int B = 16; B <= 64; B *= 4) {
+        srl_cpu_small_m_max_rows = 0;
+        run_batch(m, name, B, P, n, false, base, false, runc, cpu1, NULL);
+        srl_cpu_small_m_max_rows = keep;
+        run_batch(m, name, B, P, n, false, base, B <= keep, runc, cpu1, NULL);
+    }
     for (int rows = 1; rows <= 64; rows *= 4)
         run_head(m, name, rows);
 }

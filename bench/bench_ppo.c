@@ -1,11 +1,11 @@
 /* bench_ppo.c -- one PPO-Lagrangian step (lib/ppo_trainer) broken down by phase, beside an
  * SFT step of the same actor on the same rows.
  *
- * Prints one JSON line per LM head on stdout (progress on stderr):
- *   {"bench":"ppo_lag_step","model":..,"lm_head":"sparse"|"dense","sequences":..,
- *    "new_tokens":..,"rows":..,"cols":..,"rollout_s":..,"scoring_s":..,"advantage_s":..,
- *    "actor_s":..,"critics_s":..,"step_s":..,"first_step_s":..,"rollout_tokens_per_s":..,
- *    "sft_step_s":..,"step_over_sft":..,"speedup_vs_dense":..}
+ * Prints one JSON line per variant on stdout (progress on stderr):
+ *   {"bench":"ppo_lag_step","model":..,"lm_head":"sparse"|"dense","small_m_matmul":..,
+ *    "sequences":..,"new_tokens":..,"rows":..,"cols":..,"rollout_s":..,"scoring_s":..,
+ *    "advantage_s":..,"actor_s":..,"critics_s":..,"step_s":..,"first_step_s":..,
+ *    "rollout_tokens_per_s":..,"sft_step_s":..,"step_over_sft":..,"speedup_vs_this":..}
  * Seconds are each phase's median over the optimiser steps after the first (5 steps, one
  * rollout batch each; the first step also pays for first-touch allocations, reported as
  * first_step_s):
@@ -17,9 +17,14 @@
  *   actor      actor forward + log-probs, clipped-surrogate loss, backward, clip, AdamW
  *   critics    reward and cost critic value-clipped loss, backward, clip, AdamW (the scoring
  *              forward is reused: same weights, same rows)
- * lm_head: "sparse" runs the reference's and the actor's LM head only on the response rows
- * (srl_model_set_sparse_head; the default), "dense" on every row, prompts and padding too
- * (the path before it, in the same run: speedup_vs_dense).
+ * Variants, in the same run (speedup_vs_this: the first variant's step against this one's):
+ *   sparse, small_m_matmul true   the defaults;
+ *   dense                         the reference's and the actor's LM head on every row,
+ *                                 prompts and padding too (before srl_model_set_sparse_head
+ *                                 ran it on the response rows only);
+ *   small_m_matmul false          decoding's products of 2-64 rows through sgemm, packing
+ *                                 every weight on every call (before lib/backend_cpu_small_m.c
+ *                                 read them in place).
  * sft_step_s: one SFT step (forward, loss on the last new_tokens of every row, backward,
  * clip, AdamW; sparse head; the median of 5) of the actor on rows x cols tokens, the shape of
  * the last rollout batch; step_over_sft = step_s / sft_step_s, the PPO step's cost per
@@ -34,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend_cpu_internal.h"
 #include "fileio.h"
 #include "model.h"
 #include "optim.h"
@@ -192,29 +198,37 @@ int main(void)
     o.max_steps = steps;
     o.quiet = true;
     srl_log_set_level(SRL_LOG_ERROR);
-    /* the step with the sparse LM head (now) and with the head on every row (before) */
-    double v[2][6], step[2] = {0}, first[2];
-    struct srl_ppo_timing tm[2];
-    for (int k = 0; rc == 0 && k < 2; k++) {
-        fprintf(stderr, "bench_ppo: %d PPO-Lag steps of 16 sequences x %d new tokens, %s head\n",
-                steps, new_tokens, k ? "dense" : "sparse");
-        o.dense_head = k == 1;
-        rc = run_ppo(&o, root, k ? "dense" : "sparse", v[k], &first[k], &tm[k]);
+    /* the step as it is now, with the LM head on every row, and with decoding through sgemm */
+    enum { VARIANTS = 3 };
+    static const bool dense[VARIANTS] = {false, true, false};
+    static const char *const variant[VARIANTS] = {"now", "dense", "sgemm"}; /* output dirs */
+    int small_m[VARIANTS] = {srl_cpu_small_m_max_rows, srl_cpu_small_m_max_rows, 0};
+    double v[VARIANTS][6], step[VARIANTS] = {0}, first[VARIANTS];
+    struct srl_ppo_timing tm[VARIANTS];
+    for (int k = 0; rc == 0 && k < VARIANTS; k++) {
+        fprintf(stderr, "bench_ppo: %d PPO-Lag steps of 16 sequences x %d new tokens, %s head, "
+                "small-row products %s\n", steps, new_tokens, dense[k] ? "dense" : "sparse",
+                small_m[k] ? "in place" : "through sgemm");
+        o.dense_head = dense[k];
+        srl_cpu_small_m_max_rows = small_m[k];
+        rc = run_ppo(&o, root, variant[k], v[k], &first[k], &tm[k]);
+        srl_cpu_small_m_max_rows = small_m[0];
         for (int p = 0; p < 5; p++)
             step[k] += v[k][p];
     }
     int rows = tm[0].rows, cols = tm[0].cols; /* the last rollout batch */
     double sft_s = rc == 0 ? sft_step_seconds(dirs[0], rows, cols, new_tokens) : -1;
-    for (int k = 0; rc == 0 && k < 2; k++) {
+    for (int k = 0; rc == 0 && k < VARIANTS; k++) {
         printf("{\"bench\":\"ppo_lag_step\",\"model\":\"llama d256 L4 V32000 (x6)\","
-               "\"lm_head\":\"%s\",\"sequences\":16,\"new_tokens\":%d,\"threads\":%d,"
-               "\"rows\":%d,\"cols\":%d,\"rollout_s\":%.4f,\"scoring_s\":%.4f,"
+               "\"lm_head\":\"%s\",\"small_m_matmul\":%s,\"sequences\":16,\"new_tokens\":%d,"
+               "\"threads\":%d,\"rows\":%d,\"cols\":%d,\"rollout_s\":%.4f,\"scoring_s\":%.4f,"
                "\"advantage_s\":%.5f,\"actor_s\":%.4f,\"critics_s\":%.4f,\"step_s\":%.4f,"
                "\"first_step_s\":%.4f,\"rollout_tokens_per_s\":%.1f,\"sft_step_s\":%.4f,"
-               "\"step_over_sft\":%.2f,\"speedup_vs_dense\":%.3f}\n",
-               k ? "dense" : "sparse", new_tokens, omp_get_max_threads(), rows, cols,
-               v[k][0], v[k][1], v[k][2], v[k][3], v[k][4], step[k], first[k], v[k][5], sft_s,
-               sft_s > 0 ? step[k] / sft_s : 0.0, step[1] / step[k]);
+               "\"step_over_sft\":%.2f,\"speedup_vs_this\":%.3f}\n",
+               dense[k] ? "dense" : "sparse", small_m[k] ? "true" : "false", new_tokens,
+               omp_get_max_threads(), rows, cols, v[k][0], v[k][1], v[k][2], v[k][3], v[k][4],
+               step[k], first[k], v[k][5], sft_s, sft_s > 0 ? step[k] / sft_s : 0.0,
+               step[k] / step[0]);
     }
     if (rc != 0) fprintf(stderr, "bench_ppo: training failed (%s)\n", srl_strerror(rc));
     for (int k = 0; k < 3; k++)

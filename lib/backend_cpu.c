@@ -106,12 +106,7 @@ static void sgemm1(float *C, const float *A, const float *B, int M, int N, int K
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-int srl_cpu_small_m_max_rows = 0;
-
-bool srl_cpu_small_m_takes(int M, int N, int K)
-{
-    return M > 1 && M <= srl_cpu_small_m_max_rows && (double)N * K >= (1 << 20);
-}
+int srl_cpu_small_m_max_rows = 64;
 
 void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int K, bool ta,
                     bool tb, int lda, int ldb, int ldc, float alpha, float beta)
@@ -123,6 +118,8 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
         // one row (a decoding step): sgemv streams B once; sgemm would first pack all of it.
         // c (N) = alpha * op(B)^T a + beta * c, B's output dimension split over the threads
         int incx = ta ? lda : 1;
+        if ((double)N * K < 65536)
+            nt = 1; /* a small weight: waking the other threads costs more than it saves */
 #pragma omp parallel num_threads(nt)
         {
             int t = omp_get_thread_num(), n = omp_get_num_threads();
@@ -137,9 +134,9 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
         }
         return;
     }
-    if (!ta && tb && srl_cpu_small_m_takes(M, N, K)) {
-        // a few rows against a large weight (decoding 2-16 streams: the LM head): read it in
-        // place once instead of packing all of it (bench_generate's head lines)
+    if (!ta && tb && M <= srl_cpu_small_m_max_rows && (M <= 16 || (double)N * K >= 65536)) {
+        // a few rows against a weight (decoding 2-64 streams): read it in place once instead
+        // of packing all of it (bench_generate's head lines)
         srl_cpu_matmul_small_m(C, A, B, M, N, K, lda, ldb, ldc, alpha, beta, nt);
         return;
     }

@@ -66,14 +66,15 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
                            float scale);
 /* C (M,N) = alpha A B^T + beta C with A (M,K) rows lda apart, B (N,K) rows ldb apart, on nt
  * threads, without packing B (lib/backend_cpu_small_m.c): srl_cpu_matmul's path for a few rows
- * against a large B. */
-/* [0: off] the most rows of A that take that path.  Off: on 2 AVX2 cores OpenBLAS's FMA
- * kernels outweigh its packing -- the 16-row head ran 0.63x in place at load 4.5 (1.14x only
- * at load 12), 4 rows alike (bench_generate's generate_head lines measure it at 16). */
+ * against a weight, as a decoding step of 2-64 streams multiplies. */
+/* [64] the most rows of A that take that path (0: off, every product of 2+ rows through
+ * sgemm); above 16 rows only for a B of 65536 elements or more (sgemm's packing of a small B
+ * is cheap and its kernel does more with each element).  On 2 AVX2 cores it beat OpenBLAS's
+ * sgemm 1.3-3x from 2 to 64 rows on the decoding shapes of a d256 Llama (bench_generate's
+ * generate_head lines measure it against sgemm in one run). */
 extern int srl_cpu_small_m_max_rows;
-/* Whether srl_cpu_matmul takes that path for A (M,K) B (N,K)^T: 2 to srl_cpu_small_m_max_rows
- * rows against a B of at least 2^20 elements (smaller ones pack cheaply). */
-bool srl_cpu_small_m_takes(int M, int N, int K);
+/* [false] true: that path's portable loop even where AVX2 and FMA run (for the tests). */
+extern bool srl_cpu_small_m_portable;
 void srl_cpu_matmul_small_m(float *C, const float *A, const float *B, int M, int N, int K,
                             int lda, int ldb, int ldc, float alpha, float beta, int nt);
 

@@ -100,39 +100,53 @@ static void check_matmul(int M, int N, int K)
 static void test_matmul_transposes(void)
 {
     check_matmul(7, 5, 9);
-    check_matmul(1, 45, 13);     // one row: the sgemv path, split over threads
+    check_matmul(1, 45, 13);     // one row: the sgemv path, one thread for a small B
+    check_matmul(1, 301, 260);   // split over threads
     check_matmul(130, 70, 120);  // large enough to be split over threads
-    // a few rows against a large B (ta=0 tb=1: the decoding LM head): B read in place, odd
-    // row counts, N not a multiple of 4, K not a multiple of 4
-    srl_cpu_small_m_max_rows = 16; /* off by default */
-    check_matmul(3, 1030, 1021);
-    check_matmul(15, 1030, 1021);
-    srl_cpu_small_m_max_rows = 0;
+    // 2-64 rows against B (ta=0 tb=1: a decoding step): B read in place (the portable loop
+    // too), odd row counts, N not a multiple of 3, K not a multiple of 8 and in two blocks of
+    // up to 512 (beta applied once); 65 rows go through sgemm
+    for (int portable = 0; portable < 2; portable++) {
+        srl_cpu_small_m_portable = portable;
+        check_matmul(3, 1030, 1021);
+        check_matmul(15, 1030, 1021);
+        check_matmul(64, 37, 600);
+        srl_cpu_small_m_portable = false;
+    }
+    check_matmul(65, 37, 600);
 }
 
-/* The small-row path: the same bits on one thread and two, and beta 0 never reads C. */
+/* The small-row path: the same bits on one thread and two and whatever the rows around a row,
+ * and beta 0 never reads C. */
 static void test_matmul_small_m(void)
 {
-    int M = 5, N = 2051, K = 515; /* N * K >= 2^20 */
+    int M = 7, N = 2051, K = 1027; /* two blocks of K */
     float *A = randv((size_t)M * K, 1), *B = randv((size_t)N * K, 1);
-    float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
-    for (size_t i = 0; i < (size_t)M * N; i++)
-        C1[i] = C2[i] = NAN;
+    float *C[3];
+    for (int c = 0; c < 3; c++) {
+        C[c] = malloc(sizeof(float) * M * N);
+        for (size_t i = 0; i < (size_t)M * N; i++)
+            C[c][i] = NAN;
+    }
     int saved = omp_get_max_threads();
-    srl_cpu_small_m_max_rows = 16; /* off by default */
     omp_set_num_threads(1);
-    be->matmul(C1, A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
+    be->matmul(C[0], A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
     omp_set_num_threads(2);
-    be->matmul(C2, A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
+    be->matmul(C[1], A, B, M, N, K, false, true, K, K, N, 1.0f, 0.0f);
+    // rows 1-5 alone: tiles of 4 and 1 rows where the 7 rows had 4 and 3
+    be->matmul(C[2] + N, A + K, B, 5, N, K, false, true, K, K, N, 1.0f, 0.0f);
     omp_set_num_threads(saved);
-    srl_cpu_small_m_max_rows = 0;
-    EXPECT(memcmp(C1, C2, sizeof(float) * M * N) == 0, "one thread and two differ");
+    EXPECT(memcmp(C[0], C[1], sizeof(float) * M * N) == 0, "one thread and two differ");
+    EXPECT(memcmp(C[1] + N, C[2] + N, sizeof(float) * 5 * N) == 0,
+           "a row's sums depend on the rows beside it");
     int finite = 1;
     for (size_t i = 0; i < (size_t)M * N; i++)
-        finite &= isfinite(C1[i]) != 0;
+        finite &= isfinite(C[0][i]) != 0;
     EXPECT(finite, "beta 0 read the NaNs in C");
-    EXPECT(fabs(C1[N + 7] - dotd(A + K, B + (size_t)7 * K, (size_t)K)) < 1e-4, "C[1][7]");
-    free(A), free(B), free(C1), free(C2);
+    EXPECT(fabs(C[0][N + 7] - dotd(A + K, B + (size_t)7 * K, (size_t)K)) < 1e-4, "C[1][7]");
+    for (int c = 0; c < 3; c++)
+        free(C[c]);
+    free(A), free(B);
 }
 
 // --- norms -----------------------------------------------------------------------------------

@@ -205,7 +205,10 @@ static void test_vs_pytorch(void)
         n_views++;
     }
     EXPECT(n_views == m->n_views, "%zu of %zu tensors", n_views, m->n_views);
-    test_close("weights after 4 steps", m->params, w, m->n_params, 2e-6f, 1e-4f);
+    /* Adam moves a weight by about lr (1e-2) a step whatever its gradient's size, so where a
+     * gradient is near zero the products' summation order (sgemm's, or the in-place path's
+     * for a few rows) moves the weight by up to a few 1e-4 lr */
+    test_close("weights after 4 steps", m->params, w, m->n_params, 5e-6f, 1e-4f);
     free(w);
     srl_st_close(f);
     srl_lm_task_free(&task);
