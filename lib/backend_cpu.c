@@ -195,7 +195,7 @@ static void cpu_embedding_fwd(float *out, const int32_t *tokens, const int32_t *
                               const float *wte, const float *wpe, int N, int C)
 {
     // out is (N,C); wte is (V,C) token embeddings; wpe is (P,C) position embeddings
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         float *o = out + (size_t)n * C;
         const float *e = wte + (size_t)tokens[n] * C;
@@ -214,7 +214,7 @@ static void cpu_embedding_bwd(float *dwte, float *dwpe, const float *dout, const
                               const int32_t *pos, int N, int C)
 {
     // a token can appear in many rows: split by column so each sum runs in row order
-#pragma omp parallel
+#pragma omp parallel if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     {
         int c0, c1;
         thread_cols(C, &c0, &c1);
@@ -239,7 +239,7 @@ static void cpu_rmsnorm_fwd(float *out, float *rstd, const float *inp, const flo
                             int C, float eps)
 {
     // out, inp are (N,C); w is (C); rstd is (N)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -257,7 +257,7 @@ static void cpu_rmsnorm_bwd(float *dinp, float *dw, const float *dout, const flo
                             const float *w, const float *rstd, int N, int C, bool accumulate)
 {
     // y = w * x * r  =>  dx = r * (w*g) - r^3 * x * sum(w*g*x) / C;  dw += g * x * r
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
@@ -273,7 +273,7 @@ static void cpu_rmsnorm_bwd(float *dinp, float *dw, const float *dout, const flo
             for (int c = 0; c < C; c++)
                 dx[c] = r * w[c] * g[c] - k * x[c];
     }
-#pragma omp parallel
+#pragma omp parallel if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     {
         int c0, c1;
         thread_cols(C, &c0, &c1);
@@ -292,7 +292,7 @@ static void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float 
                               const float *w, const float *b, int N, int C, float eps)
 {
     // out, inp are (N,C); w, b are (C); mean, rstd are (N)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -316,7 +316,7 @@ static void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *do
                               const float *rstd, int N, int C, bool accumulate)
 {
     // dx = r * (w*g - mean(w*g) - xhat * mean(w*g*xhat))
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
@@ -333,7 +333,7 @@ static void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *do
             dx[c] = accumulate ? dx[c] + d : d;
         }
     }
-#pragma omp parallel
+#pragma omp parallel if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     {
         int c0, c1;
         thread_cols(C, &c0, &c1);
@@ -353,7 +353,7 @@ static void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *do
 static void cpu_swiglu_fwd(float *out, const float *gu, int N, int F)
 {
     // gu is (N,2F) = [gate | up]; out is (N,F)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * F >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * F, *u = g + F;
         float *o = out + (size_t)n * F;
@@ -365,7 +365,7 @@ static void cpu_swiglu_fwd(float *out, const float *gu, int N, int F)
 
 static void cpu_swiglu_bwd(float *dgu, const float *dout, const float *gu, int N, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * F >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * F, *u = g + F, *d = dout + (size_t)n * F;
         float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
@@ -383,7 +383,7 @@ static void cpu_swiglu_bwd(float *dgu, const float *dout, const float *gu, int N
 
 static void cpu_gelu_fwd(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= SRL_CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + vtanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
@@ -392,7 +392,7 @@ static void cpu_gelu_fwd(float *out, const float *inp, size_t n)
 
 static void cpu_gelu_bwd(float *dinp, const float *dout, const float *inp, size_t n)
 {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= SRL_CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_SCALE * (x + 0.044715f * x * x * x);
@@ -405,7 +405,7 @@ static void cpu_gelu_bwd(float *dinp, const float *dout, const float *inp, size_
 
 static void cpu_add(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : n >= SRL_CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
@@ -413,7 +413,7 @@ static void cpu_add(float *out, const float *a, const float *b, size_t n)
 static void cpu_bias_fwd(float *out, const float *bias, int N, int C, int ldo)
 {
     // out is (N,C) with row stride ldo
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         float *o = out + (size_t)n * ldo;
         for (int c = 0; c < C; c++)
@@ -423,7 +423,7 @@ static void cpu_bias_fwd(float *out, const float *bias, int N, int C, int ldo)
 
 static void cpu_bias_bwd(float *dbias, const float *dout, int N, int C, int ldd)
 {
-#pragma omp parallel
+#pragma omp parallel if (parallel : (size_t)N * C >= SRL_CPU_PAR_MIN)
     {
         int c0, c1;
         thread_cols(C, &c0, &c1);
@@ -441,7 +441,7 @@ static void cpu_logprob_fwd(float *logp, float *lse, const float *logits, const 
                             int N, int V)
 {
     // logits is (N,V); logp, lse, targets are (N)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * V >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
         float mx = -INFINITY;
@@ -462,7 +462,7 @@ static void cpu_logprob_bwd(float *logits, const float *dlogp, const float *lse,
                             const int32_t *targets, int N, int V)
 {
     // d logp / d logits[i] = onehot(target)[i] - softmax[i], scaled by dlogp (in place)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * V >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         float *l = logits + (size_t)n * V;
         float g = dlogp[n], z = lse[n];

@@ -26,7 +26,7 @@ static void rope_apply(float *x, const int32_t *pos, int N, int ld, int H, int D
     float inv_freq[half > 0 ? half : 1];
     for (int i = 0; i < half; i++)
         inv_freq[i] = (float)(1.0 / pow((double)theta, (double)(2 * i) / (double)D));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)N * H * D >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         // x is (N, ld); head h of row n starts at column h*D
         float p = pos ? (float)(pos[n] > 0 ? pos[n] : 0) : 0.0f;
@@ -134,7 +134,7 @@ void srl_cpu_attention_fwd_kv(float *out, const float *q, const float *kc, const
     // q is (B,T,NH,D) row stride ldq; kc, vc are (B,cap,KVH,D); out is (B,T,NH,D)
     int group = NH / KVH, ldo = NH * D, ldkv = KVH * D, S = start + T;
     bool oom = false;
-#pragma omp parallel
+#pragma omp parallel if (parallel : (size_t)B * NH * T * S * D >= SRL_CPU_PAR_MIN)
     {
         // each thread's scores for one (batch, head): (T,S)
         float *sc = malloc(sizeof(float) * (size_t)T * S);

@@ -20,6 +20,11 @@
 #define SRL_VECTOR_CLONES
 #endif
 
+/* Loops over fewer elements than this run on the calling thread alone: waking the other
+ * threads (5-10 us with a passive wait policy) costs about what they would save.  A decoding
+ * step of one stream is some forty such loops of a few hundred elements. */
+enum { SRL_CPU_PAR_MIN = 16384 };
+
 #pragma omp declare simd notinbranch
 static inline float vexpf(float x)
 {
