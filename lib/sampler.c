@@ -80,7 +80,9 @@ static float max_of(const float *x, int n)
     return mx;
 }
 
-/* log sum exp of x (n) */
+/* log sum exp of x (n); built for AVX2 too, as sample_all: a PPO rollout takes it over the
+ * whole vocabulary for every token's raw log-prob. */
+SRL_VECTOR_CLONES
 static double log_sum_exp(const float *x, int n)
 {
     float mx = max_of(x, n);
