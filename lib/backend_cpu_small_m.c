@@ -28,7 +28,8 @@ static inline void store(float *c, float sum, float alpha, float beta)
 }
 
 /* Portable: C[i][j] for mr <= 4 rows of A and nr <= 3 rows of B, each dot product in four
- * lanes over k in steps of 4, the lanes added in a fixed order at the end. */
+ * lanes over k in steps of 4, the lanes added in a fixed order at the end (P, the AVX2 tile's
+ * prefetch address, unused). */
 static void tile_portable(float *C, int ldc, const float *A, int lda, const float *B, int ldb,
                           const float *P, int mr, int nr, int K, float alpha, float beta)
 {
@@ -168,6 +169,12 @@ void srl_cpu_matmul_small_m(float *C, const float *A, const float *B, int M, int
     void (*tile)(float *, int, const float *, int, const float *, int, const float *, int, int,
                  int, float, float) =
         have_avx2_fma() && !srl_cpu_small_m_portable ? tile_avx2_any : tile_portable;
+    if (K == 0) { /* no products: C = beta C, as sgemm */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                store(C + (size_t)i * ldc + j, 0.0f, alpha, beta);
+        return;
+    }
     if ((double)M * N * K < 1e6)
         nt = 1;
 #pragma omp parallel num_threads(nt)
@@ -180,9 +187,10 @@ void srl_cpu_matmul_small_m(float *C, const float *A, const float *B, int M, int
             float block_beta = k == 0 ? beta : 1.0f;
             for (int j = j0; j < j1; j += TILE_N) {
                 int nr = j1 - j < TILE_N ? j1 - j : TILE_N;
-                // the rows PREFETCH_ROWS ahead are fetched while this tile computes
-                const float *b = B + (size_t)j * ldb + k;
-                const float *p = j + PREFETCH_ROWS + TILE_N <= j1 ? b + (size_t)PREFETCH_ROWS * ldb : b;
+                // the rows PREFETCH_ROWS ahead (if this thread's) are fetched meanwhile
+                const float *b = B + (size_t)j * ldb + k, *p = b;
+                if (j + PREFETCH_ROWS + TILE_N <= j1)
+                    p += (size_t)PREFETCH_ROWS * ldb;
                 for (int i = 0; i < M; i += TILE_M)
                     tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda + k, lda, b, ldb, p,
                          M - i < TILE_M ? M - i : TILE_M, nr, kc, alpha, block_beta);

@@ -144,6 +144,10 @@ static void test_matmul_small_m(void)
         finite &= isfinite(C[0][i]) != 0;
     EXPECT(finite, "beta 0 read the NaNs in C");
     EXPECT(fabs(C[0][N + 7] - dotd(A + K, B + (size_t)7 * K, (size_t)K)) < 1e-4, "C[1][7]");
+    // K = 0: no products, C = beta C (as sgemm)
+    float c0 = C[0][5];
+    be->matmul(C[0], A, B, 3, N, 0, false, true, K, K, N, 1.0f, 0.5f);
+    EXPECT(C[0][5] == 0.5f * c0, "K = 0 gave %g for %g", C[0][5], 0.5f * c0);
     for (int c = 0; c < 3; c++)
         free(C[c]);
     free(A), free(B);
