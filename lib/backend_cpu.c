@@ -90,7 +90,11 @@ static inline float vtanhf(float u)
  * training runs 1.6x faster). */
 static void blas_setup_once(void)
 {
+    // an OpenMP build of OpenBLAS (libopenblas0-openmp) sets OpenMP's thread count too: every
+    // op of ours would run on one thread.  Ours stays as it was.
+    int ours = omp_get_max_threads();
     openblas_set_num_threads(1);
+    omp_set_num_threads(ours);
 }
 
 static void blas_single_thread(void)

@@ -1069,12 +1069,33 @@ static void test_model_save_load(void)
     EXPECT(system(cmd) == 0, "cleanup");
 }
 
+/* OpenMP's thread count before the backend set OpenBLAS up */
+static int omp_threads_before;
+
+/* Setting OpenBLAS to one thread leaves OpenMP's thread count alone: with an OpenMP build of
+ * OpenBLAS (tests/cli/openblas_openmp.sh runs this program on one) it set both to 1. */
+static void test_backend_keeps_omp_threads(void)
+{
+    int inside = 0;
+#pragma omp parallel
+    {
+#pragma omp single
+        inside = omp_get_num_threads();
+    }
+    EXPECT(omp_get_max_threads() == omp_threads_before, "OpenMP threads %d, before %d",
+           omp_get_max_threads(), omp_threads_before);
+    EXPECT(inside == omp_threads_before, "a parallel region has %d threads, want %d", inside,
+           omp_threads_before);
+}
+
 int main(void)
 {
+    omp_threads_before = omp_get_max_threads();
     be = srl_backend_cpu();
     // TEST_SEED varies the random data (the tolerances must hold for any of them)
     const char *seed = getenv("TEST_SEED");
     srl_rng_seed(&rng, seed ? strtoull(seed, NULL, 10) : 1234);
+    RUN(test_backend_keeps_omp_threads);
     RUN(test_matmul_transposes);
     RUN(test_matmul_small_m);
     RUN(test_vexpf_edges);
