@@ -32,11 +32,11 @@
  * OMP_WAIT_POLICY=passive as the tools run: run.c's 41 parallel regions a token ran 100x slower
  * with the default spinning when the 2 cores were shared).
  *
- * Where the time goes (perf, one thread, small Llama, 2-core Zen 1): B=1: sgemv 83%, streaming
- * the 45 MB of fp32 weights (memory bound, as run.c).  B=16 at 256 tokens: OpenBLAS's kernel
- * ~40% (363 MFLOP a step at ~33 GFLOP/s), its packing of every weight on every call ~30% (the
- * same 45 MB read again, not overlapped with the arithmetic), attention 13% (17.5% with the
- * loops before sgemv), sampling 8% (10% before the AVX2 clone).
+ * Where the time goes (perf, small Llama, 2-core Zen 1): B=1: sgemv streaming the 45 MB of
+ * fp32 weights at about 16.7 GB/s (memory bound, as run.c).  B=16: the in-place kernel 67%
+ * (about 58 GFLOP/s), sampling 9%, the prompt's prefill through sgemm 4%; through sgemm
+ * instead (the previous path), OpenBLAS's kernel was ~40% and its packing of every weight on
+ * every call ~30%.
  *
  * small_m_matmul true (the default): products of 2-64 rows read the weights in place
  * (lib/backend_cpu_small_m.c); false: every product of 2+ rows through sgemm, which packs
