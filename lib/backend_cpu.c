@@ -385,18 +385,23 @@ static void cpu_swiglu_bwd(float *dgu, const float *dout, const float *gu, int N
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
-static void cpu_gelu_fwd(float *out, const float *inp, size_t n)
+/* GELU over a span, built for AVX2 too: the parallel loops below call it per thread (a clone's
+ * OpenMP region would run the baseline build's outlined body).  Each element is the same
+ * operations in either build: the outputs are the same bits. */
+SRL_VECTOR_CLONES
+static void gelu_fwd_span(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= SRL_CPU_PAR_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + vtanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
     }
 }
 
-static void cpu_gelu_bwd(float *dinp, const float *dout, const float *inp, size_t n)
+SRL_VECTOR_CLONES
+static void gelu_bwd_span(float *dinp, const float *dout, const float *inp, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= SRL_CPU_PAR_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_SCALE * (x + 0.044715f * x * x * x);
@@ -404,6 +409,35 @@ static void cpu_gelu_bwd(float *dinp, const float *dout, const float *inp, size_
         float sech2 = 1.0f - th * th;
         float du = GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * du);
+    }
+}
+
+/* [i0, i1) of this thread's share of n (static schedule) */
+static void thread_span(size_t n, size_t *i0, size_t *i1)
+{
+    size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+    size_t per = (n + nt - 1) / nt;
+    *i0 = t * per < n ? t * per : n;
+    *i1 = *i0 + per < n ? *i0 + per : n;
+}
+
+static void cpu_gelu_fwd(float *out, const float *inp, size_t n)
+{
+#pragma omp parallel if (parallel : n >= SRL_CPU_PAR_MIN)
+    {
+        size_t i0, i1;
+        thread_span(n, &i0, &i1);
+        gelu_fwd_span(out + i0, inp + i0, i1 - i0);
+    }
+}
+
+static void cpu_gelu_bwd(float *dinp, const float *dout, const float *inp, size_t n)
+{
+#pragma omp parallel if (parallel : n >= SRL_CPU_PAR_MIN)
+    {
+        size_t i0, i1;
+        thread_span(n, &i0, &i1);
+        gelu_bwd_span(dinp + i0, dout + i0, inp + i0, i1 - i0);
     }
 }
 
@@ -441,25 +475,40 @@ static void cpu_bias_bwd(float *dbias, const float *dout, int N, int C, int ldd)
 
 // --- log-probabilities of targets (LM head) --------------------------------------------------
 
+/* One row's log-sum-exp and target log-prob (built for AVX2 too, as gelu_fwd_span). */
+SRL_VECTOR_CLONES
+static void logprob_row(float *logp, float *lse, const float *l, int target, int V)
+{
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int i = 0; i < V; i++)
+        mx = l[i] > mx ? l[i] : mx;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < V; i++)
+        s += vexpf(l[i] - mx);
+    float z = mx + logf(s);
+    *lse = z;
+    *logp = target >= 0 ? l[target] - z : 0.0f;
+}
+
 static void cpu_logprob_fwd(float *logp, float *lse, const float *logits, const int32_t *targets,
                             int N, int V)
 {
     // logits is (N,V); logp, lse, targets are (N)
 #pragma omp parallel for schedule(static) if (parallel : (size_t)N * V >= SRL_CPU_PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const float *l = logits + (size_t)n * V;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int i = 0; i < V; i++)
-            mx = l[i] > mx ? l[i] : mx;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int i = 0; i < V; i++)
-            s += vexpf(l[i] - mx);
-        float z = mx + logf(s);
-        lse[n] = z;
-        logp[n] = targets[n] >= 0 ? l[targets[n]] - z : 0.0f;
-    }
+    for (int n = 0; n < N; n++)
+        logprob_row(logp + n, lse + n, logits + (size_t)n * V, targets[n], V);
+}
+
+/* One row of the gradient in place: l = g (onehot(target) - exp(l - z)). */
+SRL_VECTOR_CLONES
+static void logprob_bwd_row(float *l, float g, float z, int target, int V)
+{
+#pragma omp simd
+    for (int i = 0; i < V; i++)
+        l[i] = -g * vexpf(l[i] - z);
+    l[target] += g;
 }
 
 static void cpu_logprob_bwd(float *logits, const float *dlogp, const float *lse,
@@ -469,15 +518,10 @@ static void cpu_logprob_bwd(float *logits, const float *dlogp, const float *lse,
 #pragma omp parallel for schedule(static) if (parallel : (size_t)N * V >= SRL_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         float *l = logits + (size_t)n * V;
-        float g = dlogp[n], z = lse[n];
-        if (g == 0.0f || targets[n] < 0) {
+        if (dlogp[n] == 0.0f || targets[n] < 0)
             memset(l, 0, sizeof(float) * V);
-            continue;
-        }
-#pragma omp simd
-        for (int i = 0; i < V; i++)
-            l[i] = -g * vexpf(l[i] - z);
-        l[targets[n]] += g;
+        else
+            logprob_bwd_row(l, dlogp[n], lse[n], targets[n], V);
     }
 }
 

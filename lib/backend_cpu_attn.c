@@ -65,7 +65,9 @@ void srl_cpu_rope_bwd(float *dx, const int32_t *pos, int N, int ld, int H, int D
  * sgemm bigger products. */
 #define ATT_BLOCK 64
 
-/* Causal softmax of one row of scores in place; padded keys (pos < 0) and the future get 0. */
+/* Causal softmax of one row of scores in place; padded keys (pos < 0) and the future get 0.
+ * Built for AVX2 too (called inside the parallel loops, so the clone is the one that runs). */
+SRL_VECTOR_CLONES
 static void softmax_row(float *row, int t, int T, const int32_t *pb)
 {
     if (pb && pb[t] < 0) {
