@@ -64,13 +64,21 @@ static void cpu_sync(void)
 {
 }
 
+/* [i0, i1): the calling thread's share of n in a parallel region (a static schedule). */
+static void thread_span(size_t n, size_t *i0, size_t *i1)
+{
+    size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+    size_t per = (n + nt - 1) / nt;
+    *i0 = t * per < n ? t * per : n;
+    *i1 = *i0 + per < n ? *i0 + per : n;
+}
+
 /* The column range [c0, c1) of C columns owned by the calling thread of a parallel region. */
 static void thread_cols(int C, int *c0, int *c1)
 {
-    int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    int per = (C + nt - 1) / nt;
-    *c0 = t * per < C ? t * per : C;
-    *c1 = *c0 + per < C ? *c0 + per : C;
+    size_t i0, i1;
+    thread_span((size_t)C, &i0, &i1);
+    *c0 = (int)i0, *c1 = (int)i1;
 }
 
 /* tanh(u) = 1 - 2 / (exp(2u) + 1): absolute error ~1e-7, enough for GELU. */
@@ -118,17 +126,18 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
     // op(A) is (M,K), op(B) is (K,N), C is (M,N), all row-major
     blas_single_thread();
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    // a small product on one thread: waking the others costs more than they save (one row is
+    // memory bound: split from a B of 65536 elements; more rows from about 1e6 products)
+    if ((double)M * N * K < (M == 1 ? 65536 : 1e6))
+        nt = 1;
     if (M == 1) {
         // one row (a decoding step): sgemv streams B once; sgemm would first pack all of it.
         // c (N) = alpha * op(B)^T a + beta * c, B's output dimension split over the threads
         int incx = ta ? lda : 1;
-        if ((double)N * K < 65536)
-            nt = 1; /* a small weight: waking the other threads costs more than it saves */
 #pragma omp parallel num_threads(nt)
         {
-            int t = omp_get_thread_num(), n = omp_get_num_threads();
-            int per = ((N + n - 1) / n + 15) & ~15;
-            int j0 = t * per < N ? t * per : N, j1 = j0 + per < N ? j0 + per : N;
+            int j0, j1;
+            srl_cpu_block_range(N, omp_get_num_threads(), omp_get_thread_num(), &j0, &j1);
             if (j1 > j0 && tb)
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, j1 - j0, K, alpha,
                             B + (size_t)j0 * ldb, ldb, A, incx, beta, C + j0, 1);
@@ -144,7 +153,7 @@ void srl_cpu_matmul(float *C, const float *A, const float *B, int M, int N, int 
         srl_cpu_matmul_small_m(C, A, B, M, N, K, lda, ldb, ldc, alpha, beta, nt);
         return;
     }
-    if (nt <= 1 || (double)M * N * K < 1e6) {
+    if (nt <= 1) {
         sgemm1(C, A, B, M, N, K, ta, tb, lda, ldb, ldc, alpha, beta);
         return;
     }
@@ -161,8 +170,7 @@ int srl_cpu_matmul_row_blocks(int M, int N, int nt)
     return M >= 32 * nt || M >= N ? nt : 1;
 }
 
-/* [i0, i1) of block b of nb over len, in multiples of 16 (whole cache lines of C) */
-static void block_range(int len, int nb, int b, int *i0, int *i1)
+void srl_cpu_block_range(int len, int nb, int b, int *i0, int *i1)
 {
     int per = ((len + nb - 1) / nb + 15) & ~15;
     *i0 = b * per < len ? b * per : len;
@@ -180,8 +188,8 @@ void srl_cpu_matmul_grid(float *C, const float *A, const float *B, int M, int N,
     {
         int t = omp_get_thread_num(), i0, i1, j0, j1;
         if (omp_get_num_threads() == nt) {
-            block_range(M, tr, t / tc, &i0, &i1);
-            block_range(N, tc, t % tc, &j0, &j1);
+            srl_cpu_block_range(M, tr, t / tc, &i0, &i1);
+            srl_cpu_block_range(N, tc, t % tc, &j0, &j1);
         } else { /* fewer threads than asked: one does it all */
             i0 = j0 = 0;
             i1 = t == 0 ? M : 0, j1 = N;
@@ -410,15 +418,6 @@ static void gelu_bwd_span(float *dinp, const float *dout, const float *inp, size
         float du = GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * du);
     }
-}
-
-/* [i0, i1) of this thread's share of n (static schedule) */
-static void thread_span(size_t n, size_t *i0, size_t *i1)
-{
-    size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
-    size_t per = (n + nt - 1) / nt;
-    *i0 = t * per < n ? t * per : n;
-    *i1 = *i0 + per < n ? *i0 + per : n;
 }
 
 static void cpu_gelu_fwd(float *out, const float *inp, size_t n)

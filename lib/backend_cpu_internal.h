@@ -69,6 +69,9 @@ void srl_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const f
                            const float *att, const float *q, const float *k, const float *v,
                            int B, int T, int NH, int KVH, int D, int ldq, int ldkv,
                            float scale);
+/* [i0, i1) of block b of nb over len, in multiples of 16 (whole cache lines of C): how the
+ * products split C's rows or columns over the threads. */
+void srl_cpu_block_range(int len, int nb, int b, int *i0, int *i1);
 /* C (M,N) = alpha A B^T + beta C with A (M,K) rows lda apart, B (N,K) rows ldb apart, on nt
  * threads, without packing B (lib/backend_cpu_small_m.c): srl_cpu_matmul's path for a few rows
  * against a weight, as a decoding step of 2-64 streams multiplies. */

@@ -175,13 +175,10 @@ void srl_cpu_matmul_small_m(float *C, const float *A, const float *B, int M, int
                 store(C + (size_t)i * ldc + j, 0.0f, alpha, beta);
         return;
     }
-    if ((double)M * N * K < 1e6)
-        nt = 1;
 #pragma omp parallel num_threads(nt)
     {
-        int t = omp_get_thread_num(), n = omp_get_num_threads();
-        int per = ((N + n - 1) / n + 15) & ~15;
-        int j0 = t * per < N ? t * per : N, j1 = j0 + per < N ? j0 + per : N;
+        int j0, j1;
+        srl_cpu_block_range(N, omp_get_num_threads(), omp_get_thread_num(), &j0, &j1);
         for (int k = 0; k < K; k += K_BLOCK) {
             int kc = K - k < K_BLOCK ? K - k : K_BLOCK;
             float block_beta = k == 0 ? beta : 1.0f;
