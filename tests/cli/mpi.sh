@@ -151,9 +151,12 @@ s=$(num "$tmp/p2.log" lambda_rank_spread | sort -u | tr '\n' ' ')
 r1=$(num "$tmp/p1.log" reward | tr '\n' ' ') r2=$(num "$tmp/p2.log" reward | tr '\n' ' ')
 [ "$r1" = "$r2" ] && ok "ppo-lag: the same rewards (samples drawn per prompt, any rank)" ||
     bad "ppo-lag: rewards $r2 on 2 ranks, $r1 on 1"
-# the weights after 3 steps (later, AdamW amplifies float noise in near-zero gradients)
+# the weights after 3 steps (later, AdamW amplifies float noise in near-zero gradients).  The
+# rank counts round differently: each rank batches its own rows into a product, so the same
+# product can go through sgemm on one rank and the in-place path (2-64 rows, another summation
+# order) on two; under ASan's -O1 one weight differed by 6.1e-5
 "$ppo" $pp --max-steps 3 -o "$tmp/p1s" >/dev/null 2>&1
 $mpi2 "$ppo" $pp --max-steps 3 -o "$tmp/p2s" >/dev/null 2>&1
-if out=$("$stdiff" "$tmp/p1s/model.safetensors" "$tmp/p2s/model.safetensors" 3e-5 1e-3); then
+if out=$("$stdiff" "$tmp/p1s/model.safetensors" "$tmp/p2s/model.safetensors" 1e-4 1e-3); then
     ok "ppo-lag: actor after 3 steps, 2 ranks = 1 rank ($out)"; else
     bad "ppo-lag: actor after 3 steps: $out"; fi
