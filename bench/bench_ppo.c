@@ -5,7 +5,8 @@
  *   {"bench":"ppo_lag_step","model":..,"lm_head":"sparse"|"dense","small_m_matmul":..,
  *    "sequences":..,"new_tokens":..,"rows":..,"cols":..,"rollout_s":..,"scoring_s":..,
  *    "advantage_s":..,"actor_s":..,"critics_s":..,"step_s":..,"first_step_s":..,
- *    "rollout_tokens_per_s":..,"sft_step_s":..,"step_over_sft":..,"speedup_vs_this":..}
+ *    "rollout_tokens_per_s":..,"sft_step_s":..,"step_over_sft":..,"step_gflop":..,
+ *    "sft_gflop":..,"flops_over_sft":..,"step_over_sft_flop":..,"speedup_vs_this":..}
  * Seconds are each phase's median over the optimiser steps after the first (5 steps, one
  * rollout batch each; the first step also pays for first-touch allocations, reported as
  * first_step_s):
@@ -29,6 +30,9 @@
  * clip, AdamW; sparse head; the median of 5) of the actor on rows x cols tokens, the shape of
  * the last rollout batch; step_over_sft = step_s / sft_step_s, the PPO step's cost per
  * trained token in SFT steps.
+ * flops_over_sft: the step's model FLOPs over the SFT step's (the floor step_over_sft would
+ * reach if every phase ran at the SFT step's FLOP rate; model_flops below); step_over_sft_flop
+ * = step_over_sft / flops_over_sft, the step's time per FLOP in SFT steps' time per FLOP.
  * All six models are the small Llama of srl_config_default (d 256, 4 layers, 8 heads, vocab
  * 32000; random weights; the score models with a score head), written to a temporary
  * directory with the tests' tokenizer.  Environment: BENCH_QUICK=1 generates fewer tokens. */
@@ -120,6 +124,37 @@ static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
     free(tok), free(tgt);
     qsort(dt + 1, 5, sizeof dt[0], cmp_double);
     return rc == 0 ? dt[3] : -1;
+}
+
+/* Model FLOPs of a forward pass of c over N rows of L tokens with the LM head on head_rows of
+ * them (PaLM appendix B, as bench_train): 2 per weight of the layers' products per token, 2 d V
+ * per head row, and causal attention's QK^T and AV, 2 T d per token per layer. */
+static double forward_flops(const struct srl_config *c, double N, double L, double head_rows)
+{
+    double d = c->hidden_size, layer = 4 * d * d + 3 * d * c->intermediate_size;
+    return N * L * 2 * c->num_hidden_layers * (layer + L * d) + 2 * d * c->vocab_size * head_rows;
+}
+
+/* The model FLOPs of one PPO-Lagrangian step on N rows of L tokens, the last `gen` of each
+ * generated, and of the SFT step that trains the same tokens (backward = 2x forward):
+ *   rollout   prefill of the L - gen prompt tokens (head on the last), then gen - 1 decoding
+ *             steps (every weight once per token, attention over the cache so far: 4 t d a
+ *             layer);
+ *   scoring   the reference's forward (head on the response rows), and the RM's, the CM's and
+ *             both critics' (a score head: no LM head);
+ *   actor     forward and backward on the response rows: the SFT step itself;
+ *   critics   both critics' backward (their forward is the scoring's). */
+static void model_flops(const struct srl_config *c, int N, int L, int gen, double *ppo,
+                        double *sft)
+{
+    double d = c->hidden_size, P = L - gen, layer = 4 * d * d + 3 * d * c->intermediate_size;
+    double rollout = forward_flops(c, N, P, N);
+    for (int t = (int)P; t < L - 1; t++) /* feeding position t, attending to t + 1 */
+        rollout += N * (2 * c->num_hidden_layers * (layer + 2 * (t + 1) * d) +
+                        2 * d * c->vocab_size);
+    double body = forward_flops(c, N, L, 0), ref = forward_flops(c, N, L, (double)N * gen);
+    *sft = 3 * ref;
+    *ppo = rollout + (ref + 4 * body) + *sft + 2 * 2 * body;
 }
 
 /* Train o into root/NAME; from the log, v gets each phase's median seconds over the steps
@@ -218,17 +253,24 @@ int main(void)
     }
     int rows = tm[0].rows, cols = tm[0].cols; /* the last rollout batch */
     double sft_s = rc == 0 ? sft_step_seconds(dirs[0], rows, cols, new_tokens) : -1;
+    struct srl_config cfg;
+    double ppo_flops, sft_flops;
+    srl_config_default(&cfg, SRL_ARCH_LLAMA); /* the six models' (write_model) */
+    model_flops(&cfg, rows, cols, new_tokens, &ppo_flops, &sft_flops);
+    double floor = ppo_flops / sft_flops;
     for (int k = 0; rc == 0 && k < VARIANTS; k++) {
         printf("{\"bench\":\"ppo_lag_step\",\"model\":\"llama d256 L4 V32000 (x6)\","
                "\"lm_head\":\"%s\",\"small_m_matmul\":%s,\"sequences\":16,\"new_tokens\":%d,"
                "\"threads\":%d,\"rows\":%d,\"cols\":%d,\"rollout_s\":%.4f,\"scoring_s\":%.4f,"
                "\"advantage_s\":%.5f,\"actor_s\":%.4f,\"critics_s\":%.4f,\"step_s\":%.4f,"
                "\"first_step_s\":%.4f,\"rollout_tokens_per_s\":%.1f,\"sft_step_s\":%.4f,"
-               "\"step_over_sft\":%.2f,\"speedup_vs_this\":%.3f}\n",
+               "\"step_over_sft\":%.2f,\"step_gflop\":%.1f,\"sft_gflop\":%.1f,"
+               "\"flops_over_sft\":%.2f,\"step_over_sft_flop\":%.2f,\"speedup_vs_this\":%.3f}\n",
                dense[k] ? "dense" : "sparse", small_m[k] ? "true" : "false", new_tokens,
                omp_get_max_threads(), rows, cols, v[k][0], v[k][1], v[k][2], v[k][3], v[k][4],
                step[k], first[k], v[k][5], sft_s, sft_s > 0 ? step[k] / sft_s : 0.0,
-               step[k] / step[0]);
+               ppo_flops * 1e-9, sft_flops * 1e-9, floor,
+               sft_s > 0 ? step[k] / sft_s / floor : 0.0, step[k] / step[0]);
     }
     if (rc != 0) fprintf(stderr, "bench_ppo: training failed (%s)\n", srl_strerror(rc));
     for (int k = 0; k < 3; k++)
