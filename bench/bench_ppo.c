@@ -126,13 +126,21 @@ static double sft_step_seconds(const char *dir, int N, int L, int new_tokens)
     return rc == 0 ? dt[3] : -1;
 }
 
+/* The weights of one layer's products: q, k, v, o; gate, up, down. */
+static double layer_weights(const struct srl_config *c)
+{
+    double d = c->hidden_size;
+    return 4 * d * d + 3 * d * c->intermediate_size;
+}
+
 /* Model FLOPs of a forward pass of c over N rows of L tokens with the LM head on head_rows of
  * them (PaLM appendix B, as bench_train): 2 per weight of the layers' products per token, 2 d V
  * per head row, and causal attention's QK^T and AV, 2 T d per token per layer. */
 static double forward_flops(const struct srl_config *c, double N, double L, double head_rows)
 {
-    double d = c->hidden_size, layer = 4 * d * d + 3 * d * c->intermediate_size;
-    return N * L * 2 * c->num_hidden_layers * (layer + L * d) + 2 * d * c->vocab_size * head_rows;
+    double d = c->hidden_size;
+    return N * L * 2 * c->num_hidden_layers * (layer_weights(c) + L * d) +
+           2 * d * c->vocab_size * head_rows;
 }
 
 /* The model FLOPs of one PPO-Lagrangian step on N rows of L tokens, the last `gen` of each
@@ -147,7 +155,7 @@ static double forward_flops(const struct srl_config *c, double N, double L, doub
 static void model_flops(const struct srl_config *c, int N, int L, int gen, double *ppo,
                         double *sft)
 {
-    double d = c->hidden_size, P = L - gen, layer = 4 * d * d + 3 * d * c->intermediate_size;
+    double d = c->hidden_size, P = L - gen, layer = layer_weights(c);
     double rollout = forward_flops(c, N, P, N);
     for (int t = (int)P; t < L - 1; t++) /* feeding position t, attending to t + 1 */
         rollout += N * (2 * c->num_hidden_layers * (layer + 2 * (t + 1) * d) +
