@@ -31,7 +31,9 @@
  *
  * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops.
  * `bench_train --optimizer` prints the optimizer line alone, `--sgemm-split` the sgemm_split
- * lines. */
+ * lines, `--train T` the fused GPT-2 124M run at T alone (after the backend's sgemm peak, its
+ * MFU's denominator): scripts/bench-openblas.sh runs it on each of Debian's OpenBLAS builds.
+ * Every train line names the build that ran it: "openblas":"pthreads"|"openmp"|"serial". */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -577,6 +579,17 @@ static void print_ops(const struct train_result *r)
     printf(",\"matmul_gflops\":{\"forward\":%.1f,\"backward\":%.1f}}\n", gf[0], gf[1]);
 }
 
+/* Which of OpenBLAS's builds is loaded (Debian ships three; LD_LIBRARY_PATH picks one). */
+static const char *openblas_build(void)
+{
+    switch (openblas_get_parallel()) {
+    case 0: return "serial";
+    case 1: return "pthreads";
+    case 2: return "openmp";
+    default: return "unknown";
+    }
+}
+
 static void print_train(const struct train_result *r, double peak, double machine_peak)
 {
     if (!r->ok) {
@@ -593,12 +606,13 @@ static void print_train(const struct train_result *r, double peak, double machin
            "\"optimizer_share\":%.3f,"
            "\"flops_per_token\":%.4g,\"model_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f,"
            "\"mfu\":%.3f,\"machine_sgemm_peak_gflops\":%.1f,\"mfu_machine\":%.3f,"
-           "\"loss\":%.4f}\n",
+           "\"loss\":%.4f,\"openblas\":\"%s\",\"threads\":%d}\n",
            r->label, r->unfused ? "previous" : "fused", r->params, r->n_mm, r->B, r->T, r->iters,
            tok_s, step, median(r->fwd, r->iters), median(r->bwd, r->iters),
            median(r->opt, r->iters), median(r->opt, r->iters) / step,
            r->flops_tok, gflops, peak, peak > 0 ? gflops / peak : 0.0, machine_peak,
-           machine_peak > 0 ? gflops / machine_peak : 0.0, r->loss);
+           machine_peak > 0 ? gflops / machine_peak : 0.0, r->loss, openblas_build(),
+           omp_get_max_threads());
 }
 
 /* OpenBLAS picks its kernels when the library loads, from the CPU or from $OPENBLAS_CORETYPE
@@ -650,6 +664,17 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--sgemm-split") == 0) {
         sgemm_splits(min_s);
         return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "--train") == 0) { /* scripts/bench-openblas.sh */
+        struct train_result r;
+        int T = atoi(argv[2]);
+        if (T < 2 || T > gpt2.max_position_embeddings)
+            return 2;
+        double peak = sgemm_peak(srl_backend_cpu(), false, min_s);
+        bench_train(&r, "gpt2-124M", &gpt2, 4, T, 1, quick ? 1 : T > 64 ? 3 : 5, false);
+        double g = sgemm_peak(srl_backend_cpu(), false, min_s);
+        print_train(&r, g > peak ? g : peak, g > peak ? g : peak);
+        return !r.ok;
     }
     const char *other_core;
     double peak_other = sgemm_peak_other_core(&other_core);

@@ -27,4 +27,7 @@ done
 # data-parallel training: 1 rank against 2 under mpirun (scripts/bench-dist.sh)
 echo "bench.sh: running bench-dist.sh" >&2
 scripts/bench-dist.sh "$build" || status=1
+# GPT-2 training on Debian's OpenMP build of OpenBLAS against the pthreads one
+echo "bench.sh: running bench-openblas.sh" >&2
+scripts/bench-openblas.sh "$build" || status=1
 exit $status
