@@ -31,8 +31,9 @@
  *
  * Environment: BENCH_QUICK=1 runs one timed step per model and short sgemm loops.
  * `bench_train --optimizer` prints the optimizer line alone, `--sgemm-split` the sgemm_split
- * lines, `--train T` the fused GPT-2 124M run at T alone (after the backend's sgemm peak, its
- * MFU's denominator): scripts/bench-openblas.sh runs it on each of Debian's OpenBLAS builds.
+ * lines, `--train T` the fused GPT-2 124M run at T alone, its MFU against the backend's sgemm
+ * peak measured before and after it: scripts/bench-openblas.sh runs it on each of Debian's
+ * OpenBLAS builds.
  * Every train line names the build that ran it: "openblas":"pthreads"|"openmp"|"serial". */
 #include <cblas.h>
 #include <math.h>
