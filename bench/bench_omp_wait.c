@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_cpu_internal.h"
 #include "config.h"
 #include "model.h"
 #include "optim.h"
@@ -166,13 +167,12 @@ int main(int argc, char **argv)
     }
     if (rc)
         return 1;
-    int par = openblas_get_parallel(); /* 0 sequential, 1 pthreads, 2 OpenMP */
     printf("{\"bench\":\"omp_wait_summary\",\"spin_busy_slowdown\":%.2f,"
            "\"passive_busy_slowdown\":%.2f,\"busy_spin_over_passive\":%.2f,"
            "\"idle_spin_over_passive\":%.2f,\"openblas\":\"%s\",\"openblas_core\":\"%s\","
            "\"loadavg\":%.2f}\n",
            s[0][1] / s[0][0], s[1][1] / s[1][0], s[0][1] / s[1][1], s[0][0] / s[1][0],
-           par == 2 ? "openmp" : par == 1 ? "pthread" : "sequential", openblas_get_corename(),
+           srl_cpu_blas_build(), openblas_get_corename(),
            load);
     return 0;
 }

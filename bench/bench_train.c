@@ -580,17 +580,6 @@ static void print_ops(const struct train_result *r)
     printf(",\"matmul_gflops\":{\"forward\":%.1f,\"backward\":%.1f}}\n", gf[0], gf[1]);
 }
 
-/* Which of OpenBLAS's builds is loaded (Debian ships three; LD_LIBRARY_PATH picks one). */
-static const char *openblas_build(void)
-{
-    switch (openblas_get_parallel()) {
-    case 0: return "serial";
-    case 1: return "pthreads";
-    case 2: return "openmp";
-    default: return "unknown";
-    }
-}
-
 static void print_train(const struct train_result *r, double peak, double machine_peak)
 {
     if (!r->ok) {
@@ -612,7 +601,7 @@ static void print_train(const struct train_result *r, double peak, double machin
            tok_s, step, median(r->fwd, r->iters), median(r->bwd, r->iters),
            median(r->opt, r->iters), median(r->opt, r->iters) / step,
            r->flops_tok, gflops, peak, peak > 0 ? gflops / peak : 0.0, machine_peak,
-           machine_peak > 0 ? gflops / machine_peak : 0.0, r->loss, openblas_build(),
+           machine_peak > 0 ? gflops / machine_peak : 0.0, r->loss, srl_cpu_blas_build(),
            omp_get_max_threads());
 }
 
@@ -671,10 +660,11 @@ int main(int argc, char **argv)
         int T = atoi(argv[2]);
         if (T < 2 || T > gpt2.max_position_embeddings)
             return 2;
-        double peak = sgemm_peak(srl_backend_cpu(), false, min_s);
+        const struct srl_backend *be = srl_backend_cpu();
+        double before = sgemm_peak(be, false, min_s);
         bench_train(&r, "gpt2-124M", &gpt2, 4, T, 1, quick ? 1 : T > 64 ? 3 : 5, false);
-        double g = sgemm_peak(srl_backend_cpu(), false, min_s);
-        print_train(&r, g > peak ? g : peak, g > peak ? g : peak);
+        double after = sgemm_peak(be, false, min_s), peak = after > before ? after : before;
+        print_train(&r, peak, peak);
         return !r.ok;
     }
     const char *other_core;

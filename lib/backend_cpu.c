@@ -105,6 +105,16 @@ static void blas_setup_once(void)
     omp_set_num_threads(ours);
 }
 
+const char *srl_cpu_blas_build(void)
+{
+    switch (openblas_get_parallel()) {
+    case 0: return "serial";
+    case 1: return "pthreads";
+    case 2: return "openmp";
+    default: return "unknown";
+    }
+}
+
 static void blas_single_thread(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -25,6 +25,10 @@
  * step of one stream is some forty such loops of a few hundred elements. */
 enum { SRL_CPU_PAR_MIN = 16384 };
 
+/* Which of OpenBLAS's builds is loaded: "serial", "pthreads" or "openmp" (Debian ships all
+ * three; LD_LIBRARY_PATH can pick one over the system's).  The benchmarks print it. */
+const char *srl_cpu_blas_build(void);
+
 #pragma omp declare simd notinbranch
 static inline float vexpf(float x)
 {

@@ -28,11 +28,10 @@ for T in 64 256; do
     for round in 1 2; do
         for b in pthreads openmp; do
             echo "bench-openblas: T=$T $b, round $round" >&2
-            if [ $b = openmp ]; then
-                LD_LIBRARY_PATH=$omp_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$bench" --train $T
-            else
-                "$bench" --train $T
-            fi >"$tmp/line" || { echo "bench-openblas: $b T=$T failed" >&2; status=1; }
+            path=$LD_LIBRARY_PATH
+            [ $b = openmp ] && path=$omp_dir${path:+:$path}
+            LD_LIBRARY_PATH=$path "$bench" --train $T >"$tmp/line" ||
+                { echo "bench-openblas: $b T=$T failed" >&2; status=1; }
             grep "\"openblas\":\"$b\"" "$tmp/line" >>"$tmp/$b.$T" ||
                 { echo "bench-openblas: T=$T did not run on the $b build" >&2; status=1; }
             cat "$tmp/line"
